@@ -1,0 +1,2 @@
+//! The `rolecall` command line.
+fn main() {}
