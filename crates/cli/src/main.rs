@@ -1,2 +1,85 @@
-//! The `rolecall` command line.
-fn main() {}
+//! `rolecall`: authorization regression tests for HTTP services.
+//!
+//! Exit codes: 0 success, 1 a case failed, 2 invalid input (scenario files, arguments).
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rolecall_scenario::{LoadOptions, RenderStyle};
+
+/// Exit code for invalid scenario files or arguments.
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rolecall",
+    version,
+    about = "Authorization regression tests: every identity x route is a test"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a suite without sending anything; print a summary or every problem.
+    Check {
+        /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
+        #[arg(default_value = "scenarios")]
+        path: PathBuf,
+        /// Validate against this target instead of `defaults.target`.
+        #[arg(long)]
+        target: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { path, target } => check(&path, target),
+    }
+}
+
+fn render_style() -> RenderStyle {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        RenderStyle::Color
+    } else {
+        RenderStyle::Plain
+    }
+}
+
+fn load_options(target: Option<String>) -> LoadOptions {
+    match target {
+        Some(t) => LoadOptions::new().target(t),
+        None => LoadOptions::new(),
+    }
+}
+
+fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {
+    match rolecall_scenario::load(path, &load_options(target)) {
+        Ok(suite) => {
+            println!(
+                "ok: {} route file{}, {} routes, {} identities, {} cases (target `{}`)",
+                suite.route_file_count(),
+                if suite.route_file_count() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                suite.routes.len(),
+                suite.identities.len(),
+                suite.cases.len(),
+                suite.target.name,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprint!("{}", error.render(render_style()));
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}

@@ -1,6 +1,64 @@
 //! rolecall-scenario: the scenario file model.
+//!
+//! A suite is a directory with a `rolecall.toml` (defaults, targets, identities, groups)
+//! and route files beside it. [`load`] reads every file, validates everything, and expands
+//! each route into one [`Case`] per identity, so that least privilege is checked by
+//! default: an identity not listed in `allow` must be refused.
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("rolecall-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! std::fs::write(dir.join("rolecall.toml"), r#"
+//! [targets.local]
+//! base_url = "http://127.0.0.1:8080"
+//!
+//! [identities.anonymous]
+//! [identities.admin]
+//! bearer = "${env:ADMIN_TOKEN}"
+//! "#).unwrap();
+//! std::fs::write(dir.join("projects.toml"), r#"
+//! [[route]]
+//! request = "DELETE /v1/projects/123"
+//! allow = ["admin"]
+//! "#).unwrap();
+//!
+//! let options = rolecall_scenario::LoadOptions::new()
+//!     .env(|name| (name == "ADMIN_TOKEN").then(|| "s3cr3t-token".to_owned()));
+//! let suite = rolecall_scenario::load(&dir, &options).unwrap();
+//! let names: Vec<_> = suite.cases.iter().map(|c| c.name.as_str()).collect();
+//! assert_eq!(names, [
+//!     "projects::delete_v1_projects_123::anonymous",
+//!     "projects::delete_v1_projects_123::admin",
+//! ]);
+//! // anonymous has no credentials: 401; admin is allowed: 2xx.
+//! assert_eq!(suite.cases[0].expect.status.to_string(), "401");
+//! assert_eq!(suite.cases[1].expect.status.to_string(), "2xx");
+//! // Values from the environment are secrets.
+//! assert_eq!(suite.secrets.redact("token s3cr3t-token"), "token ***");
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+//!
+//! Architecture invariant: this crate reads files and nothing else. It has no HTTP client
+//! and no async runtime; the runner consumes what it produces.
 #![forbid(unsafe_code)]
 
+mod diagnostic;
 mod layer;
+mod load;
+mod model;
+mod raw;
+mod resolve;
+#[cfg(feature = "schema")]
+mod schema;
 
+pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile};
 pub use layer::{Layer, ParseLayerError};
+pub use load::{LoadOptions, SUITE_FILE};
+pub use model::{
+    Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
+    Identity, Jwt, JwtDefect, JwtKey, Login, Method, Route, Secret, Secrets, Settings, StatusMatch,
+    Suite, Target,
+};
+pub use resolve::load;
+#[cfg(feature = "schema")]
+pub use schema::{routes_schema, suite_schema};
