@@ -1,1 +1,128 @@
-fn main() {}
+//! `cargo xtask`: the project's own automation, behind a cargo alias.
+//!
+//! - `cargo xtask ci`: everything CI checks (fmt, clippy, tests incl. doctests, rustdoc,
+//!   JSON Schema drift). `.ci/run` and the GitHub workflow call it.
+//! - `cargo xtask schema [--check]`: (re)generate `schema/*.schema.json`; `--check` fails
+//!   when the committed files differ from the generated ones.
+//! - `cargo xtask bench [scenario|runner|mock]`: benchmarks, reported as ratios against a
+//!   reference measured in the same run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["ci"] => ci(),
+        ["schema"] => schema(false),
+        ["schema", "--check"] => schema(true),
+        ["bench", rest @ ..] => bench(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | schema [--check] | bench [scenario|runner|mock]>");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("$ {command:?}");
+    let status = command
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    schema(true)
+}
+
+/// The generated schemas: file name and content.
+fn schemas() -> Result<Vec<(&'static str, String)>> {
+    let render = |schema: schemars::Schema| -> Result<String> {
+        Ok(serde_json::to_string_pretty(&schema)? + "\n")
+    };
+    Ok(vec![
+        (
+            "rolecall.schema.json",
+            render(rolecall_scenario::suite_schema())?,
+        ),
+        (
+            "routes.schema.json",
+            render(rolecall_scenario::routes_schema())?,
+        ),
+    ])
+}
+
+fn schema(check: bool) -> Result<()> {
+    let dir = root().join("schema");
+    std::fs::create_dir_all(&dir)?;
+    let mut drift = Vec::new();
+    for (name, text) in schemas()? {
+        let path = dir.join(name);
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != text {
+            if check {
+                drift.push(name);
+            } else {
+                std::fs::write(&path, text)?;
+                eprintln!("wrote schema/{name}");
+            }
+        }
+    }
+    if !drift.is_empty() {
+        bail!(
+            "schema/{} out of date: run `cargo xtask schema` and commit the result",
+            drift.join(", schema/")
+        );
+    }
+    Ok(())
+}
+
+fn bench(which: &[&str]) -> Result<()> {
+    let all = which.is_empty();
+    if all || which.contains(&"scenario") {
+        cargo(&[
+            "bench",
+            "-q",
+            "-p",
+            "rolecall-scenario",
+            "--bench",
+            "expand",
+        ])?;
+    }
+    Ok(())
+}

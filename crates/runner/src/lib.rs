@@ -1,3 +1,59 @@
 //! rolecall-runner: turns expanded scenario cases into real HTTP requests, judges the
 //! responses and reports through libtest.
+//!
+//! Add rolecall to a crate's dev-dependencies and a three-line test:
+//!
+//! ```toml
+//! [[test]]
+//! name = "authz"
+//! harness = false
+//! ```
+//!
+//! ```no_run
+//! // tests/authz.rs
+//! fn main() -> std::process::ExitCode {
+//!     rolecall_runner::harness("scenarios")
+//! }
+//! ```
+//!
+//! Every identity × route case becomes a trial named `file::route::identity`, so
+//! `cargo test -- --list`, `--exact`, `--skip`, `--format json`, nextest and its
+//! `--partition` work as usual. Only the selected cases are sent, all at once on one
+//! tokio runtime with bounded concurrency (default 64) and one HTTP client (with its own
+//! cookie store) per identity, so the test threads never serialise a slow target.
+//!
+//! Judging ([`judge`]) and layer attribution ([`classify`]) are pure functions of the
+//! expectation and the observed response; [`run`] drives the same engine outside libtest
+//! (`rolecall run`).
+//!
+//! Known limitations: snapshots are asserted only through the libtest harness; writes
+//! (POST, PUT, PATCH, DELETE) are never sent to a target without `allow_mutations`.
 #![forbid(unsafe_code)]
+
+mod classify;
+mod credentials;
+mod engine;
+mod errors;
+mod harness;
+mod judge;
+mod observed;
+mod report;
+mod results;
+mod run;
+mod snapshot;
+mod target;
+
+pub use classify::{
+    Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,
+};
+pub use engine::RunConfig;
+pub use errors::{RunnerError, RunnerErrorKind};
+pub use harness::{harness, run_trials};
+pub use judge::{Verdict, judge};
+pub use observed::Observed;
+pub use report::{Summary, json_report};
+pub use results::{CaseResult, Outcome};
+pub use run::{RunOutput, run};
+
+/// Re-exported so a harness can parse libtest arguments itself.
+pub use libtest_mimic::Arguments;

@@ -46,6 +46,8 @@ mod diagnostic;
 mod layer;
 mod load;
 mod model;
+#[cfg(test)]
+mod proptests;
 mod raw;
 mod resolve;
 #[cfg(feature = "schema")]

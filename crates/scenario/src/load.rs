@@ -133,16 +133,14 @@ pub(crate) fn interpolate(
 ) {
     let span = value.span();
     match value.get_mut() {
-        DeValue::String(s) => {
-            if s.contains("${") {
-                match interpolate_str(s, span.clone(), file, options, secrets, sink) {
-                    Some(new) => *s = Cow::Owned(new),
-                    None => {
-                        // Reported already: later checks of this value would only repeat it,
-                        // and the unresolved text must never be sent or treated as a secret.
-                        sink.poison(file, span);
-                        *s = Cow::Borrowed("");
-                    }
+        DeValue::String(s) if s.contains("${") => {
+            match interpolate_str(s, span.clone(), file, options, secrets, sink) {
+                Some(new) => *s = Cow::Owned(new),
+                None => {
+                    // Reported already: later checks of this value would only repeat it,
+                    // and the unresolved text must never be sent or treated as a secret.
+                    sink.poison(file, span);
+                    *s = Cow::Borrowed("");
                 }
             }
         }

@@ -55,8 +55,8 @@ pub struct Target {
     pub endpoint: Endpoint,
     /// Whether POST, PUT, PATCH and DELETE may be sent.
     pub allow_mutations: bool,
-    /// Per-request timeout.
-    pub timeout: Duration,
+    /// Per-request timeout for this target; the suite's when absent.
+    pub timeout: Option<Duration>,
     /// An extra CA certificate (PEM file) to trust.
     pub ca_cert: Option<PathBuf>,
     /// Accept any TLS certificate.

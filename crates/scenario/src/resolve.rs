@@ -255,10 +255,10 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
     let mut selected = selected_target_name(table.get_ref(), options);
     if selected.is_none() {
         // With a single target there is nothing to choose.
-        if let Some(DeValue::Table(targets)) = table.get_ref().get("targets").map(|t| t.get_ref()) {
-            if targets.len() == 1 {
-                selected = targets.keys().next().map(|k| k.get_ref().to_string());
-            }
+        if let Some(DeValue::Table(targets)) = table.get_ref().get("targets").map(|t| t.get_ref())
+            && targets.len() == 1
+        {
+            selected = targets.keys().next().map(|k| k.get_ref().to_string());
         }
     }
     // Interpolate everything but the targets that are not selected: a staging URL that
@@ -682,10 +682,10 @@ fn resolve_settings(cx: &mut Cx, file: Option<&SourceFile>, d: &Defaults) -> Set
         headers: pairs(d.headers.as_ref()),
     };
     let Some(file) = file else { return settings };
-    if let Some(t) = &d.timeout {
-        if let Some(t) = positive_duration(cx, file, t) {
-            settings.timeout = t;
-        }
+    if let Some(t) = &d.timeout
+        && let Some(t) = positive_duration(cx, file, t)
+    {
+        settings.timeout = t;
     }
     if let Some(c) = &d.concurrency {
         match usize::try_from(*c.get_ref()) {
@@ -808,8 +808,7 @@ fn resolve_target(
     let timeout = def
         .timeout
         .as_ref()
-        .and_then(|t| positive_duration(cx, file, t))
-        .unwrap_or(Duration::from_secs(10));
+        .and_then(|t| positive_duration(cx, file, t));
     let ready_timeout = def
         .ready_timeout
         .as_ref()
@@ -1281,17 +1280,17 @@ fn build_login(
         .help("add `token = \"/access_token\"` (a JSON pointer) or `cookie = \"session\"`");
         return None;
     }
-    if let Some(token) = &def.token {
-        if !(token.get_ref().is_empty() || token.get_ref().starts_with('/')) {
-            cx.error(
-                file,
-                token.span(),
-                format!("invalid JSON pointer `{}`", token.get_ref()),
-            )
-            .label("a JSON pointer starts with `/`")
-            .help(format!("did you mean `/{}`?", token.get_ref()));
-            return None;
-        }
+    if let Some(token) = &def.token
+        && !(token.get_ref().is_empty() || token.get_ref().starts_with('/'))
+    {
+        cx.error(
+            file,
+            token.span(),
+            format!("invalid JSON pointer `{}`", token.get_ref()),
+        )
+        .label("a JSON pointer starts with `/`")
+        .help(format!("did you mean `/{}`?", token.get_ref()));
+        return None;
     }
     let body = match &def.body {
         Some(b) => Some(parse_body(cx, file, b, def.request.span())?),

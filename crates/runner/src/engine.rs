@@ -1,0 +1,547 @@
+//! The async core: one tokio runtime, one HTTP client per identity, bounded concurrency.
+//!
+//! Everything here is I/O. Judging happens elsewhere, synchronously, on what this returns.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use reqwest::cookie::{CookieStore as _, Jar};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Url};
+use rolecall_scenario::{Body, Case, Identity, Login, Method, Secrets, Suite};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::credentials::{self, IdentityHeader};
+use crate::errors::{RunnerError, RunnerErrorKind};
+use crate::observed::{BODY_LIMIT, Observed};
+use crate::target::{self, TargetGuard};
+
+/// How a run differs from what the suite says.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    /// Requests in flight at once; the suite's `defaults.concurrency` when absent.
+    pub concurrency: Option<usize>,
+    /// Send to this base URL instead of the selected target's endpoint.
+    pub base_url: Option<String>,
+}
+
+/// What happened when a case was executed.
+#[derive(Debug, Clone)]
+pub(crate) enum Execution {
+    /// A response came back.
+    Observed(Observed),
+    /// The case was deliberately not sent.
+    Skipped(String),
+    /// No response: connection refused, timeout, login failure …
+    Error(String),
+}
+
+/// After this many consecutive requests without any answer, the remaining cases fail at
+/// once instead of each waiting for its own timeout.
+const BREAKER_THRESHOLD: usize = 3;
+const MAX_REDIRECTS: usize = 10;
+
+struct IdentityState {
+    client: Client,
+    /// The identity's cookie store. It is consulted by hand rather than by the client,
+    /// because cookies are scoped by host, not port: the jar alone would hand them to
+    /// another service on the same host after a redirect.
+    jar: Arc<Jar>,
+    headers: Vec<IdentityHeader>,
+    login: OnceCell<Result<Option<String>, String>>,
+}
+
+/// Shared state of a run; cheap to clone into tasks.
+pub(crate) struct Engine {
+    runtime: tokio::runtime::Runtime,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    suite: Arc<Suite>,
+    base: String,
+    origin: Url,
+    identities: Vec<IdentityState>,
+    semaphore: Semaphore,
+    secrets: RwLock<Secrets>,
+    silent_failures: AtomicUsize,
+    _guard: TargetGuard,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("base", &self.shared.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn install_crypto_provider() {
+    // reqwest is built without a default provider so that aws-lc is not compiled; ring is
+    // installed once per process. A second install (another engine) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Engine {
+    /// Starts the runtime and the target, mints credentials and builds the clients.
+    pub(crate) fn start(suite: Arc<Suite>, config: &RunConfig) -> Result<Self, RunnerError> {
+        install_crypto_provider();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("rolecall")
+            .build()
+            .map_err(|e| {
+                RunnerError::new(
+                    RunnerErrorKind::Target,
+                    format!("cannot start the async runtime: {e}"),
+                )
+            })?;
+        let (base, guard) = runtime.block_on(target::start(&suite, config.base_url.as_deref()))?;
+        let origin = Url::parse(&base).map_err(|e| {
+            RunnerError::new(RunnerErrorKind::Target, format!("invalid base URL: {e}"))
+        })?;
+        let mut secrets = suite.secrets.clone();
+        let timeout = suite.target.timeout.unwrap_or(suite.settings.timeout);
+        let mut identities = Vec::with_capacity(suite.identities.len());
+        for identity in &suite.identities {
+            let token = match &identity.credentials.jwt {
+                Some(jwt) => Some(credentials::mint(identity, jwt, &mut secrets)?),
+                None => None,
+            };
+            let jar = Arc::new(Jar::default());
+            for (name, value) in &identity.credentials.cookies {
+                jar.add_cookie_str(&format!("{name}={}", value.expose()), &origin);
+            }
+            let client = build_client(&suite, timeout)?;
+            let headers = credentials::headers(identity, token.as_deref(), &suite.settings);
+            for header in headers.iter().filter(|h| h.secret) {
+                // Servers sometimes echo credentials; encoded forms (Basic) are secrets too.
+                secrets.insert(
+                    header
+                        .value
+                        .split_once(' ')
+                        .map_or(header.value.as_str(), |(_, v)| v),
+                );
+            }
+            identities.push(IdentityState {
+                client,
+                jar,
+                headers,
+                login: OnceCell::new(),
+            });
+        }
+        let concurrency = config
+            .concurrency
+            .unwrap_or(suite.settings.concurrency)
+            .max(1);
+        let shared = Arc::new(Shared {
+            suite,
+            base: base.trim_end_matches('/').to_owned(),
+            origin,
+            identities,
+            semaphore: Semaphore::new(concurrency),
+            secrets: RwLock::new(secrets),
+            silent_failures: AtomicUsize::new(0),
+            _guard: guard,
+        });
+        Ok(Engine { runtime, shared })
+    }
+
+    /// The base URL requests go to.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.shared.base
+    }
+
+    /// Every secret known so far, including minted and captured tokens.
+    pub(crate) fn secrets(&self) -> Secrets {
+        self.shared
+            .secrets
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The headers an identity sends, for failure messages (credentials shown as `***`).
+    pub(crate) fn identity_headers(&self, identity: usize) -> &[IdentityHeader] {
+        &self.shared.identities[identity].headers
+    }
+
+    /// Starts executing case `index` now; `done` receives the execution.
+    pub(crate) fn spawn(&self, index: usize, done: impl FnOnce(Execution) + Send + 'static) {
+        let shared = self.shared.clone();
+        self.runtime.spawn(async move {
+            let execution = shared.execute(index).await;
+            done(execution);
+        });
+    }
+}
+
+fn build_client(suite: &Suite, timeout: Duration) -> Result<Client, RunnerError> {
+    let mut builder = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .no_proxy()
+        .pool_max_idle_per_host(suite.settings.concurrency)
+        .user_agent(concat!("rolecall/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &suite.target.ca_cert {
+        let pem = std::fs::read(ca).map_err(|e| {
+            RunnerError::new(
+                RunnerErrorKind::Client,
+                format!("cannot read CA certificate {}: {e}", ca.display()),
+            )
+        })?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            RunnerError::new(
+                RunnerErrorKind::Client,
+                format!("invalid CA certificate {}: {e}", ca.display()),
+            )
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    if suite.target.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| {
+        RunnerError::new(
+            RunnerErrorKind::Client,
+            format!("cannot build the HTTP client: {e}"),
+        )
+    })
+}
+
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Options => reqwest::Method::OPTIONS,
+        Method::Trace => reqwest::Method::TRACE,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+/// Why a case is not sent, if it is not.
+pub(crate) fn skip_reason(suite: &Suite, case: &Case) -> Option<String> {
+    if let Some(reason) = &case.expect.skip {
+        return Some(reason.clone());
+    }
+    let method = suite.route(case).method;
+    (!method.is_safe() && !suite.target.allow_mutations).then(|| {
+        format!(
+            "{method} not sent: target `{}` does not allow mutations (set `allow_mutations = true` to send writes)",
+            suite.target.name
+        )
+    })
+}
+
+/// A request about to be sent, before identity headers.
+struct Outgoing<'a> {
+    method: Method,
+    url: Url,
+    headers: Vec<(&'a str, &'a str)>,
+    body: Option<&'a Body>,
+}
+
+impl Shared {
+    async fn execute(&self, index: usize) -> Execution {
+        let suite = &self.suite;
+        let case = &suite.cases[index];
+        if let Some(reason) = skip_reason(suite, case) {
+            return Execution::Skipped(reason);
+        }
+        let identity = &suite.identities[case.identity];
+        let state = &self.identities[case.identity];
+        let login_token = match &identity.credentials.login {
+            None => None,
+            Some(login) => match state
+                .login
+                .get_or_init(|| self.login(identity, state, login))
+                .await
+            {
+                Ok(token) => token.clone(),
+                Err(e) => return Execution::Error(e.clone()),
+            },
+        };
+        let route = suite.route(case);
+        let url = match self.url(&case.path, &route.query) {
+            Ok(url) => url,
+            Err(e) => return Execution::Error(e),
+        };
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        headers.extend(
+            suite
+                .settings
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        headers.extend(route.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let request = Outgoing {
+            method: route.method,
+            url,
+            headers,
+            body: route.body.as_ref(),
+        };
+        self.send(
+            state,
+            request,
+            login_token.as_deref(),
+            case.expect.follow_redirects,
+        )
+        .await
+    }
+
+    fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url, String> {
+        let mut url = Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| format!("invalid request URL: {e}"))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    fn breaker_open(&self) -> bool {
+        self.silent_failures.load(Ordering::Relaxed) >= BREAKER_THRESHOLD
+    }
+
+    async fn send(
+        &self,
+        state: &IdentityState,
+        request: Outgoing<'_>,
+        login_token: Option<&str>,
+        follow: bool,
+    ) -> Execution {
+        let _permit = self.semaphore.acquire().await;
+        let start = Instant::now();
+        let mut url = request.url.clone();
+        let mut method = request.method;
+        let mut body = request.body;
+        let mut redirects = Vec::new();
+        loop {
+            if self.breaker_open() {
+                return Execution::Error(format!(
+                    "not sent: the target gave no answer to {BREAKER_THRESHOLD} requests in a row, so the remaining cases fail at once"
+                ));
+            }
+            // Credentials go only to the target's own origin, never to a host a redirect names.
+            let same_origin = url.origin() == self.origin.origin();
+            let mut builder = state.client.request(reqwest_method(method), url.clone());
+            let mut map = HeaderMap::new();
+            for (name, value) in &request.headers {
+                append(&mut map, name, value);
+            }
+            if same_origin {
+                for h in &state.headers {
+                    append(&mut map, &h.name, &h.value);
+                }
+                if let Some(token) = login_token {
+                    append(&mut map, "authorization", &format!("Bearer {token}"));
+                }
+                if let Some(cookies) = state.jar.cookies(&url) {
+                    map.append(reqwest::header::COOKIE, cookies);
+                }
+            }
+            builder = builder.headers(map);
+            builder = match body {
+                None => builder,
+                Some(Body::Json(json)) => builder
+                    .header("content-type", "application/json")
+                    .body(json.to_string()),
+                Some(Body::Form(pairs)) => {
+                    let encoded = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(pairs)
+                        .finish();
+                    builder
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(encoded)
+                }
+                Some(Body::Raw { text, content_type }) => {
+                    let builder = match content_type {
+                        Some(ct) => builder.header("content-type", ct.as_str()),
+                        None => builder,
+                    };
+                    builder.body(text.clone())
+                }
+            };
+            let response = match builder.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.silent_failures.fetch_add(1, Ordering::Relaxed);
+                    return Execution::Error(describe_error(&e, &self.base));
+                }
+            };
+            if same_origin {
+                let mut set = response
+                    .headers()
+                    .get_all(reqwest::header::SET_COOKIE)
+                    .iter();
+                state.jar.set_cookies(&mut set, &url);
+            }
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            let body_text = match read_body(response).await {
+                Ok(b) => b,
+                Err(e) => {
+                    self.silent_failures.fetch_add(1, Ordering::Relaxed);
+                    return Execution::Error(describe_error(&e, &self.base));
+                }
+            };
+            self.silent_failures.store(0, Ordering::Relaxed);
+            let next = location
+                .filter(|_| {
+                    follow && (300..400).contains(&status) && redirects.len() < MAX_REDIRECTS
+                })
+                .and_then(|l| url.join(&l).ok());
+            match next {
+                Some(next) => {
+                    redirects.push(next.to_string());
+                    if matches!(status, 301..=303) && method != Method::Head {
+                        method = Method::Get;
+                        body = None;
+                    }
+                    url = next;
+                }
+                None => {
+                    return Execution::Observed(Observed {
+                        status,
+                        headers,
+                        body: body_text,
+                        redirects,
+                        elapsed: start.elapsed(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs an identity's login flow once; the captured token (or cookie, kept by the
+    /// identity's cookie store) is a secret from then on.
+    async fn login(
+        &self,
+        identity: &Identity,
+        state: &IdentityState,
+        login: &Login,
+    ) -> Result<Option<String>, String> {
+        let url = self.url(&login.path, &[])?;
+        let headers = login
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = Outgoing {
+            method: login.method,
+            url,
+            headers,
+            body: login.body.as_ref(),
+        };
+        let observed = match self.send(state, request, None, false).await {
+            Execution::Observed(o) => o,
+            Execution::Error(e) => return Err(format!("login of `{}` failed: {e}", identity.name)),
+            Execution::Skipped(s) => return Err(s),
+        };
+        if !(200..300).contains(&observed.status) {
+            return Err(format!(
+                "login of `{}` failed: {} {} answered {}",
+                identity.name, login.method, login.path, observed.status
+            ));
+        }
+        if let Some(cookie) = &login.cookie {
+            let set = observed
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "set-cookie")
+                .find_map(|(_, v)| {
+                    v.split(';')
+                        .next()?
+                        .strip_prefix(&format!("{cookie}="))
+                        .map(str::to_owned)
+                });
+            match set {
+                Some(value) => self.remember_secret(&value),
+                None => {
+                    return Err(format!(
+                        "login of `{}` did not set cookie `{cookie}`",
+                        identity.name
+                    ));
+                }
+            }
+        }
+        let Some(pointer) = &login.token else {
+            return Ok(None);
+        };
+        let json: serde_json::Value = serde_json::from_str(&observed.body)
+            .map_err(|_| format!("login of `{}` did not answer JSON", identity.name))?;
+        match json.pointer(pointer) {
+            Some(serde_json::Value::String(token)) => {
+                self.remember_secret(token);
+                Ok(Some(token.clone()))
+            }
+            _ => Err(format!(
+                "login of `{}` answered no string at `{pointer}`",
+                identity.name
+            )),
+        }
+    }
+
+    fn remember_secret(&self, value: &str) {
+        if let Ok(mut secrets) = self.secrets.write() {
+            secrets.insert(value);
+        }
+    }
+}
+
+fn append(map: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        map.append(name, value);
+    }
+}
+
+async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_LIMIT.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room <= chunk.len() {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A one-line reason for a failed exchange that names the likely cause.
+fn describe_error(error: &reqwest::Error, base: &str) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    let mut detail = String::new();
+    while let Some(e) = source {
+        detail = e.to_string();
+        source = e.source();
+    }
+    if error.is_timeout() {
+        format!("no answer from {base} within the timeout (the target hangs or is too slow)")
+    } else if error.is_connect() {
+        format!("cannot connect to {base}: {detail} (is the target running?)")
+    } else {
+        format!("request to {base} failed: {detail}")
+    }
+}

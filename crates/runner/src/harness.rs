@@ -1,0 +1,169 @@
+//! The libtest harness: one trial per case, so `cargo test` is the whole interface.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, mpsc};
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
+
+use crate::classify::Fingerprints;
+use crate::engine::{Engine, Execution, RunConfig};
+use crate::results::{Evaluator, Outcome};
+use crate::snapshot;
+
+/// Runs the suite at `path` as a libtest harness: the `main` of a `harness = false` test.
+///
+/// A relative `path` is relative to the package being tested (`CARGO_MANIFEST_DIR`).
+/// Environment: `ROLECALL_TARGET` selects a target, `ROLECALL_BASE_URL` overrides its
+/// URL, `ROLECALL_CONCURRENCY` sets the number of requests in flight.
+///
+/// ```no_run
+/// // tests/authz.rs, with `[[test]] name = "authz" harness = false` in Cargo.toml
+/// fn main() -> std::process::ExitCode {
+///     rolecall_runner::harness("scenarios")
+/// }
+/// ```
+pub fn harness(path: impl AsRef<Path>) -> ExitCode {
+    let args = Arguments::from_args();
+    let path = resolve(path.as_ref());
+    let mut options = LoadOptions::new();
+    if let Ok(target) = std::env::var("ROLECALL_TARGET") {
+        options = options.target(target);
+    }
+    let suite = match rolecall_scenario::load(&path, &options) {
+        Ok(suite) => Arc::new(suite),
+        Err(error) => {
+            eprint!("{}", error.render(RenderStyle::Plain));
+            return ExitCode::from(2);
+        }
+    };
+    let config = RunConfig {
+        concurrency: std::env::var("ROLECALL_CONCURRENCY")
+            .ok()
+            .and_then(|c| c.parse().ok()),
+        base_url: std::env::var("ROLECALL_BASE_URL").ok(),
+    };
+    run_trials(suite, &config, &args).exit_code()
+}
+
+fn resolve(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => PathBuf::from(dir).join(path),
+        None => path.to_path_buf(),
+    }
+}
+
+/// Builds one trial per case, sends every selected case at once (bounded by the
+/// engine's concurrency, not by the test threads), then lets libtest report.
+pub fn run_trials(
+    suite: Arc<Suite>,
+    config: &RunConfig,
+    args: &Arguments,
+) -> libtest_mimic::Conclusion {
+    let names: Vec<Trial> = suite
+        .cases
+        .iter()
+        .map(|c| Trial::test(c.name.clone(), || Ok(())))
+        .collect();
+    let selected: Vec<usize> = if args.list {
+        Vec::new()
+    } else {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !args.is_filtered_out(t) && !args.is_ignored(t))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let engine = if selected.is_empty() {
+        Ok(None)
+    } else {
+        Engine::start(suite.clone(), config).map(|e| Some(Arc::new(e)))
+    };
+    let mut receivers: Vec<Option<mpsc::Receiver<Execution>>> =
+        (0..suite.cases.len()).map(|_| None).collect();
+    if let Ok(Some(engine)) = &engine {
+        for &index in &selected {
+            let (tx, rx) = mpsc::sync_channel(1);
+            engine.spawn(index, move |execution| {
+                let _ = tx.send(execution);
+            });
+            receivers[index] = Some(rx);
+        }
+    }
+    let fingerprints = Fingerprints::builtin();
+    let start_error = engine.as_ref().err().map(|e| e.to_string());
+    let engine = engine.ok().flatten();
+    let trials = suite
+        .cases
+        .iter()
+        .enumerate()
+        .zip(receivers)
+        .map(|((index, case), rx)| {
+            let suite = suite.clone();
+            let engine = engine.clone();
+            let start_error = start_error.clone();
+            Trial::ignorable_test(case.name.clone(), move || {
+                if let Some(error) = start_error {
+                    return Err(Failed::from(format!("target not started: {error}")));
+                }
+                let (Some(engine), Some(rx)) = (engine, rx) else {
+                    return Err(Failed::from("case was not scheduled"));
+                };
+                let execution = rx
+                    .recv()
+                    .map_err(|_| Failed::from("the run was interrupted"))?;
+                let evaluator = Evaluator {
+                    suite: &suite,
+                    fingerprints,
+                    base_url: engine.base_url(),
+                };
+                let case = &suite.cases[index];
+                let secrets = engine.secrets();
+                let result = evaluator.evaluate(
+                    index,
+                    execution,
+                    engine.identity_headers(case.identity),
+                    &secrets,
+                );
+                match result.outcome {
+                    Outcome::Pass => {
+                        if case.expect.snapshot
+                            && let (Some(observed), Some(attribution)) =
+                                (&result.observed, &result.attribution)
+                        {
+                            let route = suite.route(case);
+                            let description = format!(
+                                "{} {} as {}",
+                                route.method,
+                                case.path,
+                                suite.identity(case).name
+                            );
+                            let content = secrets.redact(&snapshot::render(observed, attribution));
+                            snapshot::assert(
+                                &route.location.path,
+                                &case.name,
+                                &secrets.redact(&description),
+                                &content,
+                            );
+                        }
+                        Ok(Completion::Completed)
+                    }
+                    Outcome::Skipped => {
+                        Ok(Completion::ignored_with(result.message.unwrap_or_default()))
+                    }
+                    Outcome::Fail | Outcome::Error => {
+                        Err(Failed::from(result.message.unwrap_or_default()))
+                    }
+                }
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(args, trials);
+    drop(engine);
+    conclusion
+}

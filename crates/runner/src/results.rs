@@ -1,0 +1,240 @@
+//! From an execution to a result: classification, judging and the failure message.
+
+use std::fmt::Write as _;
+
+use rolecall_scenario::{Decision, Secrets, Suite};
+
+use crate::classify::{Attribution, Evidence, Fingerprints, classify};
+use crate::credentials::IdentityHeader;
+use crate::engine::Execution;
+use crate::judge::{Verdict, judge};
+use crate::observed::Observed;
+
+/// How a case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every expectation held.
+    Pass,
+    /// The response differed from the expectation.
+    Fail,
+    /// Deliberately not sent.
+    Skipped,
+    /// No response to judge.
+    Error,
+}
+
+impl Outcome {
+    /// `pass`, `fail`, `skipped` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Skipped => "skipped",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The result of one case, with everything reporters need. Strings are already redacted.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// Index into the suite's cases.
+    pub index: usize,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The response, when one came back.
+    pub observed: Option<Observed>,
+    /// Which layer answered, when a response came back.
+    pub attribution: Option<Attribution>,
+    /// The request id and where it was found.
+    pub request_id: Option<(String, &'static str)>,
+    /// The comparison with the expectation.
+    pub verdict: Option<Verdict>,
+    /// Why it failed, was skipped or errored: a multi-line explanation.
+    pub message: Option<String>,
+}
+
+/// Context for turning executions into results.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) suite: &'a Suite,
+    pub(crate) fingerprints: &'a Fingerprints,
+    pub(crate) base_url: &'a str,
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn evaluate(
+        &self,
+        index: usize,
+        execution: Execution,
+        identity_headers: &[IdentityHeader],
+        secrets: &Secrets,
+    ) -> CaseResult {
+        let mut result = CaseResult {
+            index,
+            outcome: Outcome::Pass,
+            observed: None,
+            attribution: None,
+            request_id: None,
+            verdict: None,
+            message: None,
+        };
+        match execution {
+            Execution::Skipped(reason) => {
+                result.outcome = Outcome::Skipped;
+                result.message = Some(secrets.redact(&reason));
+            }
+            Execution::Error(reason) => {
+                result.outcome = Outcome::Error;
+                let mut message = secrets.redact(&reason);
+                message.push('\n');
+                self.context(&mut message, index, identity_headers, secrets);
+                result.message = Some(message);
+            }
+            Execution::Observed(mut observed) => {
+                observed.body = secrets.redact(&observed.body);
+                for (_, value) in &mut observed.headers {
+                    if secrets.values().iter().any(|s| value.contains(&**s)) {
+                        *value = secrets.redact(value);
+                    }
+                }
+                let attribution = classify(
+                    self.fingerprints,
+                    &Evidence {
+                        status: observed.status,
+                        headers: &observed.headers,
+                        body: &observed.body,
+                    },
+                );
+                let case = &self.suite.cases[index];
+                let verdict = judge(&case.expect, &observed, &attribution);
+                result.request_id = observed.request_id();
+                if !verdict.passed() {
+                    result.outcome = Outcome::Fail;
+                    result.message = Some(self.failure(
+                        index,
+                        &verdict,
+                        &observed,
+                        &attribution,
+                        identity_headers,
+                        secrets,
+                    ));
+                }
+                result.observed = Some(observed);
+                result.attribution = Some(attribution);
+                result.verdict = Some(verdict);
+            }
+        }
+        result
+    }
+
+    fn failure(
+        &self,
+        index: usize,
+        verdict: &Verdict,
+        observed: &Observed,
+        attribution: &Attribution,
+        identity_headers: &[IdentityHeader],
+        secrets: &Secrets,
+    ) -> String {
+        let mut m = String::new();
+        if verdict.escalation {
+            m.push_str("POSSIBLE PRIVILEGE ESCALATION\n");
+        }
+        for problem in &verdict.problems {
+            let _ = writeln!(m, "{problem}");
+        }
+        self.context(&mut m, index, identity_headers, secrets);
+        let mut response = format!("{} in {} ms", observed.status, observed.elapsed.as_millis());
+        for name in [
+            "server",
+            "content-type",
+            "www-authenticate",
+            "location",
+            "via",
+            "x-cache",
+        ] {
+            if let Some(v) = observed.header(name) {
+                let _ = write!(response, "; {name}: {v}");
+            }
+        }
+        let _ = writeln!(m, "  response:   {response}");
+        for hop in &observed.redirects {
+            let _ = writeln!(m, "  redirected: {hop}");
+        }
+        let _ = writeln!(
+            m,
+            "  answered by: {} layer ({}){}",
+            attribution.layer,
+            attribution.vendor,
+            if attribution.evidence.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", attribution.evidence.join("; "))
+            }
+        );
+        if let Some(note) = &attribution.ambiguity {
+            let _ = writeln!(m, "  note:       {note}");
+        }
+        match observed.request_id() {
+            Some((id, from)) => {
+                let _ = writeln!(m, "  request id: {id} ({from})");
+            }
+            None => m.push_str("  request id: none in the response\n"),
+        }
+        if !observed.body.is_empty() {
+            let _ = writeln!(m, "  body:       {}", excerpt(&observed.body, 300));
+        }
+        secrets.redact(&m)
+    }
+
+    /// Lines shared by failures and errors: identity, request, scenario location.
+    fn context(
+        &self,
+        m: &mut String,
+        index: usize,
+        identity_headers: &[IdentityHeader],
+        secrets: &Secrets,
+    ) {
+        let suite = self.suite;
+        let case = &suite.cases[index];
+        let route = suite.route(case);
+        let identity = suite.identity(case);
+        let why = match case.expect.decision {
+            Decision::Allow => "listed as allowed",
+            Decision::Deny => "not listed in `allow`, so it must be refused",
+            Decision::Unauthenticated => "has no valid credentials",
+        };
+        let _ = writeln!(m, "  identity:   {} ({why})", identity.name);
+        let _ = writeln!(
+            m,
+            "  request:    {} {}{}",
+            route.method, self.base_url, case.path
+        );
+        for h in identity_headers {
+            let value = if h.secret {
+                match h.value.split_once(' ') {
+                    Some((scheme, _)) if matches!(scheme, "Bearer" | "Basic") => {
+                        format!("{scheme} ***")
+                    }
+                    _ => "***".to_owned(),
+                }
+            } else {
+                secrets.redact(&h.value)
+            };
+            let _ = writeln!(m, "              {}: {value}", h.name);
+        }
+        let _ = writeln!(m, "  scenario:   {}", route.location);
+        if let Some(at) = &case.expect.explicit_at {
+            let _ = writeln!(m, "  case:       {at}");
+        }
+    }
+}
+
+/// The first `max` characters of `text` on one line.
+fn excerpt(text: &str, max: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(max) {
+        Some((at, _)) => format!("{}… ({} bytes)", &one_line[..at], text.len()),
+        None => one_line,
+    }
+}

@@ -1,0 +1,164 @@
+//! Deny-body snapshots: a normalised response reviewed with insta.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::classify::Attribution;
+use crate::observed::Observed;
+
+/// Headers worth reviewing in a refusal; everything else is noise or volatile.
+const SNAPSHOT_HEADERS: [&str; 11] = [
+    "content-type",
+    "server",
+    "www-authenticate",
+    "location",
+    "retry-after",
+    "cache-control",
+    "x-cache",
+    "cf-mitigated",
+    "x-amzn-waf-action",
+    "x-content-type-options",
+    "x-frame-options",
+];
+
+struct Redaction {
+    pattern: Regex,
+    replacement: &'static str,
+}
+
+static REDACTIONS: LazyLock<Vec<Redaction>> = LazyLock::new(|| {
+    let r = |pattern: &str, replacement| Redaction {
+        pattern: Regex::new(pattern).expect("valid redaction"),
+        replacement,
+    };
+    vec![
+        r(
+            r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "[uuid]",
+        ),
+        r(
+            r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\b",
+            "[date]",
+        ),
+        r(
+            r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?\b",
+            "[timestamp]",
+        ),
+        r(
+            r"\b(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+\b",
+            "$1:[port]",
+        ),
+        r(r"\b1[6-9]\d{8}\b", "[epoch]"),
+        r(r"\b\d+(?:\.\d+)?\s?(?:ms|µs|us|ns)\b", "[duration]"),
+        r(r"(?i)\b[0-9a-f]{16,}\b", "[hex]"),
+    ]
+});
+
+/// The snapshot text of a response: status, layer, selected headers and the body, with
+/// volatile values (request ids, dates, UUIDs, ports, durations) replaced by placeholders.
+pub(crate) fn render(observed: &Observed, attribution: &Attribution) -> String {
+    let request_id = observed.request_id().map(|(id, _)| id);
+    let redact = |text: &str| -> String {
+        let mut out = text.replace("\r\n", "\n");
+        if let Some(id) = &request_id
+            && id.len() >= 4
+        {
+            out = out.replace(id.as_str(), "[request-id]");
+        }
+        for r in REDACTIONS.iter() {
+            out = r.pattern.replace_all(&out, r.replacement).into_owned();
+        }
+        out
+    };
+    let mut s = format!(
+        "status: {}\nlayer: {} ({})\nheaders:\n",
+        observed.status, attribution.layer, attribution.vendor
+    );
+    let mut headers: Vec<&(String, String)> = observed
+        .headers
+        .iter()
+        .filter(|(n, _)| SNAPSHOT_HEADERS.contains(&n.as_str()))
+        .collect();
+    headers.sort();
+    for (name, value) in headers {
+        s.push_str(&format!("  {name}: {}\n", redact(value)));
+    }
+    if let Some((_, from)) = observed.request_id() {
+        s.push_str(&format!("  request id: [request-id] ({from})\n"));
+    }
+    s.push_str("body:\n");
+    let body = match observed.json() {
+        Some(json) => serde_json::to_string_pretty(&json).unwrap_or_default(),
+        None => observed.body.clone(),
+    };
+    s.push_str(&redact(&body));
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Where the snapshots of a scenario file live: `snapshots/` beside it.
+pub(crate) fn directory(scenario_file: &Path) -> PathBuf {
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(scenario_file))
+        .unwrap_or_else(|_| scenario_file.to_path_buf());
+    absolute
+        .parent()
+        .map(|p| p.join("snapshots"))
+        .unwrap_or_else(|| PathBuf::from("snapshots"))
+}
+
+/// The snapshot's name: the case name with `::` as `__`, valid as a file name.
+pub(crate) fn name(case_name: &str) -> String {
+    case_name.replace("::", "__")
+}
+
+/// Asserts the snapshot with insta; panics (failing the trial) on a difference.
+pub(crate) fn assert(scenario_file: &Path, case_name: &str, description: &str, content: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(directory(scenario_file));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_input_file(scenario_file);
+    settings.set_description(description);
+    let name = name(case_name);
+    settings.bind(|| insta::assert_snapshot!(name, content));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rolecall_scenario::Layer;
+
+    use super::*;
+
+    #[test]
+    fn volatile_values_are_redacted() {
+        let observed = Observed {
+            status: 403,
+            headers: vec![
+                ("server".into(), "cloudflare".into()),
+                ("cf-ray".into(), "8f1c2a3b4d5e6f70-FRA".into()),
+                ("date".into(), "Mon, 23 Nov 2026 13:34:00 GMT".into()),
+                ("content-type".into(), "text/html".into()),
+            ],
+            body: "<p>Ray ID: 8f1c2a3b4d5e6f70-FRA at 2026-11-23T13:34:00Z from http://127.0.0.1:40123 in 12ms, id 0b7c3f4e-1a2b-4c3d-8e9f-0123456789ab</p>".into(),
+            redirects: Vec::new(),
+            elapsed: Duration::ZERO,
+        };
+        let attribution = Attribution {
+            layer: Layer::Cdn,
+            vendor: "cloudflare".into(),
+            evidence: Vec::new(),
+            ambiguity: None,
+        };
+        assert_eq!(
+            render(&observed, &attribution),
+            "status: 403\nlayer: cdn (cloudflare)\nheaders:\n  content-type: text/html\n  server: cloudflare\n  request id: [request-id] (cf-ray)\nbody:\n<p>Ray ID: [request-id] at [timestamp] from http://127.0.0.1:[port] in [duration], id [uuid]</p>\n"
+        );
+    }
+}

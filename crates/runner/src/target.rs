@@ -1,0 +1,146 @@
+//! Starting what the cases are sent to: a URL, a service the suite starts, or the
+//! in-process mock edge.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rolecall_scenario::{Endpoint, Suite};
+
+use crate::errors::{RunnerError, RunnerErrorKind};
+
+/// Keeps a started target alive for the run and stops it afterwards.
+#[derive(Debug, Default)]
+pub(crate) struct TargetGuard {
+    process: Option<ProcessGroup>,
+    #[cfg(feature = "mock")]
+    _mock: Option<rolecall_mock::MockServer>,
+}
+
+/// A started service: its whole process group is stopped on drop, so a shell that
+/// started a server does not leave the server behind.
+#[derive(Debug)]
+struct ProcessGroup {
+    child: Child,
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // The child leads its own process group (`process_group(0)`), so its id names it.
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        let _ = self.child.wait();
+    }
+}
+
+fn target_error(message: impl Into<String>) -> RunnerError {
+    RunnerError::new(RunnerErrorKind::Target, message)
+}
+
+/// Starts the suite's target (or uses `base_override`) and returns its base URL.
+pub(crate) async fn start(
+    suite: &Suite,
+    base_override: Option<&str>,
+) -> Result<(String, TargetGuard), RunnerError> {
+    let mut guard = TargetGuard::default();
+    if let Some(base) = base_override {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(target_error(format!(
+                "invalid base URL `{base}`: expected http:// or https://"
+            )));
+        }
+        return Ok((base.trim_end_matches('/').to_owned(), guard));
+    }
+    let target = &suite.target;
+    let base = match &target.endpoint {
+        Endpoint::BaseUrl(url) => url.clone(),
+        Endpoint::Mock(path) => start_mock(path, &mut guard).await?,
+    };
+    if let Some(command) = &target.command {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&suite.root)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                target_error(format!(
+                    "cannot start `{command}` for target `{}`: {e}",
+                    target.name
+                ))
+            })?;
+        guard.process = Some(ProcessGroup { child });
+        let ready = format!("{base}{}", target.ready.as_deref().unwrap_or("/"));
+        wait_ready(&ready, target.ready_timeout, guard.process.as_mut()).await?;
+    }
+    Ok((base, guard))
+}
+
+use std::os::unix::process::CommandExt as _;
+
+/// Polls `url` until anything answers over HTTP.
+async fn wait_ready(
+    url: &str,
+    timeout: Duration,
+    mut process: Option<&mut ProcessGroup>,
+) -> Result<(), RunnerError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build()
+        .map_err(|e| target_error(format!("cannot build the readiness client: {e}")))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if client.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        if let Some(p) = process.as_deref_mut()
+            && let Ok(Some(status)) = p.child.try_wait()
+        {
+            return Err(target_error(format!(
+                "the target's command exited ({status}) before {url} answered"
+            )));
+        }
+        if Instant::now() >= deadline {
+            return Err(target_error(format!(
+                "{url} did not answer within {}s",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(feature = "mock")]
+async fn start_mock(
+    path: &std::path::Path,
+    guard: &mut TargetGuard,
+) -> Result<String, RunnerError> {
+    let config = rolecall_mock::MockConfig::from_path(path)
+        .map_err(|e| target_error(format!("invalid mock configuration: {e}")))?;
+    let server = rolecall_mock::MockServer::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| target_error(format!("cannot start the mock edge: {e}")))?;
+    let url = server.url().trim_end_matches('/').to_owned();
+    guard._mock = Some(server);
+    Ok(url)
+}
+
+#[cfg(not(feature = "mock"))]
+async fn start_mock(
+    path: &std::path::Path,
+    _guard: &mut TargetGuard,
+) -> Result<String, RunnerError> {
+    Err(target_error(format!(
+        "target uses the mock edge ({}), but rolecall-runner was built without its `mock` feature",
+        path.display()
+    )))
+}

@@ -1,0 +1,168 @@
+//! Every expectation kind, judged on real responses.
+
+use crate::server::TestServer;
+use crate::{outcomes, run_all, suite};
+
+fn suite_file(url: &str) -> String {
+    format!(
+        "[targets.t]\nbase_url = \"{url}\"\nallow_mutations = true\n[identities.anonymous]\n[identities.user]\nbearer = \"user-token-1111\"\n[identities.admin]\nbearer = \"admin-token-2222\"\n"
+    )
+}
+
+#[test]
+fn statuses_classes_bodies_headers_and_redirects() {
+    let server = TestServer::start();
+    let routes = r#"
+[[route]]
+name = "forbidden"
+request = "GET /status/403"
+[[route.case]]
+identity = "anonymous"
+status = 403
+body = { json = { code = "status_403" }, contains = "answered", not_contains = "Traceback", regex = "req-\\d+" }
+headers = { "x-request-id" = { equals = "req-0001" }, "content-type" = { regex = "json$" }, "x-debug" = { present = false } }
+
+[[route]]
+name = "class"
+request = "GET /status/204"
+allow = ["user", "admin"]
+[[route.case]]
+identity = "anonymous"
+status = "2xx"
+
+[[route]]
+name = "concealed"
+request = "DELETE /status/404"
+deny = 404
+unauthenticated = 404
+
+[[route]]
+name = "limited"
+request = "GET /status/429"
+public = true
+status = 429
+
+[[route]]
+name = "challenge"
+request = "GET /status/401"
+allow = ["admin"]
+status = 401
+deny = 401
+
+[[route]]
+name = "not_followed"
+request = "GET /redirect?to=/status/200"
+public = true
+status = 302
+[[route.case]]
+identity = "admin"
+status = 200
+follow_redirects = true
+
+[[route]]
+name = "login_redirect"
+request = "GET /redirect?to=/login?next=/a"
+allow = ["user", "admin"]
+status = 302
+[[route.case]]
+identity = "anonymous"
+status = 302
+redirect = "/login"
+"#;
+    let (_dir, suite) = suite(&[
+        ("rolecall.toml", &suite_file(&server.url())),
+        ("routes.toml", routes),
+    ]);
+    let run = run_all(&suite);
+    let failed: Vec<_> = run
+        .results
+        .iter()
+        .filter(|r| r.outcome != rolecall_runner::Outcome::Pass)
+        .map(|r| (suite.cases[r.index].name.clone(), r.message.clone()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let followed = run
+        .results
+        .iter()
+        .find(|r| suite.cases[r.index].name == "routes::not_followed::admin")
+        .unwrap();
+    assert_eq!(followed.observed.as_ref().unwrap().redirects.len(), 1);
+}
+
+#[test]
+fn failures_explain_themselves() {
+    let server = TestServer::start();
+    let routes = r#"
+[[route]]
+name = "leaky"
+request = "GET /status/200"
+allow = ["admin"]
+
+[[route]]
+name = "bare_401"
+request = "GET /status/401-bare"
+allow = ["admin"]
+status = 401
+
+[[route]]
+name = "wrong_layer"
+request = "GET /status/403"
+[[route.case]]
+identity = "user"
+layer = "waf"
+"#;
+    let (_dir, suite) = suite(&[
+        ("rolecall.toml", &suite_file(&server.url())),
+        ("routes.toml", routes),
+    ]);
+    let run = run_all(&suite);
+    let message = |name: &str| {
+        run.results
+            .iter()
+            .find(|r| suite.cases[r.index].name == name)
+            .and_then(|r| r.message.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        outcomes(&suite, &run),
+        [
+            "routes::leaky::anonymous fail",
+            "routes::leaky::user fail",
+            "routes::leaky::admin pass",
+            "routes::bare_401::anonymous fail",
+            "routes::bare_401::user fail",
+            "routes::bare_401::admin pass",
+            "routes::wrong_layer::anonymous fail",
+            "routes::wrong_layer::user fail",
+            "routes::wrong_layer::admin pass",
+        ]
+    );
+    let escalation = message("routes::leaky::user");
+    for needle in [
+        "POSSIBLE PRIVILEGE ESCALATION",
+        "expected status 403 (deny), observed 200: access was GRANTED",
+        "identity:   user (not listed in `allow`, so it must be refused)",
+        "request:    GET http://127.0.0.1:",
+        "authorization: Bearer ***",
+        "scenario:   ",
+        "routes.toml:4:11",
+    ] {
+        assert!(
+            escalation.contains(needle),
+            "missing `{needle}` in:\n{escalation}"
+        );
+    }
+    assert!(!escalation.contains("user-token-1111"), "{escalation}");
+    assert!(
+        message("routes::bare_401::anonymous").contains("401 without a WWW-Authenticate header")
+    );
+    let wrong_layer = message("routes::wrong_layer::user");
+    assert!(
+        wrong_layer.contains("refused by the app layer (app), expected the waf layer"),
+        "{wrong_layer}"
+    );
+    assert!(
+        wrong_layer.contains("request id: req-0001 (x-request-id)"),
+        "{wrong_layer}"
+    );
+}

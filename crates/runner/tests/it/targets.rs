@@ -1,0 +1,199 @@
+//! Targets that are down or hang, credentials across hosts, and writes.
+
+use std::time::{Duration, Instant};
+
+use rolecall_runner::Outcome;
+
+use crate::server::TestServer;
+use crate::{run_all, suite};
+
+const IDENTITIES: &str =
+    "[identities.anonymous]\n[identities.admin]\nbearer = \"admin-token-2222\"\n";
+
+fn routes(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("[[route]]\nrequest = \"GET /r/{i}\"\nallow = [\"admin\"]\n"))
+        .collect()
+}
+
+#[test]
+fn a_target_that_refuses_connections_fails_each_case_quickly() {
+    // Port 9 (discard) is closed on loopback here: connecting is refused at once.
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!("[targets.t]\nbase_url = \"http://127.0.0.1:9\"\n{IDENTITIES}"),
+        ),
+        ("routes.toml", &routes(50)),
+    ]);
+    let start = Instant::now();
+    let run = run_all(&suite);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(run.results.len(), 100);
+    assert!(run.results.iter().all(|r| r.outcome == Outcome::Error));
+    let messages: Vec<&str> = run
+        .results
+        .iter()
+        .filter_map(|r| r.message.as_deref())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("cannot connect to http://127.0.0.1:9")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn a_target_that_never_answers_fails_each_case_quickly() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accept and hold every connection without answering.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            if held.len() > 500 {
+                break;
+            }
+        }
+    });
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                "[defaults]\ntimeout = \"300ms\"\n[targets.t]\nbase_url = \"http://{addr}\"\n{IDENTITIES}"
+            ),
+        ),
+        ("routes.toml", &routes(100)),
+    ]);
+    let start = Instant::now();
+    let run = run_all(&suite);
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "200 hanging cases took {elapsed:?}"
+    );
+    assert!(run.results.iter().all(|r| r.outcome == Outcome::Error));
+    let messages: Vec<&str> = run
+        .results
+        .iter()
+        .filter_map(|r| r.message.as_deref())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("within the timeout")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("gave no answer to 3 requests in a row")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn credentials_never_follow_a_redirect_to_another_host() {
+    let target = TestServer::start();
+    let elsewhere = TestServer::start();
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                "[targets.t]\nbase_url = \"{}\"\n[identities.admin]\nbearer = \"admin-token-2222\"\ncookies = {{ sid = \"cookie-9999\" }}\napi_key = {{ value = \"key-8888\" }}\n",
+                target.url()
+            ),
+        ),
+        (
+            "routes.toml",
+            &format!(
+                "[[route]]\nname = \"away\"\nrequest = \"GET /redirect?to={}/landing\"\nallow = [\"admin\"]\nfollow_redirects = true\n[[route]]\nrequest = \"GET /redirect?to=/same-host\"\nallow = [\"admin\"]\nfollow_redirects = true\n",
+                elsewhere.url()
+            ),
+        ),
+    ]);
+    let run = run_all(&suite);
+    assert!(
+        run.results.iter().all(|r| r.outcome == Outcome::Pass),
+        "{:?}",
+        run.results
+    );
+    let away = elsewhere.seen();
+    assert_eq!(away.len(), 1);
+    assert_eq!(away[0].uri, "/landing");
+    for name in ["authorization", "cookie", "x-api-key"] {
+        assert!(
+            away[0].header(name).is_none(),
+            "{name} leaked to another host: {:?}",
+            away[0]
+        );
+    }
+    let home = target.seen();
+    let same = home.iter().find(|s| s.uri == "/same-host").unwrap();
+    assert_eq!(
+        same.header("authorization"),
+        Some("Bearer admin-token-2222")
+    );
+}
+
+#[test]
+fn writes_never_reach_a_target_without_allow_mutations() {
+    let server = TestServer::start();
+    let routes = r#"
+[[route]]
+request = "POST /w"
+allow = ["admin"]
+body.json = { a = 1 }
+[[route]]
+request = "PUT /w"
+allow = ["admin"]
+[[route]]
+request = "PATCH /w"
+allow = ["admin"]
+[[route]]
+request = "DELETE /w"
+allow = ["admin"]
+[[route]]
+request = "GET /r"
+allow = ["admin"]
+"#;
+    for allow in [false, true] {
+        let (_dir, suite) = suite(&[
+            (
+                "rolecall.toml",
+                &format!(
+                    "[targets.t]\nbase_url = \"{}\"\nallow_mutations = {allow}\n{IDENTITIES}",
+                    server.url()
+                ),
+            ),
+            ("routes.toml", routes),
+        ]);
+        let before = server.seen().len();
+        let run = run_all(&suite);
+        let seen = server.seen()[before..].to_vec();
+        let writes = seen.iter().filter(|s| s.method != "GET").count();
+        if allow {
+            assert_eq!(writes, 8, "{seen:?}");
+        } else {
+            assert_eq!(writes, 0, "a write reached the target: {seen:?}");
+            let skipped: Vec<_> = run
+                .results
+                .iter()
+                .filter(|r| r.outcome == Outcome::Skipped)
+                .collect();
+            assert_eq!(skipped.len(), 8);
+            assert!(
+                skipped[0]
+                    .message
+                    .as_deref()
+                    .unwrap()
+                    .contains("does not allow mutations")
+            );
+        }
+        assert_eq!(seen.iter().filter(|s| s.method == "GET").count(), 2);
+    }
+}
