@@ -10,8 +10,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rolecall_scenario::{LoadOptions, RenderStyle};
 
+mod run;
+
 /// Exit code for invalid scenario files or arguments.
-const EXIT_INVALID: u8 = 2;
+pub(crate) const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +28,39 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Send every case of a suite and judge it: a post-deploy check outside cargo.
+    Run {
+        /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
+        #[arg(default_value = "scenarios")]
+        path: PathBuf,
+        /// Only cases whose name contains this.
+        filter: Option<String>,
+        /// Run against this target instead of `defaults.target`.
+        #[arg(long, conflicts_with = "base_url")]
+        target: Option<String>,
+        /// Send to this base URL instead of the target's.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Requests in flight at once (default: the suite's, 64).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Write a report: `json=FILE`.
+        #[arg(long, value_name = "FORMAT=FILE")]
+        report: Vec<String>,
+    },
+    /// Run a suite through the libtest harness, exactly as `cargo test` would; arguments
+    /// after `--` go to libtest (`--list`, `--exact`, `--format json` …).
+    Test {
+        /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
+        #[arg(default_value = "scenarios")]
+        path: PathBuf,
+        /// Run against this target instead of `defaults.target`.
+        #[arg(long)]
+        target: Option<String>,
+        /// libtest arguments.
+        #[arg(last = true)]
+        libtest: Vec<String>,
+    },
     /// Validate a suite without sending anything; print a summary or every problem.
     Check {
         /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
@@ -41,10 +76,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { path, target } => check(&path, target),
+        Command::Run { path, filter, target, base_url, concurrency, report } => {
+            run::run(&run::RunArgs { path, filter, target, base_url, concurrency, report })
+        }
+        Command::Test { path, target, libtest } => run::test(&path, target, &libtest),
     }
 }
 
-fn render_style() -> RenderStyle {
+pub(crate) fn render_style() -> RenderStyle {
     if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         RenderStyle::Color
     } else {
@@ -52,7 +91,7 @@ fn render_style() -> RenderStyle {
     }
 }
 
-fn load_options(target: Option<String>) -> LoadOptions {
+pub(crate) fn load_options(target: Option<String>) -> LoadOptions {
     match target {
         Some(t) => LoadOptions::new().target(t),
         None => LoadOptions::new(),

@@ -317,6 +317,11 @@ pub(crate) struct RouteDef {
     /// Expected status without valid credentials (default: the suite's `unauthenticated`).
     #[cfg_attr(feature = "schema", schemars(with = "Option<StatusValue>"))]
     pub(crate) unauthenticated: Option<Spanned<StatusValue>>,
+    /// Layer that must answer every refusal of this route: app, server, waf or cdn.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) layer: Option<Spanned<String>>,
+    /// Vendor that must answer every refusal of this route, e.g. "nginx".
+    pub(crate) vendor: Option<String>,
     /// Snapshot refusals of this route.
     pub(crate) snapshot: Option<bool>,
     /// Follow redirects.

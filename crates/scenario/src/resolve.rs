@@ -1606,6 +1606,8 @@ fn render_path(path: &str, identity: &str, vars: &BTreeMap<String, String>) -> S
 /// A route's validated expectations, before expansion.
 struct BuiltRoute {
     allowed: Vec<bool>,
+    layer: Option<Layer>,
+    vendor: Option<String>,
     status: StatusMatch,
     deny: StatusMatch,
     unauthenticated: StatusMatch,
@@ -1632,17 +1634,18 @@ impl BuiltRoute {
         } else {
             status
         };
+        let refused = decision != Decision::Allow;
         Expectation {
             decision,
             status,
             www_authenticate: decision == Decision::Unauthenticated
                 && status == StatusMatch::Exact(401),
             redirect: login_redirect,
-            layer: None,
-            vendor: None,
+            layer: if refused { self.layer } else { None },
+            vendor: if refused { self.vendor.clone() } else { None },
             body: Vec::new(),
             headers: Vec::new(),
-            snapshot: self.snapshot && decision != Decision::Allow,
+            snapshot: self.snapshot && refused,
             follow_redirects: self.follow_redirects,
             skip: None,
             explicit_at: None,
@@ -1722,8 +1725,18 @@ fn build_route(
         }
         None => None,
     };
+    let layer = match &def.layer {
+        Some(l) => {
+            let layer = parse_layer(cx, file, l);
+            ok &= layer.is_some();
+            layer
+        }
+        None => None,
+    };
     let mut route = BuiltRoute {
         allowed,
+        layer,
+        vendor: def.vendor.clone(),
         status,
         deny,
         unauthenticated,
@@ -1819,19 +1832,11 @@ fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Option<CaseOver
         None => None,
     };
     let layer = match &case.layer {
-        Some(l) => match l.get_ref().parse::<Layer>() {
-            Ok(layer) if layer != Layer::Unknown => Some(layer),
-            _ => {
-                let names = Layer::ASSERTABLE.map(Layer::as_str);
-                let help = did_you_mean(l.get_ref(), names)
-                    .unwrap_or_else(|| format!("expected one of {}", backticked(&names)));
-                cx.error(file, l.span(), format!("unknown layer `{}`", l.get_ref()))
-                    .label("not a layer")
-                    .help(help);
-                ok = false;
-                None
-            }
-        },
+        Some(l) => {
+            let layer = parse_layer(cx, file, l);
+            ok &= layer.is_some();
+            layer
+        }
         None => None,
     };
     let mut body = Vec::new();
@@ -1902,6 +1907,21 @@ fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Option<CaseOver
     })
 }
 
+fn parse_layer(cx: &mut Cx, file: &SourceFile, l: &Spanned<String>) -> Option<Layer> {
+    match l.get_ref().parse::<Layer>() {
+        Ok(layer) if layer != Layer::Unknown => Some(layer),
+        _ => {
+            let names = Layer::ASSERTABLE.map(Layer::as_str);
+            let help = did_you_mean(l.get_ref(), names)
+                .unwrap_or_else(|| format!("expected one of {}", backticked(&names)));
+            cx.error(file, l.span(), format!("unknown layer `{}`", l.get_ref()))
+                .label("not a layer")
+                .help(help);
+            None
+        }
+    }
+}
+
 fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Location) {
     if let Some(status) = case.status {
         expect.status = status;
@@ -1912,6 +1932,10 @@ fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Location) {
         {
             expect.redirect = None;
         }
+    }
+    // A case that names another layer no longer expects the route's vendor.
+    if case.layer.is_some() && case.layer != expect.layer {
+        expect.vendor = None;
     }
     expect.layer = case.layer.or(expect.layer);
     expect.vendor = case.vendor.clone().or(expect.vendor.take());

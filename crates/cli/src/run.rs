@@ -1,0 +1,135 @@
+//! `rolecall run` and `rolecall test`: the runner outside cargo.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rolecall_runner::{CaseResult, Outcome, RunConfig, Summary};
+use rolecall_scenario::Suite;
+
+use crate::{EXIT_INVALID, load_options, render_style};
+
+/// Exit code when a case failed or errored.
+const EXIT_FAILED: u8 = 1;
+
+pub(crate) struct RunArgs {
+    pub(crate) path: PathBuf,
+    pub(crate) filter: Option<String>,
+    pub(crate) target: Option<String>,
+    pub(crate) base_url: Option<String>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) report: Vec<String>,
+}
+
+fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
+    rolecall_scenario::load(path, &load_options(target)).map(Arc::new).map_err(|error| {
+        eprint!("{}", error.render(render_style()));
+        ExitCode::from(EXIT_INVALID)
+    })
+}
+
+/// Parses `json=FILE` report specifications before anything is sent.
+fn parse_reports(specs: &[String]) -> Result<Vec<PathBuf>, String> {
+    specs
+        .iter()
+        .map(|spec| match spec.split_once('=') {
+            Some(("json", file)) if !file.is_empty() => Ok(PathBuf::from(file)),
+            _ => Err(format!("invalid --report `{spec}`: expected `json=FILE`")),
+        })
+        .collect()
+}
+
+pub(crate) fn run(args: &RunArgs) -> ExitCode {
+    let reports = match parse_reports(&args.report) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if args.concurrency == Some(0) {
+        eprintln!("error: --concurrency must be at least 1");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let suite = match load(&args.path, args.target.clone()) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let selected: Vec<usize> = suite
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| args.filter.as_deref().is_none_or(|f| c.name.contains(f)))
+        .map(|(i, _)| i)
+        .collect();
+    let config = RunConfig { concurrency: args.concurrency, base_url: args.base_url.clone() };
+    let start = Instant::now();
+    let stdout = std::io::stdout();
+    let output = rolecall_runner::run(suite.clone(), &config, &selected, |suite, result| {
+        let _ = stdout.lock().write_all(line(suite, result).as_bytes());
+    });
+    let output = match output {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    for file in &reports {
+        if let Err(e) = std::fs::write(file, rolecall_runner::json_report(&suite, &output)) {
+            eprintln!("error: cannot write report {}: {e}", file.display());
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    let s = Summary::of(&output.results);
+    println!(
+        "\n{} passed, {} failed, {} skipped, {} errors; {} of {} cases in {:.2}s (target `{}`, {})",
+        s.pass,
+        s.fail,
+        s.skipped,
+        s.error,
+        output.results.len(),
+        suite.cases.len(),
+        start.elapsed().as_secs_f64(),
+        suite.target.name,
+        output.base_url,
+    );
+    if s.fail + s.error > 0 { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+}
+
+/// One line per case; failures and errors add their explanation, indented.
+fn line(suite: &Suite, result: &CaseResult) -> String {
+    let case = &suite.cases[result.index];
+    let label = match result.outcome {
+        Outcome::Pass => "PASS ",
+        Outcome::Fail => "FAIL ",
+        Outcome::Skipped => "SKIP ",
+        Outcome::Error => "ERROR",
+    };
+    let observed = match (&result.observed, &result.attribution) {
+        (Some(o), Some(a)) => format!(" {} (expected {}) {}/{}", o.status, case.expect.status, a.layer, a.vendor),
+        _ => String::new(),
+    };
+    let mut out = format!("{label} {}{observed}\n", case.name);
+    if result.outcome != Outcome::Pass {
+        if let Some(message) = &result.message {
+            for l in message.lines() {
+                out.push_str("      ");
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> ExitCode {
+    let suite = match load(path, target) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let args = rolecall_runner::Arguments::from_iter(std::iter::once("rolecall".to_owned()).chain(libtest.iter().cloned()));
+    rolecall_runner::run_trials(suite, &RunConfig::default(), &args).exit_code()
+}
