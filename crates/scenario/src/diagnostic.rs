@@ -301,6 +301,12 @@ pub(crate) fn did_you_mean<'a>(
 
 pub(crate) fn display_path(path: &Path) -> PathBuf {
     let cwd = std::env::current_dir().ok();
-    cwd.and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
+    let shown = cwd
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    // `./a.toml` reads better, and greps better, as `a.toml`.
+    shown
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
