@@ -44,6 +44,8 @@ pub struct Settings {
     pub country_header: String,
     /// Headers sent with every request.
     pub headers: Vec<(String, String)>,
+    /// A fingerprint file extending layer attribution.
+    pub fingerprints: Option<PathBuf>,
 }
 
 /// Where requests go.

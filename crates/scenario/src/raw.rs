@@ -133,6 +133,10 @@ pub(crate) struct Defaults {
     pub(crate) country_header: Option<String>,
     /// Headers sent with every request.
     pub(crate) headers: Option<BTreeMap<String, String>>,
+    /// Extra layer-attribution fingerprints (your gateways, your app's error shapes); they
+    /// take precedence over the built-in ones.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) fingerprints: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

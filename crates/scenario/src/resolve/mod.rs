@@ -1,0 +1,437 @@
+//! Validation and expansion: raw file items become identities, a target, routes and cases.
+
+mod identities;
+mod routes;
+mod target;
+mod values;
+
+use identities::*;
+use routes::*;
+use target::*;
+use values::*;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, display_path};
+use crate::layer::Layer;
+use crate::load::{self, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate};
+use crate::model::*;
+use crate::raw::*;
+
+const SUITE_KEYS: [&str; 5] = ["defaults", "vars", "targets", "identities", "groups"];
+const JWT_ALGS: [&str; 12] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
+
+/// Loads, validates and expands the suite at `path` (a directory holding `rolecall.toml`,
+/// or that file). Every problem in every file is reported at once; nothing is returned
+/// from a suite with any problem.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
+    let (root, route_paths) = load::discover(path).map_err(|message| {
+        LoadError::new(
+            vec![crate::Diagnostic {
+                message,
+                path: display_path(path),
+                span: 0..0,
+                label: String::new(),
+                help: None,
+                line: 1,
+                column: 1,
+            }],
+            Vec::new(),
+            crate::Secrets::default(),
+        )
+    })?;
+    let suite_path = if path.is_dir() {
+        root.join(load::SUITE_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let mut sink = Sink::default();
+    let suite_file = read_file(&suite_path, &mut sink);
+    let route_files = route_paths
+        .iter()
+        .filter_map(|p| read_file(p, &mut sink).map(|f| (p.clone(), f)))
+        .collect();
+    let Some(suite_file) = suite_file else {
+        return Err(LoadError::new(
+            sink.diagnostics,
+            Vec::new(),
+            Secrets::default(),
+        ));
+    };
+    from_sources(root, suite_file, route_files, sink, options)
+}
+
+fn read_file(path: &Path, sink: &mut Sink) -> Option<SourceFile> {
+    let shown = display_path(path);
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(SourceFile::new(shown, text)),
+        Err(e) => {
+            let file = SourceFile::new(shown, "");
+            sink.error(&file, 0..0, format!("cannot read file: {e}"))
+                .label("");
+            None
+        }
+    }
+}
+
+/// Validates and expands a suite from files already in memory. `route_files` pairs each
+/// route file's real path (for excluding mock configurations) with its source.
+pub(crate) fn from_sources(
+    root: PathBuf,
+    suite_file: SourceFile,
+    route_files: Vec<(PathBuf, SourceFile)>,
+    sink: Sink,
+    options: &LoadOptions,
+) -> Result<Suite, LoadError> {
+    let mut cx = Cx {
+        root: root.clone(),
+        sink,
+        secrets: Secrets::default(),
+        files: vec![suite_file.clone()],
+    };
+    let suite_file = Some(suite_file);
+    let parts = suite_file
+        .as_ref()
+        .map(|file| read_suite(&mut cx, file, options))
+        .unwrap_or_default();
+
+    // Files the suite names for other purposes are not route files.
+    let mock_files: Vec<PathBuf> = parts
+        .targets
+        .iter()
+        .filter_map(|(_, def)| def.mock.as_ref())
+        .chain(parts.defaults.fingerprints.as_ref())
+        .map(|m| root.join(m.get_ref()))
+        .collect();
+    let settings = resolve_settings(&mut cx, suite_file.as_ref(), &parts.defaults);
+    let target = suite_file
+        .as_ref()
+        .and_then(|file| resolve_target(&mut cx, file, &parts, options));
+    let identities = suite_file
+        .as_ref()
+        .map(|file| resolve_identities(&mut cx, file, &parts))
+        .unwrap_or_default();
+    let groups = suite_file
+        .as_ref()
+        .map(|file| resolve_groups(&mut cx, file, &parts, &identities))
+        .unwrap_or_default();
+    let names = Names::new(&identities, &groups);
+    let defaults = RouteDefaults::new(&mut cx, suite_file.as_ref(), &parts.defaults);
+
+    let mut routes = Vec::new();
+    let mut cases = Vec::new();
+    for (route_path, file) in route_files {
+        if mock_files.iter().any(|m| same_file(m, &route_path)) {
+            continue;
+        }
+        cx.files.push(file.clone());
+        let file_name = case_file_name(&root, &route_path);
+        let defs = read_routes(&mut cx, &file, options);
+        expand_file(
+            &mut cx,
+            &file,
+            &file_name,
+            defs,
+            &identities,
+            &names,
+            &defaults,
+            &mut routes,
+            &mut cases,
+        );
+    }
+
+    let Cx {
+        sink,
+        secrets,
+        files,
+        ..
+    } = cx;
+    match target {
+        Some(target) if sink.is_empty() => Ok(Suite {
+            root,
+            files,
+            settings,
+            target,
+            identities: identities.into_iter().map(|i| i.identity).collect(),
+            routes,
+            cases,
+            secrets,
+        }),
+        _ => Err(LoadError::new(sink.diagnostics, files, secrets)),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `projects.toml` → `projects`; `admin/users.toml` → `admin::users`.
+fn case_file_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+struct Cx {
+    pub(super) root: PathBuf,
+    pub(super) sink: Sink,
+    pub(super) secrets: Secrets,
+    pub(super) files: Vec<SourceFile>,
+}
+
+impl Cx {
+    fn error(
+        &mut self,
+        file: &SourceFile,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> crate::diagnostic::Report<'_> {
+        self.sink.error(file, span, message)
+    }
+
+    fn location(&self, file: &SourceFile, offset: usize) -> Location {
+        let (line, column) = file.line_col(offset);
+        Location {
+            path: file.path.clone(),
+            line,
+            column,
+        }
+    }
+}
+
+#[derive(Default)]
+struct SuiteParts {
+    pub(super) defaults: Defaults,
+    pub(super) vars: BTreeMap<String, String>,
+    pub(super) targets: Vec<(Spanned<String>, TargetDef)>,
+    pub(super) identities: Vec<(Spanned<String>, IdentityDef)>,
+    pub(super) groups: Vec<(Spanned<String>, Vec<Spanned<String>>)>,
+}
+
+fn table_entries<'a, 'i>(
+    cx: &mut Cx,
+    file: &SourceFile,
+    value: &'a Spanned<DeValue<'i>>,
+    what: &str,
+) -> Vec<(Spanned<String>, &'a Spanned<DeValue<'i>>)> {
+    match value.get_ref() {
+        DeValue::Table(table) => {
+            let mut entries: Vec<_> = table
+                .iter()
+                .map(|(k, v)| (Spanned::new(k.span(), k.get_ref().to_string()), v))
+                .collect();
+            entries.sort_by_key(|(k, _)| k.span().start);
+            entries
+        }
+        other => {
+            cx.error(
+                file,
+                value.span(),
+                format!("`{what}` must be a table, found {}", other.type_str()),
+            )
+            .label("expected a table");
+            Vec::new()
+        }
+    }
+}
+
+fn selected_target_name(table: &DeTable<'_>, options: &LoadOptions) -> Option<String> {
+    if let Some(name) = &options.target {
+        return Some(name.clone());
+    }
+    let defaults = table.get("defaults")?.get_ref().as_table()?;
+    defaults
+        .get("target")?
+        .get_ref()
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuiteParts {
+    let mut table = load::parse(file, &mut cx.sink);
+    let mut selected = selected_target_name(table.get_ref(), options);
+    if selected.is_none() {
+        // With a single target there is nothing to choose.
+        if let Some(DeValue::Table(targets)) = table.get_ref().get("targets").map(|t| t.get_ref())
+            && targets.len() == 1
+        {
+            selected = targets.keys().next().map(|k| k.get_ref().to_string());
+        }
+    }
+    // Interpolate everything but the targets that are not selected: a staging URL that
+    // is not set must not stop a local run.
+    for (key, value) in table.get_mut().iter_mut() {
+        if key.get_ref() == "targets" {
+            if let DeValue::Table(targets) = value.get_mut() {
+                for (name, target) in targets.iter_mut() {
+                    if Some(name.get_ref().as_ref()) == selected.as_deref() {
+                        interpolate(target, file, options, &mut cx.secrets, &mut cx.sink);
+                    }
+                }
+            }
+        } else {
+            interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
+        }
+    }
+
+    let mut parts = SuiteParts::default();
+    let mut saw_targets = false;
+    let mut saw_identities = false;
+    let mut entries: Vec<_> = table.get_ref().iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (key, value) in entries {
+        match key.get_ref().as_ref() {
+            "defaults" => {
+                if let Some(d) =
+                    deserialize_item(value, file, &mut cx.sink, &|_| fields_of::<Defaults>())
+                {
+                    parts.defaults = d;
+                }
+            }
+            "vars" => {
+                if let Some(v) = deserialize_item(value, file, &mut cx.sink, &|_| &[]) {
+                    parts.vars = v;
+                }
+            }
+            "targets" => {
+                saw_targets = true;
+                for (name, v) in table_entries(cx, file, value, "targets") {
+                    if let Some(def) =
+                        deserialize_item(v, file, &mut cx.sink, &|_| fields_of::<TargetDef>())
+                    {
+                        parts.targets.push((name, def));
+                    }
+                }
+            }
+            "identities" => {
+                saw_identities = true;
+                for (name, v) in table_entries(cx, file, value, "identities") {
+                    if let Some(def) = deserialize_item(v, file, &mut cx.sink, &identity_fields) {
+                        parts.identities.push((name, def));
+                    }
+                }
+            }
+            "groups" => {
+                for (name, v) in table_entries(cx, file, value, "groups") {
+                    if let Some(members) = deserialize_item(v, file, &mut cx.sink, &|_| &[]) {
+                        parts.groups.push((name, members));
+                    }
+                }
+            }
+            "route" => {
+                cx.error(
+                    file,
+                    key.span(),
+                    "routes belong in route files, not in the suite file",
+                )
+                .label("`[[route]]` in rolecall.toml")
+                .help("move the routes into another `*.toml` file beside rolecall.toml");
+            }
+            other => {
+                let help = did_you_mean(other, SUITE_KEYS);
+                cx.error(file, key.span(), format!("unknown key `{other}`"))
+                    .label("not a known key here")
+                    .help(
+                        help.unwrap_or_else(|| {
+                            format!("expected one of {}", backticked(&SUITE_KEYS))
+                        }),
+                    );
+            }
+        }
+    }
+    if !saw_targets {
+        cx.error(file, 0..0, "the suite has no `[targets]`")
+            .label("")
+            .help("add `[targets.local]` with `base_url = \"http://127.0.0.1:8080\"` or `mock = \"mock.toml\"`");
+    }
+    if !saw_identities {
+        cx.error(file, 0..0, "the suite has no `[identities]`")
+            .label("")
+            .help("add at least `[identities.anonymous]` and one identity with credentials");
+    }
+    parts
+}
+
+fn backticked(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn identity_fields(path: &[Seg]) -> &'static [&'static str] {
+    match path {
+        [] => fields_of::<IdentityDef>(),
+        [Seg::Key(k)] if k == "basic" => fields_of::<BasicDef>(),
+        [Seg::Key(k)] if k == "api_key" => fields_of::<ApiKeyDef>(),
+        [Seg::Key(k)] if k == "jwt" => fields_of::<JwtDef>(),
+        [Seg::Key(k)] if k == "login" => fields_of::<LoginDef>(),
+        [Seg::Key(k), Seg::Key(b)] if k == "login" && b == "body" => fields_of::<BodyDef>(),
+        _ => &[],
+    }
+}
+
+fn route_fields(path: &[Seg]) -> &'static [&'static str] {
+    match path {
+        [] => fields_of::<RouteDef>(),
+        [Seg::Key(k)] if k == "body" => fields_of::<BodyDef>(),
+        [Seg::Key(k), Seg::Index(_)] if k == "case" => fields_of::<CaseDef>(),
+        [Seg::Key(k), Seg::Index(_), Seg::Key(b)] if k == "case" && b == "body" => {
+            fields_of::<BodyMatchDef>()
+        }
+        [Seg::Key(k), Seg::Index(_), Seg::Key(h), Seg::Key(_)] if k == "case" && h == "headers" => {
+            fields_of::<HeaderMatchDef>()
+        }
+        _ => &[],
+    }
+}
+
+fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
+    let mut table = load::parse(file, &mut cx.sink);
+    for (_, value) in table.get_mut().iter_mut() {
+        interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
+    }
+    let mut defs = Vec::new();
+    let mut entries: Vec<_> = table.get_ref().iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (key, value) in entries {
+        if key.get_ref() != "route" {
+            let help = did_you_mean(key.get_ref(), ["route"]).unwrap_or_else(|| {
+                "a route file holds only `[[route]]` tables; suite settings go in rolecall.toml"
+                    .to_owned()
+            });
+            cx.error(file, key.span(), format!("unknown key `{}`", key.get_ref()))
+                .label("not a known key here")
+                .help(help);
+            continue;
+        }
+        let DeValue::Array(items) = value.get_ref() else {
+            cx.error(file, key.span(), "`route` must be an array of tables")
+                .label("write `[[route]]`, not `[route]`");
+            continue;
+        };
+        for item in items.iter() {
+            if let Some(def) = deserialize_item::<RouteDef>(item, file, &mut cx.sink, &route_fields)
+            {
+                defs.push(def);
+            }
+        }
+    }
+    defs
+}

@@ -1,0 +1,574 @@
+//! Routes and their expansion into one case per identity.
+
+use super::*;
+
+pub(super) struct RouteDefaults {
+    pub(super) allow: StatusMatch,
+    pub(super) deny: StatusMatch,
+    pub(super) unauthenticated: StatusMatch,
+    pub(super) login_redirect: Option<String>,
+    pub(super) snapshot: bool,
+    pub(super) follow_redirects: bool,
+}
+
+impl RouteDefaults {
+    pub(super) fn new(cx: &mut Cx, file: Option<&SourceFile>, d: &Defaults) -> Self {
+        let mut status = |v: &Option<Spanned<StatusValue>>, default| match (file, v) {
+            (Some(file), Some(v)) => parse_status(cx, file, v).unwrap_or(default),
+            _ => default,
+        };
+        RouteDefaults {
+            allow: status(&d.allow, StatusMatch::Class(2)),
+            deny: status(&d.deny, StatusMatch::Exact(403)),
+            unauthenticated: status(&d.unauthenticated, StatusMatch::Exact(401)),
+            login_redirect: d.login_redirect.clone(),
+            snapshot: d.snapshot.unwrap_or(false),
+            follow_redirects: d.follow_redirects.unwrap_or(false),
+        }
+    }
+}
+
+/// A route name derived from its request line: `GET /v1/projects/{id}` → `get_v1_projects_id`.
+pub(super) fn derive_route_name(method: Method, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let mut name = method.as_str().to_ascii_lowercase();
+    let mut last_sep = false;
+    name.push('_');
+    for c in path.trim_start_matches('/').chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_lowercase());
+            last_sep = false;
+        } else if !last_sep && c != '{' && c != '}' {
+            name.push('_');
+            last_sep = true;
+        }
+    }
+    while name.ends_with('_') {
+        name.pop();
+    }
+    if path == "/" {
+        name.push_str("_root");
+    }
+    name
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "expansion reads every resolved table once"
+)]
+pub(super) fn expand_file(
+    cx: &mut Cx,
+    file: &SourceFile,
+    file_name: &str,
+    defs: Vec<RouteDef>,
+    identities: &[Resolved],
+    names: &Names<'_>,
+    defaults: &RouteDefaults,
+    routes: &mut Vec<Route>,
+    cases: &mut Vec<Case>,
+) {
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    for def in defs {
+        let line = parse_request_line(cx, file, &def.request);
+        let name = match &def.name {
+            Some(n) => {
+                let ok = !n.get_ref().is_empty()
+                    && n.get_ref()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                if !ok {
+                    cx.error(
+                        file,
+                        n.span(),
+                        format!("invalid route name `{}`", n.get_ref()),
+                    )
+                    .label("names appear in test names")
+                    .help("use letters, digits, `_`, `-` or `.`");
+                }
+                Some((n.get_ref().clone(), n.span()))
+            }
+            None => line
+                .as_ref()
+                .map(|l| (derive_route_name(l.method, &l.path), def.request.span())),
+        };
+        if let Some((name, span)) = &name {
+            if let Some(first) = seen.get(name) {
+                let (first_line, _) = file.line_col(first.start);
+                cx.error(file, span.clone(), format!("duplicate route name `{name}`"))
+                    .label("a route of this file already has this name")
+                    .help(format!("the first one is on line {first_line}; add `name = \"…\"` to tell them apart"));
+            } else {
+                seen.insert(name.clone(), span.clone());
+            }
+        }
+        let route = build_route(cx, file, &def, identities, names, defaults);
+        let (Some(line), Some((name, _)), Some(mut route)) = (line, name, route) else {
+            continue;
+        };
+        // Every placeholder must be known to every identity.
+        for var in &line.placeholders {
+            let missing: Vec<&str> = identities
+                .iter()
+                .filter(|i| var != "identity" && !i.identity.vars.contains_key(var))
+                .map(|i| i.identity.name.as_str())
+                .collect();
+            if !missing.is_empty() {
+                let span = locate(file, def.request.span(), &format!("{{{var}}}"));
+                let shown: Vec<&str> = missing.iter().take(3).copied().collect();
+                let more = if missing.len() > 3 {
+                    format!(" and {} more", missing.len() - 3)
+                } else {
+                    String::new()
+                };
+                cx.error(
+                    file,
+                    span,
+                    format!(
+                        "no value for `{{{var}}}` for identity {}{more}",
+                        backticked(&shown)
+                    ),
+                )
+                .label("placeholder without a value")
+                .help(format!(
+                    "set `{var}` in the suite's `[vars]` or in each identity's `vars`"
+                ));
+            }
+        }
+        let index = routes.len();
+        let location = cx.location(file, def.request.span().start);
+        for (i, resolved) in identities.iter().enumerate() {
+            let identity = &resolved.identity;
+            let path = render_path(&line.path, &identity.name, &identity.vars);
+            let expect = route
+                .expectations
+                .remove(&i)
+                .unwrap_or_else(|| route.inferred(i, identity.authenticated, defaults));
+            cases.push(Case {
+                name: format!("{file_name}::{name}::{}", identity.name),
+                route: index,
+                identity: i,
+                path,
+                expect,
+            });
+        }
+        routes.push(Route {
+            name,
+            file_name: file_name.to_owned(),
+            description: def.description.clone(),
+            method: line.method,
+            path: line.path,
+            query: pairs(def.query.as_ref()),
+            headers: pairs(def.headers.as_ref()),
+            body: route.body,
+            location,
+        });
+    }
+}
+
+pub(super) fn render_path(path: &str, identity: &str, vars: &BTreeMap<String, String>) -> String {
+    if !path.contains('{') {
+        return path.to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 16);
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').unwrap_or(after.len());
+        let var = &after[..close];
+        match vars.get(var) {
+            Some(v) => out.push_str(v),
+            None if var == "identity" => out.push_str(identity),
+            None => {}
+        }
+        rest = after.get(close + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A route's validated expectations, before expansion.
+pub(super) struct BuiltRoute {
+    pub(super) allowed: Vec<bool>,
+    pub(super) layer: Option<Layer>,
+    pub(super) vendor: Option<String>,
+    pub(super) status: StatusMatch,
+    pub(super) deny: StatusMatch,
+    pub(super) unauthenticated: StatusMatch,
+    pub(super) snapshot: bool,
+    pub(super) follow_redirects: bool,
+    pub(super) expectations: HashMap<usize, Expectation>,
+    pub(super) body: Option<Body>,
+}
+
+impl BuiltRoute {
+    pub(super) fn inferred(
+        &self,
+        i: usize,
+        authenticated: bool,
+        defaults: &RouteDefaults,
+    ) -> Expectation {
+        let (decision, status) = if self.allowed[i] {
+            (Decision::Allow, self.status)
+        } else if !authenticated {
+            (Decision::Unauthenticated, self.unauthenticated)
+        } else {
+            (Decision::Deny, self.deny)
+        };
+        let login_redirect = (decision == Decision::Unauthenticated)
+            .then(|| defaults.login_redirect.clone())
+            .flatten();
+        let status = if login_redirect.is_some() {
+            StatusMatch::Class(3)
+        } else {
+            status
+        };
+        let refused = decision != Decision::Allow;
+        Expectation {
+            decision,
+            status,
+            www_authenticate: decision == Decision::Unauthenticated
+                && status == StatusMatch::Exact(401),
+            redirect: login_redirect,
+            layer: if refused { self.layer } else { None },
+            vendor: if refused { self.vendor.clone() } else { None },
+            body: Vec::new(),
+            headers: Vec::new(),
+            snapshot: self.snapshot && refused,
+            follow_redirects: self.follow_redirects,
+            skip: None,
+            explicit_at: None,
+        }
+    }
+}
+
+pub(super) fn build_route(
+    cx: &mut Cx,
+    file: &SourceFile,
+    def: &RouteDef,
+    identities: &[Resolved],
+    names: &Names<'_>,
+    defaults: &RouteDefaults,
+) -> Option<BuiltRoute> {
+    let mut ok = true;
+    let mut allowed = vec![def.public.unwrap_or(false); identities.len()];
+    if def.public == Some(true) && def.allow.is_some() {
+        let span = def
+            .allow
+            .as_ref()
+            .and_then(|a| a.first())
+            .map(|a| a.span())
+            .unwrap_or(def.request.span());
+        cx.error(file, span, "a public route needs no `allow` list")
+            .label("redundant with `public = true`")
+            .help("remove `allow`, or remove `public = true` to restrict the route");
+        ok = false;
+    }
+    let mut listed: HashMap<usize, Range<usize>> = HashMap::new();
+    for entry in def.allow.iter().flatten() {
+        let Some(members) = names.resolve(cx, file, entry) else {
+            ok = false;
+            continue;
+        };
+        for i in members {
+            let identity = &identities[i].identity;
+            if let Some(first) = listed.get(&i) {
+                if first != &entry.span() {
+                    let (line, col) = file.line_col(first.start);
+                    cx.error(
+                        file,
+                        entry.span(),
+                        format!("identity `{}` is allowed twice", identity.name),
+                    )
+                    .label("already allowed")
+                    .help(format!("it is first allowed at {line}:{col}"));
+                }
+                continue;
+            }
+            listed.insert(i, entry.span());
+            if !identity.authenticated {
+                cx.error(file, entry.span(), format!("`{}` has no valid credentials and cannot be allowed", identity.name))
+                    .label("unauthenticated identity in `allow`")
+                    .help("set `public = true` for a route anyone may use, or give this identity an explicit `[[route.case]]`");
+                ok = false;
+            }
+            allowed[i] = true;
+        }
+    }
+    let mut status_of =
+        |v: &Option<Spanned<StatusValue>>, default: StatusMatch, ok: &mut bool| match v {
+            Some(v) => parse_status(cx, file, v).unwrap_or_else(|| {
+                *ok = false;
+                default
+            }),
+            None => default,
+        };
+    let status = status_of(&def.status, defaults.allow, &mut ok);
+    let deny = status_of(&def.deny, defaults.deny, &mut ok);
+    let unauthenticated = status_of(&def.unauthenticated, defaults.unauthenticated, &mut ok);
+    let body = match &def.body {
+        Some(b) => {
+            let body = parse_body(cx, file, b, def.request.span());
+            ok &= body.is_some();
+            body
+        }
+        None => None,
+    };
+    let layer = match &def.layer {
+        Some(l) => {
+            let layer = parse_layer(cx, file, l);
+            ok &= layer.is_some();
+            layer
+        }
+        None => None,
+    };
+    let mut route = BuiltRoute {
+        allowed,
+        layer,
+        vendor: def.vendor.clone(),
+        status,
+        deny,
+        unauthenticated,
+        snapshot: def.snapshot.unwrap_or(defaults.snapshot),
+        follow_redirects: def.follow_redirects.unwrap_or(defaults.follow_redirects),
+        expectations: HashMap::new(),
+        body,
+    };
+    let mut case_at: HashMap<usize, Range<usize>> = HashMap::new();
+    for case in def.case.iter().flatten() {
+        let targets: Vec<&Spanned<String>> = match (&case.identity, &case.identities) {
+            (Some(one), None) => vec![one],
+            (None, Some(many)) if !many.is_empty() => many.iter().collect(),
+            (Some(one), Some(_)) => {
+                cx.error(
+                    file,
+                    one.span(),
+                    "a case has `identity` or `identities`, not both",
+                )
+                .label("choose one");
+                ok = false;
+                continue;
+            }
+            _ => {
+                cx.error(
+                    file,
+                    def.request.span(),
+                    "a `[[route.case]]` does not say whose case it is",
+                )
+                .label("in this route")
+                .help("add `identity = \"…\"` or `identities = [\"…\"]` to the case");
+                ok = false;
+                continue;
+            }
+        };
+        let Some(base) = build_case(cx, file, case) else {
+            ok = false;
+            continue;
+        };
+        for entry in targets {
+            let Some(members) = names.resolve(cx, file, entry) else {
+                ok = false;
+                continue;
+            };
+            for i in members {
+                let identity = &identities[i].identity;
+                if let Some(first) = case_at.get(&i) {
+                    let (line, _) = file.line_col(first.start);
+                    cx.error(
+                        file,
+                        entry.span(),
+                        format!(
+                            "identity `{}` already has a case in this route",
+                            identity.name
+                        ),
+                    )
+                    .label("second case")
+                    .help(format!("the first one is on line {line}; merge them"));
+                    ok = false;
+                    continue;
+                }
+                case_at.insert(i, entry.span());
+                let mut expect = route.inferred(i, identity.authenticated, defaults);
+                apply_case(&mut expect, &base, cx.location(file, entry.span().start));
+                route.expectations.insert(i, expect);
+            }
+        }
+    }
+    ok.then_some(route)
+}
+
+/// A validated `[[route.case]]`, applied to each identity it names.
+pub(super) struct CaseOverride {
+    pub(super) status: Option<StatusMatch>,
+    pub(super) layer: Option<Layer>,
+    pub(super) vendor: Option<String>,
+    pub(super) body: Vec<BodyMatch>,
+    pub(super) headers: Vec<HeaderMatch>,
+    pub(super) redirect: Option<String>,
+    pub(super) snapshot: Option<bool>,
+    pub(super) follow_redirects: Option<bool>,
+    pub(super) skip: Option<String>,
+}
+
+pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Option<CaseOverride> {
+    let mut ok = true;
+    let status = match &case.status {
+        Some(s) => {
+            let parsed = parse_status(cx, file, s);
+            ok &= parsed.is_some();
+            parsed
+        }
+        None => None,
+    };
+    let layer = match &case.layer {
+        Some(l) => {
+            let layer = parse_layer(cx, file, l);
+            ok &= layer.is_some();
+            layer
+        }
+        None => None,
+    };
+    let mut body = Vec::new();
+    if let Some(b) = &case.body {
+        if let Some(json) = &b.json {
+            body.push(BodyMatch::Json(toml_to_json(json.get_ref())));
+        }
+        if let Some(c) = &b.contains {
+            body.push(BodyMatch::Contains(c.clone()));
+        }
+        if let Some(c) = &b.not_contains {
+            body.push(BodyMatch::NotContains(c.clone()));
+        }
+        if let Some(re) = &b.regex {
+            match compile_regex(cx, file, re) {
+                Some(re) => body.push(BodyMatch::Regex(re)),
+                None => ok = false,
+            }
+        }
+    }
+    let mut headers = Vec::new();
+    for (name, m) in case.headers.iter().flatten() {
+        let count = usize::from(m.equals.is_some())
+            + usize::from(m.contains.is_some())
+            + usize::from(m.regex.is_some())
+            + usize::from(m.present.is_some());
+        let rule = if count != 1 {
+            None
+        } else if let Some(v) = &m.equals {
+            Some(HeaderRule::Equals(v.clone()))
+        } else if let Some(v) = &m.contains {
+            Some(HeaderRule::Contains(v.clone()))
+        } else if let Some(re) = &m.regex {
+            compile_regex(cx, file, re).map(HeaderRule::Regex)
+        } else {
+            m.present.map(HeaderRule::Present)
+        };
+        match rule {
+            Some(rule) => headers.push(HeaderMatch {
+                name: name.to_ascii_lowercase(),
+                rule,
+            }),
+            None => {
+                if count != 1 {
+                    let span = m.regex.as_ref().map(|r| r.span()).unwrap_or(0..0);
+                    let span = if span == (0..0) {
+                        locate(file, 0..file.text.len(), name)
+                    } else {
+                        span
+                    };
+                    cx.error(file, span, format!("header matcher `{name}` needs exactly one of `equals`, `contains`, `regex` or `present`"))
+                        .label("ambiguous matcher");
+                }
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| CaseOverride {
+        status,
+        layer,
+        vendor: case.vendor.clone(),
+        body,
+        headers,
+        redirect: case.redirect.clone(),
+        snapshot: case.snapshot,
+        follow_redirects: case.follow_redirects,
+        skip: case.skip.clone(),
+    })
+}
+
+pub(super) fn parse_layer(cx: &mut Cx, file: &SourceFile, l: &Spanned<String>) -> Option<Layer> {
+    match l.get_ref().parse::<Layer>() {
+        Ok(layer) if layer != Layer::Unknown => Some(layer),
+        _ => {
+            let names = Layer::ASSERTABLE.map(Layer::as_str);
+            let help = did_you_mean(l.get_ref(), names)
+                .unwrap_or_else(|| format!("expected one of {}", backticked(&names)));
+            cx.error(file, l.span(), format!("unknown layer `{}`", l.get_ref()))
+                .label("not a layer")
+                .help(help);
+            None
+        }
+    }
+}
+
+pub(super) fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Location) {
+    if let Some(status) = case.status {
+        expect.status = status;
+        expect.www_authenticate =
+            expect.decision == Decision::Unauthenticated && status == StatusMatch::Exact(401);
+        if !matches!(status, StatusMatch::Class(3))
+            && !matches!(status, StatusMatch::Exact(300..=399))
+        {
+            expect.redirect = None;
+        }
+    }
+    // A case that names another layer no longer expects the route's vendor.
+    if case.layer.is_some() && case.layer != expect.layer {
+        expect.vendor = None;
+    }
+    expect.layer = case.layer.or(expect.layer);
+    expect.vendor = case.vendor.clone().or(expect.vendor.take());
+    expect.body = case.body.clone();
+    expect.headers = case.headers.clone();
+    if case.redirect.is_some() {
+        expect.redirect = case.redirect.clone();
+    }
+    if let Some(s) = case.snapshot {
+        expect.snapshot = s;
+    }
+    if let Some(f) = case.follow_redirects {
+        expect.follow_redirects = f;
+    }
+    expect.skip = case.skip.clone();
+    expect.explicit_at = Some(at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_names_are_derived_from_the_request_line() {
+        assert_eq!(
+            derive_route_name(Method::Get, "/v1/projects/{id}"),
+            "get_v1_projects_id"
+        );
+        assert_eq!(
+            derive_route_name(Method::Post, "/v1/projects/123/archive"),
+            "post_v1_projects_123_archive"
+        );
+        assert_eq!(derive_route_name(Method::Get, "/"), "get_root");
+        assert_eq!(
+            derive_route_name(Method::Delete, "/a--b/?x=1"),
+            "delete_a_b"
+        );
+    }
+
+    #[test]
+    fn paths_are_rendered_per_identity() {
+        let vars = BTreeMap::from([("tenant".to_owned(), "acme".to_owned())]);
+        assert_eq!(render_path("/t/{tenant}/p", "admin", &vars), "/t/acme/p");
+        assert_eq!(render_path("/u/{identity}", "admin", &vars), "/u/admin");
+        assert_eq!(render_path("/plain", "admin", &vars), "/plain");
+    }
+}
