@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rolecall_scenario::{LoadOptions, RenderStyle};
 
+mod mock;
 mod run;
 
 /// Exit code for invalid scenario files or arguments.
@@ -61,6 +62,11 @@ enum Command {
         #[arg(last = true)]
         libtest: Vec<String>,
     },
+    /// The mock edge: CDN, WAF and web-server layers in front of a mock app or an upstream.
+    Mock {
+        #[command(subcommand)]
+        command: MockCommand,
+    },
     /// Validate a suite without sending anything; print a summary or every problem.
     Check {
         /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
@@ -72,6 +78,19 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum MockCommand {
+    /// Serve the mock edge until Ctrl-C, logging one line per refusal.
+    Serve {
+        /// The mock configuration (mock.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -80,6 +99,7 @@ fn main() -> ExitCode {
             run::run(&run::RunArgs { path, filter, target, base_url, concurrency, report })
         }
         Command::Test { path, target, libtest } => run::test(&path, target, &libtest),
+        Command::Mock { command: MockCommand::Serve { config, listen } } => mock::serve(&config, listen),
     }
 }
 

@@ -1,0 +1,479 @@
+//! The policy-driven mock app: routes with roles, scopes and tenant ownership.
+//!
+//! Its refusals are the kind of app-layer denials rolecall's deny-body contract asks for:
+//! JSON with a machine-readable `code`, a `message` that names the boundary and a way
+//! forward, and the `request_id` that is also in `X-Request-Id`. Messages never name the
+//! roles a route needs or another tenant's identifiers.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::auth::{Authenticator, Authn, Principal};
+
+/// One route of the app.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) method: Method,
+    /// As written: "GET /v1/projects/{id}".
+    pub(crate) label: String,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) public: bool,
+    pub(crate) roles: Vec<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) tenant_param: Option<String>,
+    pub(crate) conceal: bool,
+    pub(crate) status: StatusCode,
+}
+
+/// A piece of a route path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// Parses the path part of "METHOD /path/{param}".
+pub(crate) fn parse_segments(path: &str) -> Result<Vec<Segment>, String> {
+    if !path.starts_with('/') {
+        return Err(format!("route path `{path}` must start with `/`"));
+    }
+    path[1..]
+        .split('/')
+        .map(
+            |piece| match piece.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some("") => Err(format!("route path `{path}` has an unnamed parameter")),
+                Some(name) => Ok(Segment::Param(name.to_owned())),
+                None if piece.contains(['{', '}']) => Err(format!(
+                    "route path `{path}`: a parameter must be a whole segment"
+                )),
+                None => Ok(Segment::Literal(piece.to_owned())),
+            },
+        )
+        .collect()
+}
+
+/// Origin check for unsafe methods.
+#[derive(Debug)]
+pub(crate) struct Csrf {
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) require_origin: bool,
+}
+
+/// The login endpoint.
+#[derive(Debug)]
+pub(crate) struct Login {
+    pub(crate) path: String,
+    pub(crate) cookie: String,
+}
+
+/// The compiled app.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) realm: String,
+    pub(crate) auth: Authenticator,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) csrf: Option<Csrf>,
+    pub(crate) login: Option<Login>,
+}
+
+/// The app's answer, and for refusals the rule that refused.
+#[derive(Debug)]
+pub(crate) struct AppAnswer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// The `code` of a refusal (401, 403, 404, 405).
+    pub(crate) refusal: Option<&'static str>,
+}
+
+/// The request as the app sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AppRequest<'a> {
+    pub(crate) method: &'a Method,
+    /// Normalised path.
+    pub(crate) path: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
+    pub(crate) request_id: &'a str,
+}
+
+impl App {
+    pub(crate) fn handle(&self, request: &AppRequest<'_>) -> AppAnswer {
+        if let Some(login) = &self.login
+            && request.path == login.path
+        {
+            return self.login(login, request);
+        }
+        let mut allowed_methods: Vec<&Method> = Vec::new();
+        let mut found = None;
+        for route in &self.routes {
+            if let Some(params) = match_path(&route.segments, request.path) {
+                let head_as_get = request.method == Method::HEAD && route.method == Method::GET;
+                if route.method == *request.method || head_as_get {
+                    found = Some((route, params));
+                    break;
+                }
+                allowed_methods.push(&route.method);
+            }
+        }
+        let Some((route, params)) = found else {
+            if allowed_methods.is_empty() {
+                return not_found(request);
+            }
+            let allow = allowed_methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut answer = refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &format!(
+                    "This resource does not accept {}. Use one of: {allow}.",
+                    request.method
+                ),
+                request,
+            );
+            answer.headers.insert(
+                header::ALLOW,
+                HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("")),
+            );
+            return answer;
+        };
+
+        if let Some(answer) = self.check_csrf(request) {
+            return answer;
+        }
+        if route.public {
+            return allow(route, &params, None, request);
+        }
+        let principal = match self.auth.authenticate(request.headers) {
+            Authn::Authenticated(principal) => principal,
+            Authn::Anonymous => return self.unauthenticated(request),
+            Authn::Rejected { description, basic } => {
+                return self.rejected(&description, basic, request);
+            }
+        };
+        // Tenant membership comes first: whether a resource of another tenant exists is
+        // itself information, so `conceal` answers those 404. Inside their own tenant,
+        // members learn that they lack a role or scope (403), as most APIs behave.
+        if let Some(param) = &route.tenant_param {
+            let owner = params.get(param.as_str()).copied();
+            if owner.is_none() || principal.tenant.as_deref() != owner {
+                return if route.conceal {
+                    not_found(request)
+                } else {
+                    refuse(
+                        StatusCode::FORBIDDEN,
+                        "tenant_mismatch",
+                        "This resource belongs to another tenant. Switch to the tenant that owns it, or ask its owner to share it.",
+                        request,
+                    )
+                };
+            }
+        }
+        let deny = |code: &'static str, message: &str| {
+            if route.conceal && route.tenant_param.is_none() {
+                not_found(request)
+            } else {
+                refuse(StatusCode::FORBIDDEN, code, message, request)
+            }
+        };
+        if !route.roles.is_empty()
+            && !route
+                .roles
+                .iter()
+                .any(|role| principal.roles.contains(role))
+        {
+            return deny(
+                "insufficient_role",
+                &format!(
+                    "Your account may not use {}. Ask an administrator of your workspace to grant you access to it.",
+                    route.label
+                ),
+            );
+        }
+        let missing: Vec<&str> = route
+            .scopes
+            .iter()
+            .filter(|s| !principal.scopes.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let mut answer = deny(
+                "insufficient_scope",
+                &format!(
+                    "Your token may not use {}. Request a token with the scope this route needs.",
+                    route.label
+                ),
+            );
+            if !(route.conceal && route.tenant_param.is_none()) {
+                let challenge = format!(
+                    "Bearer realm=\"{}\", error=\"insufficient_scope\", scope=\"{}\"",
+                    self.realm,
+                    missing.join(" ")
+                );
+                answer
+                    .headers
+                    .insert(header::WWW_AUTHENTICATE, header_value(&challenge));
+            }
+            return answer;
+        }
+        allow(route, &params, Some(&principal), request)
+    }
+
+    /// Unsafe methods must come from an allowed Origin (or Referer, as browsers may omit
+    /// Origin on same-origin requests).
+    fn check_csrf(&self, request: &AppRequest<'_>) -> Option<AppAnswer> {
+        let csrf = self.csrf.as_ref()?;
+        if matches!(
+            *request.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) {
+            return None;
+        }
+        let origin = request
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                request
+                    .headers
+                    .get(header::REFERER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(origin_of)
+            });
+        let allowed = match origin {
+            Some(origin) => csrf
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(&origin)),
+            None => !csrf.require_origin,
+        };
+        (!allowed).then(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                "csrf_origin_mismatch",
+                "Cross-site request refused: this page's origin may not change data here. Retry from the application itself.",
+                request,
+            )
+        })
+    }
+
+    fn unauthenticated(&self, request: &AppRequest<'_>) -> AppAnswer {
+        let mut answer = refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign in to use this API: send a bearer token, an API key or a session cookie.",
+            request,
+        );
+        answer.headers.insert(
+            header::WWW_AUTHENTICATE,
+            header_value(&format!("Bearer realm=\"{}\"", self.realm)),
+        );
+        if self.auth.offers_basic() {
+            answer.headers.append(
+                header::WWW_AUTHENTICATE,
+                header_value(&format!("Basic realm=\"{}\"", self.realm)),
+            );
+        }
+        answer
+    }
+
+    fn rejected(&self, description: &str, basic: bool, request: &AppRequest<'_>) -> AppAnswer {
+        let mut answer = refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            &format!(
+                "Your credentials were not accepted: {description}. Sign in again to get new ones."
+            ),
+            request,
+        );
+        let challenge = if basic {
+            format!("Basic realm=\"{}\"", self.realm)
+        } else {
+            format!(
+                "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{description}\"",
+                self.realm
+            )
+        };
+        answer
+            .headers
+            .insert(header::WWW_AUTHENTICATE, header_value(&challenge));
+        answer
+    }
+
+    fn login(&self, login: &Login, request: &AppRequest<'_>) -> AppAnswer {
+        if request.method != Method::POST {
+            let mut answer = refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Sign in with POST and a JSON body {\"username\", \"password\"}.",
+                request,
+            );
+            answer
+                .headers
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return answer;
+        }
+        let form: Value = serde_json::from_slice(request.body).unwrap_or(Value::Null);
+        let username = form.get("username").and_then(Value::as_str).unwrap_or("");
+        let password = form.get("password").and_then(Value::as_str).unwrap_or("");
+        let Some(token) = self.auth.login(username, password) else {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Wrong user name or password. Check them and sign in again.",
+                request,
+            );
+        };
+        let body = json!({ "access_token": token, "token_type": "Bearer", "request_id": request.request_id });
+        let mut answer = json_answer(StatusCode::OK, &body, request);
+        let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax", login.cookie);
+        answer
+            .headers
+            .insert(header::SET_COOKIE, header_value(&cookie));
+        answer
+    }
+}
+
+/// Matches a normalised path against route segments, collecting parameters.
+fn match_path<'p>(segments: &'p [Segment], path: &'p str) -> Option<BTreeMap<&'p str, &'p str>> {
+    let mut params = BTreeMap::new();
+    let mut pieces = path.strip_prefix('/')?.split('/');
+    for segment in segments {
+        let piece = pieces.next()?;
+        match segment {
+            Segment::Literal(literal) if literal == piece => {}
+            Segment::Param(name) if !piece.is_empty() => {
+                params.insert(name.as_str(), piece);
+            }
+            _ => return None,
+        }
+    }
+    pieces.next().is_none().then_some(params)
+}
+
+/// `https://app.example/x` → `https://app.example`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    Some(format!("{scheme}://{authority}"))
+}
+
+fn allow(
+    route: &Route,
+    params: &BTreeMap<&str, &str>,
+    principal: Option<&Principal>,
+    request: &AppRequest<'_>,
+) -> AppAnswer {
+    /// Serialised straight from borrowed fields: this is the hot path of every allowed request.
+    #[derive(serde::Serialize)]
+    struct Allowed<'a> {
+        route: &'a str,
+        params: &'a BTreeMap<&'a str, &'a str>,
+        sub: Option<&'a str>,
+        tenant: Option<&'a str>,
+        request_id: &'a str,
+    }
+    let body = Allowed {
+        route: &route.label,
+        params,
+        sub: principal.map(|p| p.sub.as_str()),
+        tenant: principal.and_then(|p| p.tenant.as_deref()),
+        request_id: request.request_id,
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    answer(route.status, Bytes::from(bytes), request)
+}
+
+/// Concealment must look exactly like a route that does not exist.
+fn not_found(request: &AppRequest<'_>) -> AppAnswer {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "There is nothing at this address. Check the URL.",
+        request,
+    )
+}
+
+fn refuse(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    request: &AppRequest<'_>,
+) -> AppAnswer {
+    let body = json!({ "code": code, "message": message, "request_id": request.request_id });
+    let mut answer = json_answer(status, &body, request);
+    answer.refusal = Some(code);
+    answer
+}
+
+fn json_answer(status: StatusCode, body: &Value, request: &AppRequest<'_>) -> AppAnswer {
+    answer(status, Bytes::from(body.to_string()), request)
+}
+
+fn answer(status: StatusCode, body: Bytes, request: &AppRequest<'_>) -> AppAnswer {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-request-id", header_value(request.request_id));
+    AppAnswer {
+        status,
+        headers,
+        body,
+        refusal: None,
+    }
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    // Realms, scopes and descriptions come from validated config and fixed texts.
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_paths_parse() {
+        assert_eq!(
+            parse_segments("/v1/{tenant}/projects").unwrap(),
+            [
+                Segment::Literal("v1".into()),
+                Segment::Param("tenant".into()),
+                Segment::Literal("projects".into())
+            ]
+        );
+        assert!(parse_segments("v1").is_err());
+        assert!(parse_segments("/v1/{}").is_err());
+        assert!(parse_segments("/v1/x{id}").is_err());
+    }
+
+    #[test]
+    fn paths_match_segment_by_segment() {
+        let segments = parse_segments("/v1/tenants/{tenant}/projects").unwrap();
+        let params = match_path(&segments, "/v1/tenants/acme/projects").unwrap();
+        assert_eq!(params.get("tenant"), Some(&"acme"));
+        assert!(match_path(&segments, "/v1/tenants//projects").is_none());
+        assert!(match_path(&segments, "/v1/tenants/acme/projects/").is_none());
+        assert!(match_path(&segments, "/v1/tenants/acme").is_none());
+        assert!(match_path(&parse_segments("/").unwrap(), "/").is_some());
+    }
+
+    #[test]
+    fn origins_come_from_referers() {
+        assert_eq!(
+            origin_of("https://app.example:8443/a?b").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(origin_of("nonsense"), None);
+    }
+}
