@@ -12,6 +12,7 @@ use reqwest::{Client, Url};
 use rolecall_scenario::{Body, Case, Identity, Login, Method, Secrets, Suite};
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::classify::Fingerprints;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
 use crate::observed::{BODY_LIMIT, Observed};
@@ -60,6 +61,7 @@ pub(crate) struct Engine {
 
 struct Shared {
     suite: Arc<Suite>,
+    fingerprints: Fingerprints,
     base: String,
     origin: Url,
     identities: Vec<IdentityState>,
@@ -131,12 +133,31 @@ impl Engine {
                 login: OnceCell::new(),
             });
         }
+        let fingerprints = match &suite.settings.fingerprints {
+            None => Fingerprints::builtin().clone(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    RunnerError::new(
+                        RunnerErrorKind::Suite,
+                        format!("cannot read fingerprints {}: {e}", path.display()),
+                    )
+                })?;
+                let user = Fingerprints::from_toml(&text).map_err(|e| {
+                    RunnerError::new(
+                        RunnerErrorKind::Suite,
+                        format!("invalid fingerprints {}:{e}", path.display()),
+                    )
+                })?;
+                Fingerprints::builtin().with_user_rules(&user)
+            }
+        };
         let concurrency = config
             .concurrency
             .unwrap_or(suite.settings.concurrency)
             .max(1);
         let shared = Arc::new(Shared {
             suite,
+            fingerprints,
             base: base.trim_end_matches('/').to_owned(),
             origin,
             identities,
@@ -146,6 +167,11 @@ impl Engine {
             _guard: guard,
         });
         Ok(Engine { runtime, shared })
+    }
+
+    /// Layer-attribution rules: built-in, extended by the suite's.
+    pub(crate) fn fingerprints(&self) -> &Fingerprints {
+        &self.shared.fingerprints
     }
 
     /// The base URL requests go to.

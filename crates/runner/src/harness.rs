@@ -7,7 +7,6 @@ use std::sync::{Arc, mpsc};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
 
-use crate::classify::Fingerprints;
 use crate::engine::{Engine, Execution, RunConfig};
 use crate::results::{Evaluator, Outcome};
 use crate::snapshot;
@@ -95,7 +94,6 @@ pub fn run_trials(
             receivers[index] = Some(rx);
         }
     }
-    let fingerprints = Fingerprints::builtin();
     let start_error = engine.as_ref().err().map(|e| e.to_string());
     let engine = engine.ok().flatten();
     let trials = suite
@@ -119,7 +117,7 @@ pub fn run_trials(
                     .map_err(|_| Failed::from("the run was interrupted"))?;
                 let evaluator = Evaluator {
                     suite: &suite,
-                    fingerprints,
+                    fingerprints: engine.fingerprints(),
                     base_url: engine.base_url(),
                 };
                 let case = &suite.cases[index];

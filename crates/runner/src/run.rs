@@ -5,7 +5,6 @@ use std::sync::mpsc;
 
 use rolecall_scenario::{Secrets, Suite};
 
-use crate::classify::Fingerprints;
 use crate::engine::{Engine, RunConfig};
 use crate::errors::RunnerError;
 use crate::results::{CaseResult, Evaluator};
@@ -30,7 +29,6 @@ pub fn run(
     mut on_result: impl FnMut(&Suite, &CaseResult),
 ) -> Result<RunOutput, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
-    let fingerprints = Fingerprints::builtin();
     let (tx, rx) = mpsc::channel();
     for &index in selected {
         let tx = tx.clone();
@@ -41,7 +39,7 @@ pub fn run(
     drop(tx);
     let evaluator = Evaluator {
         suite: &suite,
-        fingerprints,
+        fingerprints: engine.fingerprints(),
         base_url: engine.base_url(),
     };
     let mut results = Vec::with_capacity(selected.len());
