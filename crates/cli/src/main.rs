@@ -95,11 +95,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { path, target } => check(&path, target),
-        Command::Run { path, filter, target, base_url, concurrency, report } => {
-            run::run(&run::RunArgs { path, filter, target, base_url, concurrency, report })
-        }
-        Command::Test { path, target, libtest } => run::test(&path, target, &libtest),
-        Command::Mock { command: MockCommand::Serve { config, listen } } => mock::serve(&config, listen),
+        Command::Run {
+            path,
+            filter,
+            target,
+            base_url,
+            concurrency,
+            report,
+        } => run::run(&run::RunArgs {
+            path,
+            filter,
+            target,
+            base_url,
+            concurrency,
+            report,
+        }),
+        Command::Test {
+            path,
+            target,
+            libtest,
+        } => run::test(&path, target, &libtest),
+        Command::Mock {
+            command: MockCommand::Serve { config, listen },
+        } => mock::serve(&config, listen),
     }
 }
 

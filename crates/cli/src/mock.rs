@@ -17,7 +17,10 @@ pub(crate) fn serve(config: &Path, listen: SocketAddr) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -35,7 +38,10 @@ pub(crate) fn serve(config: &Path, listen: SocketAddr) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("rolecall mock edge listening on {} (Ctrl-C stops it)", server.url());
+        println!(
+            "rolecall mock edge listening on {} (Ctrl-C stops it)",
+            server.url()
+        );
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("stopping: waiting for requests in flight");

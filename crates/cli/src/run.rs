@@ -24,10 +24,12 @@ pub(crate) struct RunArgs {
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
-    rolecall_scenario::load(path, &load_options(target)).map(Arc::new).map_err(|error| {
-        eprint!("{}", error.render(render_style()));
-        ExitCode::from(EXIT_INVALID)
-    })
+    rolecall_scenario::load(path, &load_options(target))
+        .map(Arc::new)
+        .map_err(|error| {
+            eprint!("{}", error.render(render_style()));
+            ExitCode::from(EXIT_INVALID)
+        })
 }
 
 /// Parses `json=FILE` report specifications before anything is sent.
@@ -64,7 +66,10 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         .filter(|(_, c)| args.filter.as_deref().is_none_or(|f| c.name.contains(f)))
         .map(|(i, _)| i)
         .collect();
-    let config = RunConfig { concurrency: args.concurrency, base_url: args.base_url.clone() };
+    let config = RunConfig {
+        concurrency: args.concurrency,
+        base_url: args.base_url.clone(),
+    };
     let start = Instant::now();
     let stdout = std::io::stdout();
     let output = rolecall_runner::run(suite.clone(), &config, &selected, |suite, result| {
@@ -96,7 +101,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         suite.target.name,
         output.base_url,
     );
-    if s.fail + s.error > 0 { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+    if s.fail + s.error > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// One line per case; failures and errors add their explanation, indented.
@@ -109,17 +118,20 @@ fn line(suite: &Suite, result: &CaseResult) -> String {
         Outcome::Error => "ERROR",
     };
     let observed = match (&result.observed, &result.attribution) {
-        (Some(o), Some(a)) => format!(" {} (expected {}) {}/{}", o.status, case.expect.status, a.layer, a.vendor),
+        (Some(o), Some(a)) => format!(
+            " {} (expected {}) {}/{}",
+            o.status, case.expect.status, a.layer, a.vendor
+        ),
         _ => String::new(),
     };
     let mut out = format!("{label} {}{observed}\n", case.name);
-    if result.outcome != Outcome::Pass {
-        if let Some(message) = &result.message {
-            for l in message.lines() {
-                out.push_str("      ");
-                out.push_str(l);
-                out.push('\n');
-            }
+    if result.outcome != Outcome::Pass
+        && let Some(message) = &result.message
+    {
+        for l in message.lines() {
+            out.push_str("      ");
+            out.push_str(l);
+            out.push('\n');
         }
     }
     out
@@ -130,6 +142,8 @@ pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> E
         Ok(s) => s,
         Err(code) => return code,
     };
-    let args = rolecall_runner::Arguments::from_iter(std::iter::once("rolecall".to_owned()).chain(libtest.iter().cloned()));
+    let args = rolecall_runner::Arguments::from_iter(
+        std::iter::once("rolecall".to_owned()).chain(libtest.iter().cloned()),
+    );
     rolecall_runner::run_trials(suite, &RunConfig::default(), &args).exit_code()
 }

@@ -9,7 +9,7 @@ pub struct Observed {
     pub status: u16,
     /// Headers as (lowercase name, value).
     pub headers: Vec<(String, String)>,
-    /// The body, decoded lossily as UTF-8 and capped at [`BODY_LIMIT`] bytes.
+    /// The body, decoded lossily as UTF-8 and capped at 1 MiB.
     pub body: String,
     /// Every `Location` followed before this response, when redirects were followed.
     pub redirects: Vec<String>,

@@ -16,7 +16,11 @@ fn rolecall(args: &[&str], dir: &Path) -> Output {
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -38,19 +42,37 @@ bearer = "admin-token-5678"
 #[test]
 fn check_prints_the_case_count() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &[("rolecall.toml", SUITE), ("a.toml", "[[route]]\nrequest = \"GET /a\"\nallow = [\"admin\"]\n[[route]]\nrequest = \"DELETE /a\"\nallow = [\"admin\"]\n")]);
+    write(
+        dir.path(),
+        &[
+            ("rolecall.toml", SUITE),
+            (
+                "a.toml",
+                "[[route]]\nrequest = \"GET /a\"\nallow = [\"admin\"]\n[[route]]\nrequest = \"DELETE /a\"\nallow = [\"admin\"]\n",
+            ),
+        ],
+    );
     let out = rolecall(&["check", "."], dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(text(&out), "ok: 1 route file, 2 routes, 3 identities, 6 cases (target `local`)\n");
+    assert_eq!(
+        text(&out),
+        "ok: 1 route file, 2 routes, 3 identities, 6 cases (target `local`)\n"
+    );
 }
 
 #[test]
 fn check_reports_every_problem_with_its_location_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &[
-        ("rolecall.toml", SUITE),
-        ("reports.toml", "[[route]]\nrequest = \"GET /v1/reports\"\nalow = [\"admin\"]\nallow = [\"admn\"]\nstatus = 999\n"),
-    ]);
+    write(
+        dir.path(),
+        &[
+            ("rolecall.toml", SUITE),
+            (
+                "reports.toml",
+                "[[route]]\nrequest = \"GET /v1/reports\"\nalow = [\"admin\"]\nallow = [\"admn\"]\nstatus = 999\n",
+            ),
+        ],
+    );
     let out = rolecall(&["check", "."], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -73,17 +95,31 @@ fn check_reports_every_problem_with_its_location_and_exits_2() {
 fn run_writes_a_json_report_and_exits_by_outcome() {
     let server = server::Server::start();
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &[
-        ("rolecall.toml", SUITE),
-        ("r.toml", "[[route]]\nrequest = \"GET /ok\"\npublic = true\n[[route]]\nrequest = \"GET /admin-only\"\nallow = [\"admin\"]\n"),
-    ]);
+    write(
+        dir.path(),
+        &[
+            ("rolecall.toml", SUITE),
+            (
+                "r.toml",
+                "[[route]]\nrequest = \"GET /ok\"\npublic = true\n[[route]]\nrequest = \"GET /admin-only\"\nallow = [\"admin\"]\n",
+            ),
+        ],
+    );
     let base = server.url();
-    let out = rolecall(&["run", "--base-url", &base, ".", "--report", "json=out.json"], dir.path());
+    let out = rolecall(
+        &["run", "--base-url", &base, ".", "--report", "json=out.json"],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap())
+            .unwrap();
     let cases = report["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
-    let viewer = cases.iter().find(|c| c["name"] == "r::get_admin_only::viewer").unwrap();
+    let viewer = cases
+        .iter()
+        .find(|c| c["name"] == "r::get_admin_only::viewer")
+        .unwrap();
     assert_eq!(viewer["identity"], "viewer");
     assert_eq!(viewer["method"], "GET");
     assert_eq!(viewer["path"], "/admin-only");
@@ -95,12 +131,24 @@ fn run_writes_a_json_report_and_exits_by_outcome() {
     assert_eq!(viewer["outcome"], "pass");
 
     // A filter selects cases; a wrong expectation fails the run with exit code 1.
-    write(dir.path(), &[("r.toml", "[[route]]\nrequest = \"GET /ok\"\nallow = [\"admin\"]\n")]);
+    write(
+        dir.path(),
+        &[(
+            "r.toml",
+            "[[route]]\nrequest = \"GET /ok\"\nallow = [\"admin\"]\n",
+        )],
+    );
     let out = rolecall(&["run", "--base-url", &base, ".", "viewer"], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAIL  r::get_ok::viewer 200 (expected 403)"), "{stdout}");
-    assert!(stdout.contains("0 passed, 1 failed, 0 skipped, 0 errors; 1 of 3 cases"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  r::get_ok::viewer 200 (expected 403)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("0 passed, 1 failed, 0 skipped, 0 errors; 1 of 3 cases"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -124,10 +172,16 @@ login = {{ request = "POST /login", token = "/access_token" }}
         server.url()
     );
     // Every route echoes the credentials it received, and most cases fail.
-    write(dir.path(), &[
-        ("rolecall.toml", &suite),
-        ("r.toml", "[[route]]\nrequest = \"GET /echo\"\nallow = [\"session\"]\n[[route]]\nrequest = \"GET /deny-echo\"\nallow = [\"env_user\"]\n"),
-    ]);
+    write(
+        dir.path(),
+        &[
+            ("rolecall.toml", &suite),
+            (
+                "r.toml",
+                "[[route]]\nrequest = \"GET /echo\"\nallow = [\"session\"]\n[[route]]\nrequest = \"GET /deny-echo\"\nallow = [\"env_user\"]\n",
+            ),
+        ],
+    );
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_rolecall"))
             .args(args)
@@ -152,14 +206,20 @@ login = {{ request = "POST /login", token = "/access_token" }}
         snapshot_count += 1;
     }
     assert!(snapshot_count >= 1, "no snapshot was written");
-    assert!(everything.contains("***"), "nothing was redacted, so nothing was tested");
+    assert!(
+        everything.contains("***"),
+        "nothing was redacted, so nothing was tested"
+    );
     let mut secrets = vec![
         "env-token-5b1e0c77".to_owned(),
         "jwt-signing-secret-31".to_owned(),
         server::SESSION_TOKEN.to_owned(),
     ];
     let sent = server.authorizations();
-    assert!(sent.iter().any(|t| t.matches('.').count() == 2), "no JWT was minted: {sent:?}");
+    assert!(
+        sent.iter().any(|t| t.matches('.').count() == 2),
+        "no JWT was minted: {sent:?}"
+    );
     secrets.extend(sent);
     let mut found = Vec::new();
     for secret in &secrets {
@@ -167,5 +227,9 @@ login = {{ request = "POST /login", token = "/access_token" }}
             found.push(secret.clone());
         }
     }
-    assert!(found.is_empty(), "{} secret value(s) leaked: {found:?}", found.len());
+    assert!(
+        found.is_empty(),
+        "{} secret value(s) leaked: {found:?}",
+        found.len()
+    );
 }

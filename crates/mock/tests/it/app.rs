@@ -355,8 +355,13 @@ async fn tenant_mismatch_and_concealment() {
     // Inside their own tenant a member learns they lack a role; another tenant's
     // resource is concealed as if it did not exist.
     let own = edge.send("GET", "/v1/tenants/acme/secrets", &viewer).await;
-    assert_eq!((own.status, own.json()["code"].as_str()), (403, Some("insufficient_role")));
-    let concealed = edge.send("GET", "/v1/tenants/globex/secrets", &viewer).await;
+    assert_eq!(
+        (own.status, own.json()["code"].as_str()),
+        (403, Some("insufficient_role"))
+    );
+    let concealed = edge
+        .send("GET", "/v1/tenants/globex/secrets", &viewer)
+        .await;
     let missing = edge.send("GET", "/v1/nothing/here", &viewer).await;
     assert_eq!((concealed.status, missing.status), (404, 404));
     let strip = |reply: &Reply| {

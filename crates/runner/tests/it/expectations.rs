@@ -180,13 +180,29 @@ evidence = "body is the Acme gateway's refusal"
 status = [403]
 body_contains = "\"code\":\"status_403\""
 "#;
-    let suite_file = format!("[defaults]\nfingerprints = \"fingerprints.toml\"\n{}", suite_file(&server.url()));
+    let suite_file = format!(
+        "[defaults]\nfingerprints = \"fingerprints.toml\"\n{}",
+        suite_file(&server.url())
+    );
     let routes = "[[route]]\nrequest = \"GET /status/403\"\n[[route.case]]\nidentity = \"user\"\nlayer = \"server\"\nvendor = \"acme-gateway\"\n";
-    let (_dir, suite) = suite(&[("rolecall.toml", &suite_file), ("routes.toml", routes), ("fingerprints.toml", fingerprints)]);
+    let (_dir, suite) = suite(&[
+        ("rolecall.toml", &suite_file),
+        ("routes.toml", routes),
+        ("fingerprints.toml", fingerprints),
+    ]);
     // The fingerprint file is data for the runner, not a route file.
     assert_eq!(suite.routes.len(), 1);
     let run = run_all(&suite);
-    let user = run.results.iter().find(|r| suite.cases[r.index].name == "routes::get_status_403::user").unwrap();
-    assert_eq!(user.outcome, rolecall_runner::Outcome::Pass, "{:?}", user.message);
+    let user = run
+        .results
+        .iter()
+        .find(|r| suite.cases[r.index].name == "routes::get_status_403::user")
+        .unwrap();
+    assert_eq!(
+        user.outcome,
+        rolecall_runner::Outcome::Pass,
+        "{:?}",
+        user.message
+    );
     assert_eq!(user.attribution.as_ref().unwrap().vendor, "acme-gateway");
 }

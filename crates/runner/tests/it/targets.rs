@@ -202,22 +202,31 @@ allow = ["admin"]
 fn only_the_selected_trials_are_sent() {
     let server = TestServer::start();
     let (_dir, suite) = suite(&[
-        ("rolecall.toml", &format!("[targets.t]\nbase_url = \"{}\"\n{IDENTITIES}", server.url())),
+        (
+            "rolecall.toml",
+            &format!("[targets.t]\nbase_url = \"{}\"\n{IDENTITIES}", server.url()),
+        ),
         ("routes.toml", &routes(20)),
     ]);
     let config = rolecall_runner::RunConfig::default();
     let list = rolecall_runner::Arguments::from_iter(["harness", "--list"]);
-    rolecall_runner::run_trials(suite.clone(), &config, &list);
+    let listed = rolecall_runner::run_trials(suite.clone(), &config, &list);
+    assert!(!listed.has_failed());
     assert_eq!(server.seen().len(), 0, "--list sent requests");
 
-    let exact = rolecall_runner::Arguments::from_iter(["harness", "--exact", "routes::get_r_7::admin"]);
+    let exact =
+        rolecall_runner::Arguments::from_iter(["harness", "--exact", "routes::get_r_7::admin"]);
     let conclusion = rolecall_runner::run_trials(suite.clone(), &config, &exact);
-    assert_eq!((conclusion.num_passed, conclusion.num_filtered_out), (1, 39));
+    assert_eq!(
+        (conclusion.num_passed, conclusion.num_filtered_out),
+        (1, 39)
+    );
     let seen = server.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].uri, "/r/7");
 
-    let filtered = rolecall_runner::Arguments::from_iter(["harness", "get_r_1", "--skip", "anonymous"]);
+    let filtered =
+        rolecall_runner::Arguments::from_iter(["harness", "get_r_1", "--skip", "anonymous"]);
     let conclusion = rolecall_runner::run_trials(suite, &config, &filtered);
     // get_r_1 and get_r_10 … get_r_19, admin only.
     assert_eq!(conclusion.num_passed, 11);
