@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod mock_serve;
 mod server;
 
 fn rolecall(args: &[&str], dir: &Path) -> Output {
