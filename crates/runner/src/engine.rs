@@ -61,7 +61,8 @@ pub(crate) struct Engine {
 
 struct Shared {
     suite: Arc<Suite>,
-    fingerprints: Fingerprints,
+    /// The built-in rules extended by the suite's; `None` means the built-in ones.
+    fingerprints: Option<Fingerprints>,
     base: String,
     origin: Url,
     identities: Vec<IdentityState>,
@@ -105,6 +106,7 @@ impl Engine {
         })?;
         let mut secrets = suite.secrets.clone();
         let timeout = suite.target.timeout.unwrap_or(suite.settings.timeout);
+        let tls = tls_config(&suite)?;
         let mut identities = Vec::with_capacity(suite.identities.len());
         for identity in &suite.identities {
             let token = match &identity.credentials.jwt {
@@ -115,7 +117,7 @@ impl Engine {
             for (name, value) in &identity.credentials.cookies {
                 jar.add_cookie_str(&format!("{name}={}", value.expose()), &origin);
             }
-            let client = build_client(&suite, timeout)?;
+            let client = build_client(&suite, timeout, tls.as_ref())?;
             let headers = credentials::headers(identity, token.as_deref(), &suite.settings);
             for header in headers.iter().filter(|h| h.secret) {
                 // Servers sometimes echo credentials; encoded forms (Basic) are secrets too.
@@ -133,8 +135,13 @@ impl Engine {
                 login: OnceCell::new(),
             });
         }
+        // Compiling the built-in rules takes a few milliseconds that the first responses
+        // need not wait for: warm them while clients are built and requests fly.
+        std::thread::spawn(|| {
+            let _ = Fingerprints::builtin();
+        });
         let fingerprints = match &suite.settings.fingerprints {
-            None => Fingerprints::builtin().clone(),
+            None => None,
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     RunnerError::new(
@@ -148,7 +155,7 @@ impl Engine {
                         format!("invalid fingerprints {}:{e}", path.display()),
                     )
                 })?;
-                Fingerprints::builtin().with_user_rules(&user)
+                Some(Fingerprints::builtin().with_user_rules(&user))
             }
         };
         let concurrency = config
@@ -171,7 +178,10 @@ impl Engine {
 
     /// Layer-attribution rules: built-in, extended by the suite's.
     pub(crate) fn fingerprints(&self) -> &Fingerprints {
-        &self.shared.fingerprints
+        self.shared
+            .fingerprints
+            .as_ref()
+            .unwrap_or_else(|| Fingerprints::builtin())
     }
 
     /// The base URL requests go to.
@@ -193,48 +203,97 @@ impl Engine {
         &self.shared.identities[identity].headers
     }
 
-    /// Starts executing case `index` now; `done` receives the execution.
-    pub(crate) fn spawn(&self, index: usize, done: impl FnOnce(Execution) + Send + 'static) {
-        let shared = self.shared.clone();
-        self.runtime.spawn(async move {
-            let execution = shared.execute(index).await;
-            done(execution);
-        });
+    /// Executes the cases at `indices`, in order, with as many workers as requests may be
+    /// in flight; `done` receives each execution as it completes. Workers pull the next
+    /// index when they finish one, so memory does not grow with the number of cases.
+    pub(crate) fn execute_all(
+        &self,
+        indices: Vec<usize>,
+        done: impl Fn(usize, Execution) + Send + Sync + 'static,
+    ) {
+        let queue = Arc::new((indices, AtomicUsize::new(0)));
+        let done = Arc::new(done);
+        let workers = self.shared.semaphore.available_permits().min(queue.0.len());
+        for _ in 0..workers {
+            let (shared, queue, done) = (self.shared.clone(), queue.clone(), done.clone());
+            self.runtime.spawn(async move {
+                loop {
+                    let next = queue.1.fetch_add(1, Ordering::Relaxed);
+                    let Some(&index) = queue.0.get(next) else {
+                        break;
+                    };
+                    let execution = shared.execute(index).await;
+                    done(index, execution);
+                }
+            });
+        }
     }
 }
 
-fn build_client(suite: &Suite, timeout: Duration) -> Result<Client, RunnerError> {
-    let mut builder = Client::builder()
+fn client_error(message: String) -> RunnerError {
+    RunnerError::new(RunnerErrorKind::Client, message)
+}
+
+/// The TLS configuration every identity's client shares. Building it once matters:
+/// reqwest would otherwise load and parse the system root store for every client.
+/// `None` when the target is `insecure`, which reqwest configures itself.
+fn tls_config(suite: &Suite) -> Result<Option<rustls::ClientConfig>, RunnerError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
+    if suite.target.insecure {
+        return Ok(None);
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = match &suite.target.ca_cert {
+        None => rustls_platform_verifier::Verifier::new(provider.clone()),
+        Some(ca) => {
+            let pem = std::fs::read(ca).map_err(|e| {
+                client_error(format!("cannot read CA certificate {}: {e}", ca.display()))
+            })?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    client_error(format!("invalid CA certificate {}: {e}", ca.display()))
+                })?;
+            if certs.is_empty() {
+                return Err(client_error(format!("no certificate in {}", ca.display())));
+            }
+            rustls_platform_verifier::Verifier::new_with_extra_roots(certs, provider.clone())
+        }
+    }
+    .map_err(|e| client_error(format!("cannot set up certificate verification: {e}")))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| client_error(format!("invalid TLS versions: {e}")))?
+        // A custom verifier is how the platform verifier plugs in; it verifies fully.
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(config))
+}
+
+fn build_client(
+    suite: &Suite,
+    timeout: Duration,
+    tls: Option<&rustls::ClientConfig>,
+) -> Result<Client, RunnerError> {
+    let builder = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .no_proxy()
         .pool_max_idle_per_host(suite.settings.concurrency)
         .user_agent(concat!("rolecall/", env!("CARGO_PKG_VERSION")));
-    if let Some(ca) = &suite.target.ca_cert {
-        let pem = std::fs::read(ca).map_err(|e| {
-            RunnerError::new(
-                RunnerErrorKind::Client,
-                format!("cannot read CA certificate {}: {e}", ca.display()),
-            )
-        })?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            RunnerError::new(
-                RunnerErrorKind::Client,
-                format!("invalid CA certificate {}: {e}", ca.display()),
-            )
-        })?;
-        builder = builder.add_root_certificate(cert);
-    }
-    if suite.target.insecure {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    builder.build().map_err(|e| {
-        RunnerError::new(
-            RunnerErrorKind::Client,
-            format!("cannot build the HTTP client: {e}"),
-        )
-    })
+    let builder = match tls {
+        Some(config) => builder.tls_backend_preconfigured(config.clone()),
+        // The explicit insecure switch: no certificate is verified.
+        None => builder.tls_danger_accept_invalid_certs(true),
+    };
+    builder
+        .build()
+        .map_err(|e| client_error(format!("cannot build the HTTP client: {e}")))
 }
 
 fn reqwest_method(method: Method) -> reqwest::Method {

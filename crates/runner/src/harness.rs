@@ -86,13 +86,18 @@ pub fn run_trials(
     let mut receivers: Vec<Option<mpsc::Receiver<Execution>>> =
         (0..suite.cases.len()).map(|_| None).collect();
     if let Ok(Some(engine)) = &engine {
+        let mut senders: Vec<Option<mpsc::SyncSender<Execution>>> =
+            (0..suite.cases.len()).map(|_| None).collect();
         for &index in &selected {
             let (tx, rx) = mpsc::sync_channel(1);
-            engine.spawn(index, move |execution| {
-                let _ = tx.send(execution);
-            });
+            senders[index] = Some(tx);
             receivers[index] = Some(rx);
         }
+        engine.execute_all(selected, move |index, execution| {
+            if let Some(tx) = &senders[index] {
+                let _ = tx.send(execution);
+            }
+        });
     }
     let start_error = engine.as_ref().err().map(|e| e.to_string());
     let engine = engine.ok().flatten();

@@ -30,12 +30,10 @@ pub fn run(
 ) -> Result<RunOutput, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
     let (tx, rx) = mpsc::channel();
-    for &index in selected {
-        let tx = tx.clone();
-        engine.spawn(index, move |execution| {
-            let _ = tx.send((index, execution));
-        });
-    }
+    let sender = tx.clone();
+    engine.execute_all(selected.to_vec(), move |index, execution| {
+        let _ = sender.send((index, execution));
+    });
     drop(tx);
     let evaluator = Evaluator {
         suite: &suite,
