@@ -12,6 +12,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_runner;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -35,7 +37,7 @@ fn root() -> PathBuf {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
-    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args))
+    run(Command::new(cargo_bin()).args(args))
 }
 
 fn run(command: &mut Command) -> Result<()> {
@@ -62,12 +64,38 @@ fn ci() -> Result<()> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
-    run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["doc", "--workspace", "--no-deps", "--all-features"])
-            .env("RUSTDOCFLAGS", "-D warnings"),
-    )?;
+    insta_check()?;
+    run(Command::new(cargo_bin())
+        .args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     schema(true)
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Deny-body snapshots: none may be stale or unreferenced, and none is ever written here.
+fn insta_check() -> Result<()> {
+    let installed = Command::new(cargo_bin())
+        .args(["insta", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            bail!("cargo-insta is required in CI: `cargo install cargo-insta --locked`");
+        }
+        eprintln!("note: cargo-insta is not installed; skipping the unreferenced-snapshot check");
+        return Ok(());
+    }
+    cargo(&[
+        "insta",
+        "test",
+        "-p",
+        "rolecall-scenarios",
+        "--check",
+        "--unreferenced=reject",
+    ])
 }
 
 /// The generated schemas: file name and content.
@@ -84,6 +112,7 @@ fn schemas() -> Result<Vec<(&'static str, String)>> {
             "routes.schema.json",
             render(rolecall_scenario::routes_schema())?,
         ),
+        ("mock.schema.json", render(rolecall_mock::json_schema())?),
     ])
 }
 
@@ -122,6 +151,19 @@ fn bench(which: &[&str]) -> Result<()> {
             "rolecall-scenario",
             "--bench",
             "expand",
+        ])?;
+    }
+    if all || which.contains(&"runner") {
+        bench_runner::run()?;
+    }
+    if all || which.contains(&"mock") {
+        cargo(&[
+            "bench",
+            "-q",
+            "-p",
+            "rolecall-mock",
+            "--bench",
+            "throughput",
         ])?;
     }
     Ok(())

@@ -1,0 +1,835 @@
+//! `cargo xtask bench runner`: the runner's overhead, as ratios against references
+//! measured in the same run.
+//!
+//! A generated suite of 2,000 cases (10 identities × 200 routes, one of them anonymous)
+//! is sent to local servers on 127.0.0.1 that this process starts:
+//!
+//! - **W1**: a server that answers at once, so everything measured is client overhead.
+//!   Reference: a plain reqwest loop (one client, the same requests and headers, 64 in
+//!   flight), run as a child process like rolecall. Targets: the libtest harness within
+//!   1.2×, `rolecall run` within 1.1× of it.
+//! - **W2**: the same server, 20 ms slower per request. Reference: the floor
+//!   2,000 × 20 ms / 64 = 625 ms. Target: within 1.2× at the default concurrency.
+//! - **Peak RSS** of every child (GNU `time -f %M`, else `VmHWM` polled from `/proc`).
+//!   Target: rolecall within 2× of the plain loop.
+//!
+//! Every variant is a separate process, timed from spawn to exit, so process start,
+//! suite loading and output are part of what is measured; the variants take turns, each
+//! one several times, and the median is reported. The targets are informational: the
+//! bench fails only when something errors or a case does not pass.
+//!
+//! Timing a debug build would measure the compiler's `opt-level`, so `cargo xtask`
+//! (a debug build) builds release binaries and hands the measurement to the release
+//! build of xtask itself; that process hosts the servers and, started once more with
+//! [`ROLE`] set, is the plain loop.
+//!
+//! To profile rolecall against the same servers, start them alone:
+//! `XTASK_BENCH_RUNNER_ROLE=serve XTASK_BENCH_RUNNER_SUITE=/tmp/suite target/release/xtask
+//! bench runner`, then `perf record target/release/rolecall run /tmp/suite` (or `--target
+//! slow` for W2).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::os::unix::process::CommandExt as _;
+
+const IDENTITIES: usize = 10;
+const ROUTES: usize = 200;
+const CASES: usize = IDENTITIES * ROUTES;
+/// rolecall's default concurrency, used by every variant.
+const CONCURRENCY: usize = 64;
+/// W2's added latency per request.
+const SLOW: Duration = Duration::from_millis(20);
+/// Timed repetitions per variant and workload; the median is reported.
+const REPETITIONS: usize = 5;
+/// No child may run longer than this.
+const CHILD_DEADLINE: Duration = Duration::from_secs(60);
+/// The same `User-Agent` as rolecall's, so both clients send the same bytes.
+const USER_AGENT: &str = "rolecall/0.1.0";
+
+/// Which part of the bench this process plays; unset for the entry point.
+const ROLE: &str = "XTASK_BENCH_RUNNER_ROLE";
+const ROLECALL_BIN: &str = "XTASK_BENCH_RUNNER_ROLECALL";
+const TEST_BIN: &str = "XTASK_BENCH_RUNNER_TEST_BIN";
+const PLAIN_URL: &str = "XTASK_BENCH_RUNNER_URL";
+const SUITE_DIR: &str = "XTASK_BENCH_RUNNER_SUITE";
+
+pub(crate) fn run() -> Result<()> {
+    match std::env::var(ROLE).as_deref() {
+        Ok("plain-loop") => {
+            let base = std::env::var(PLAIN_URL).context("the plain loop needs its base URL")?;
+            return plain_loop(&base);
+        }
+        Ok("serve") => {
+            // A profiling aid: the servers and the suite for ten minutes, nothing measured.
+            let dir = PathBuf::from(std::env::var_os(SUITE_DIR).context("no suite directory")?);
+            std::fs::create_dir_all(&dir)?;
+            let servers = start_servers()?;
+            write_suite(&dir, &servers.fast, &servers.slow)?;
+            eprintln!(
+                "serving {} and {} for 10 minutes",
+                servers.fast, servers.slow
+            );
+            std::thread::sleep(Duration::from_secs(600));
+            return Ok(());
+        }
+        Ok("measure") => {
+            let binaries = Binaries {
+                rolecall: std::env::var_os(ROLECALL_BIN)
+                    .context("no rolecall binary given")?
+                    .into(),
+                test: std::env::var_os(TEST_BIN)
+                    .context("no test binary given")?
+                    .into(),
+            };
+            return measure(&binaries);
+        }
+        _ => {}
+    }
+    let target = target_dir()?;
+    let binaries = build(&target)?;
+    if cfg!(debug_assertions) {
+        crate::cargo(&["build", "--release", "--quiet", "-p", "xtask"])?;
+        let xtask = target.join("release").join("xtask");
+        crate::run(
+            Command::new(xtask)
+                .args(["bench", "runner"])
+                .env(ROLE, "measure")
+                .env(ROLECALL_BIN, &binaries.rolecall)
+                .env(TEST_BIN, &binaries.test),
+        )
+    } else {
+        measure(&binaries)
+    }
+}
+
+// --- the workload ----------------------------------------------------------------------
+
+/// Whether `identity` may use `route`: one or two of the nine authenticated identities.
+fn allowed(route: usize, identity: usize) -> bool {
+    identity != 0 && (identity == 1 + route % 9 || identity == 1 + (route * 7 + 3) % 9)
+}
+
+/// The bearer token of `identity`; identity 0 is anonymous.
+fn token(identity: usize) -> Option<String> {
+    (identity != 0).then(|| format!("tok-{identity}"))
+}
+
+fn expected_status(route: usize, identity: usize) -> u16 {
+    match (identity, allowed(route, identity)) {
+        (0, _) => 401,
+        (_, true) => 200,
+        (_, false) => 403,
+    }
+}
+
+/// Writes the suite: `rolecall.toml` with targets `fast` (W1) and `slow` (W2), and one
+/// routes file.
+fn write_suite(dir: &Path, fast: &str, slow: &str) -> Result<()> {
+    let mut suite = format!(
+        "[defaults]\ntarget = \"fast\"\ndeny = 403\nunauthenticated = 401\ntimeout = \"10s\"\nconcurrency = {CONCURRENCY}\n\n\
+         [targets.fast]\nbase_url = \"{fast}\"\nallow_mutations = false\n\n\
+         [targets.slow]\nbase_url = \"{slow}\"\nallow_mutations = false\n\n\
+         [identities.anonymous]\ndescription = \"no credentials\"\n"
+    );
+    for identity in 1..IDENTITIES {
+        let token = token(identity).unwrap_or_default();
+        write!(
+            suite,
+            "\n[identities.user{identity}]\nbearer = \"{token}\"\n"
+        )?;
+    }
+    let mut routes = String::new();
+    for route in 0..ROUTES {
+        let allow: Vec<String> = (1..IDENTITIES)
+            .filter(|&i| allowed(route, i))
+            .map(|i| format!("\"user{i}\""))
+            .collect();
+        write!(
+            routes,
+            "[[route]]\nrequest = \"GET /r/{route}\"\nallow = [{}]\n\n",
+            allow.join(", ")
+        )?;
+    }
+    std::fs::write(dir.join("rolecall.toml"), suite)?;
+    std::fs::write(dir.join("routes.toml"), routes)?;
+    Ok(())
+}
+
+// --- the servers -----------------------------------------------------------------------
+
+/// What the servers know: each token's identity and each route's allowed identities.
+#[derive(Debug)]
+struct Policy {
+    identities: HashMap<String, usize>,
+    allowed: Vec<[bool; IDENTITIES]>,
+}
+
+impl Policy {
+    fn new() -> Self {
+        Policy {
+            identities: (1..IDENTITIES)
+                .filter_map(|i| Some((token(i)?, i)))
+                .collect(),
+            allowed: (0..ROUTES)
+                .map(|r| std::array::from_fn(|i| allowed(r, i)))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Server {
+    policy: Arc<Policy>,
+    delay: Duration,
+}
+
+/// 401 with a challenge without valid credentials, 403 for an identity that is not
+/// allowed, 200 otherwise; every answer is a small JSON body.
+async fn answer(
+    State(server): State<Server>,
+    UrlPath(route): UrlPath<usize>,
+    headers: HeaderMap,
+) -> Response {
+    if !server.delay.is_zero() {
+        tokio::time::sleep(server.delay).await;
+    }
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    let identity = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| server.policy.identities.get(t));
+    let Some(&identity) = identity else {
+        let challenge = [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::WWW_AUTHENTICATE, "Bearer"),
+        ];
+        return (
+            StatusCode::UNAUTHORIZED,
+            challenge,
+            r#"{"error":"unauthenticated"}"#,
+        )
+            .into_response();
+    };
+    match server.policy.allowed.get(route) {
+        Some(allowed) if allowed[identity] => {
+            (StatusCode::OK, json, r#"{"ok":true}"#).into_response()
+        }
+        Some(_) => (StatusCode::FORBIDDEN, json, r#"{"error":"forbidden"}"#).into_response(),
+        None => (StatusCode::NOT_FOUND, json, r#"{"error":"not found"}"#).into_response(),
+    }
+}
+
+/// Both servers, on a runtime of their own; dropping this stops them.
+#[derive(Debug)]
+struct Servers {
+    _runtime: tokio::runtime::Runtime,
+    fast: String,
+    slow: String,
+}
+
+fn start_servers() -> Result<Servers> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-server")
+        .build()?;
+    let policy = Arc::new(Policy::new());
+    let fast = runtime.block_on(serve(policy.clone(), Duration::ZERO))?;
+    let slow = runtime.block_on(serve(policy, SLOW))?;
+    Ok(Servers {
+        _runtime: runtime,
+        fast,
+        slow,
+    })
+}
+
+async fn serve(policy: Arc<Policy>, delay: Duration) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let address = listener.local_addr()?;
+    let app = Router::new()
+        .route("/r/{route}", get(answer))
+        .with_state(Server { policy, delay });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("bench server on {address} stopped: {e}");
+        }
+    });
+    Ok(format!("http://{address}"))
+}
+
+// --- the reference: a plain reqwest loop -------------------------------------------------
+
+/// Sends the 2,000 requests with one client, 64 at a time, and checks every status.
+/// Built like rolecall's client (same reqwest features, ring installed, same settings) so
+/// that the difference is what rolecall does around it.
+fn plain_loop(base: &str) -> Result<()> {
+    let start = Instant::now();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .user_agent(USER_AGENT)
+        .build()?;
+    let requests: Arc<Vec<(String, Option<String>, u16)>> = Arc::new(
+        (0..ROUTES)
+            .flat_map(|r| (0..IDENTITIES).map(move |i| (r, i)))
+            .map(|(r, i)| {
+                (
+                    format!("{base}/r/{r}"),
+                    token(i).map(|t| format!("Bearer {t}")),
+                    expected_status(r, i),
+                )
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let (matched, wrong) = runtime.block_on(async {
+        let workers: Vec<_> = (0..CONCURRENCY)
+            .map(|_| {
+                let (client, requests, next) = (client.clone(), requests.clone(), next.clone());
+                tokio::spawn(async move {
+                    let (mut matched, mut wrong) = (0usize, 0usize);
+                    while let Some((url, authorization, expected)) =
+                        requests.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
+                        let mut request = client.get(url);
+                        if let Some(authorization) = authorization {
+                            request = request.header(header::AUTHORIZATION, authorization);
+                        }
+                        let response = request.send().await?;
+                        let status = response.status().as_u16();
+                        response.bytes().await?;
+                        if status == *expected {
+                            matched += 1;
+                        } else {
+                            wrong += 1;
+                        }
+                    }
+                    Ok::<_, reqwest::Error>((matched, wrong))
+                })
+            })
+            .collect();
+        let (mut matched, mut wrong) = (0, 0);
+        for worker in workers {
+            let (m, w) = worker.await??;
+            matched += m;
+            wrong += w;
+        }
+        Ok::<_, anyhow::Error>((matched, wrong))
+    })?;
+    println!(
+        "{matched} as expected, {wrong} not, in {} ms",
+        start.elapsed().as_millis()
+    );
+    if matched != CASES {
+        bail!("the plain loop saw {wrong} unexpected statuses");
+    }
+    Ok(())
+}
+
+// --- building --------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Binaries {
+    rolecall: PathBuf,
+    /// The `scenarios` test binary of `rolecall-scenarios`: what `cargo test` runs.
+    test: PathBuf,
+}
+
+/// The workspace's target directory, as cargo sees it (`CARGO_TARGET_DIR`, config).
+fn target_dir() -> Result<PathBuf> {
+    let output = cargo_command()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(crate::root())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", output.status);
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target directory")
+}
+
+fn cargo_command() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds rolecall and the example suite's test binary in release mode, separately, so
+/// that each gets exactly the features a user's build gives it.
+fn build(target: &Path) -> Result<Binaries> {
+    crate::cargo(&["build", "--release", "--quiet", "-p", "rolecall"])?;
+    eprintln!("$ cargo test --release -p rolecall-scenarios --test scenarios --no-run");
+    let output = cargo_command()
+        .args([
+            "test",
+            "--release",
+            "--quiet",
+            "-p",
+            "rolecall-scenarios",
+            "--test",
+            "scenarios",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(crate::root())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo test --no-run")?;
+    if !output.status.success() {
+        bail!(
+            "building the scenarios test binary failed: {}",
+            output.status
+        );
+    }
+    let test = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "scenarios")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .context("cargo built no `scenarios` test executable")?;
+    Ok(Binaries {
+        rolecall: target.join("release").join("rolecall"),
+        test,
+    })
+}
+
+// --- measuring -------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Plain,
+    Harness,
+    CargoTest,
+    Run,
+}
+
+impl Variant {
+    const ALL: [Variant; 4] = [
+        Variant::Plain,
+        Variant::Harness,
+        Variant::CargoTest,
+        Variant::Run,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Variant::Plain => "plain reqwest loop",
+            Variant::Harness => "rolecall test (harness)",
+            Variant::CargoTest => "cargo test binary",
+            Variant::Run => "rolecall run",
+        }
+    }
+
+    /// What stdout must contain when every case passed.
+    fn success_marker(self) -> String {
+        match self {
+            Variant::Plain => format!("{CASES} as expected, 0 not"),
+            Variant::Harness | Variant::CargoTest => format!("{CASES} passed; 0 failed"),
+            Variant::Run => format!("{CASES} passed, 0 failed"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Instant,
+    Slow,
+}
+
+impl Workload {
+    fn target(self) -> &'static str {
+        match self {
+            Workload::Instant => "fast",
+            Workload::Slow => "slow",
+        }
+    }
+}
+
+/// Everything a measurement needs.
+struct Bench<'a> {
+    binaries: &'a Binaries,
+    xtask: PathBuf,
+    suite: &'a Path,
+    servers: &'a Servers,
+    scratch: &'a Path,
+    /// GNU time, when it is installed and understands `-f %M`.
+    time: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    rss_kib: Option<u64>,
+}
+
+impl Bench<'_> {
+    fn command(&self, variant: Variant, workload: Workload) -> Command {
+        let suite = self.suite.as_os_str();
+        let target = workload.target();
+        let mut command = match variant {
+            Variant::Plain => {
+                let mut c = Command::new(&self.xtask);
+                let base = match workload {
+                    Workload::Instant => &self.servers.fast,
+                    Workload::Slow => &self.servers.slow,
+                };
+                c.args(["bench", "runner"])
+                    .env(ROLE, "plain-loop")
+                    .env(PLAIN_URL, base);
+                c
+            }
+            Variant::Harness => {
+                let mut c = Command::new(&self.binaries.rolecall);
+                c.arg("test").arg(suite).args(["--target", target, "--"]);
+                c
+            }
+            Variant::CargoTest => {
+                // What `cargo test -p rolecall-scenarios` runs, pointed at the generated
+                // suite: the harness resolves its path against CARGO_MANIFEST_DIR.
+                let mut c = Command::new(&self.binaries.test);
+                c.env("CARGO_MANIFEST_DIR", suite)
+                    .env("ROLECALL_TARGET", target);
+                c
+            }
+            Variant::Run => {
+                let mut c = Command::new(&self.binaries.rolecall);
+                c.arg("run").arg(suite).args(["--target", target]);
+                c
+            }
+        };
+        command
+            .env_remove("ROLECALL_BASE_URL")
+            .env_remove("ROLECALL_CONCURRENCY")
+            .env_remove("RUST_TEST_THREADS")
+            .env_remove("NO_COLOR");
+        if variant != Variant::CargoTest {
+            command.env_remove("ROLECALL_TARGET");
+        }
+        if variant != Variant::Plain {
+            command.env_remove(ROLE);
+        }
+        command
+    }
+
+    /// Runs one variant to completion and checks that every case passed.
+    fn sample(&self, variant: Variant, workload: Workload) -> Result<Sample> {
+        let inner = self.command(variant, workload);
+        let rss_file = self.scratch.join("rss");
+        let mut command = match &self.time {
+            Some(time) => {
+                let mut c = Command::new(time);
+                c.args(["-f", "%M", "-o"]).arg(&rss_file);
+                c.arg(inner.get_program()).args(inner.get_args());
+                for (name, value) in inner.get_envs() {
+                    match value {
+                        Some(v) => c.env(name, v),
+                        None => c.env_remove(name),
+                    };
+                }
+                c
+            }
+            None => inner,
+        };
+        let stdout_path = self.scratch.join("stdout");
+        let stderr_path = self.scratch.join("stderr");
+        command
+            .current_dir(self.scratch)
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout_path)?)
+            .stderr(File::create(&stderr_path)?)
+            // Its own process group, so that a timeout stops the wrapped process too.
+            .process_group(0);
+        let start = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {command:?}"))?;
+        let (status, wall, polled_hwm) = wait(child, start, self.time.is_none())
+            .with_context(|| format!("{} on {workload:?}", variant.label()))?;
+        let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        if !status.success() || !stdout.contains(&variant.success_marker()) {
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            bail!(
+                "{} on {workload:?} did not pass every case ({status}):\n{}\n{}",
+                variant.label(),
+                tail(&stdout, 15),
+                tail(&stderr, 15),
+            );
+        }
+        let rss_kib = match &self.time {
+            Some(_) => std::fs::read_to_string(&rss_file)
+                .ok()
+                .and_then(|s| s.lines().last()?.trim().parse().ok()),
+            None => polled_hwm,
+        };
+        Ok(Sample { wall, rss_kib })
+    }
+}
+
+/// Waits for `child` within [`CHILD_DEADLINE`], returning its status and wall time and,
+/// when `poll_rss` is set, the last `VmHWM` read from `/proc` (every 5 ms). A thread
+/// blocks in `wait` so that the clock stops when the child exits, not at the next poll,
+/// and so that this process does not wake up while the child runs (2 CPUs are few).
+fn wait(
+    child: Child,
+    start: Instant,
+    poll_rss: bool,
+) -> Result<(std::process::ExitStatus, Duration, Option<u64>)> {
+    let pid = rustix::process::Pid::from_child(&child);
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let mut child = child;
+        let status = child.wait();
+        let _ = tx.send(Instant::now());
+        status
+    });
+    let mut hwm = None;
+    let tick = if poll_rss {
+        Duration::from_millis(5)
+    } else {
+        CHILD_DEADLINE
+    };
+    let end = loop {
+        match rx.recv_timeout(tick) {
+            Ok(end) => break end,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if start.elapsed() < CHILD_DEADLINE => {
+                if poll_rss {
+                    hwm = read_hwm(&status_file).or(hwm);
+                }
+            }
+            Err(_) => {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                let _ = waiter.join();
+                bail!("still running after {}s: killed", CHILD_DEADLINE.as_secs());
+            }
+        }
+    };
+    let status = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the waiting thread panicked"))??;
+    Ok((status, end - start, hwm))
+}
+
+fn read_hwm(status_file: &Path) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// GNU time, if it is there and reports peak RSS.
+fn gnu_time() -> Option<PathBuf> {
+    let time = PathBuf::from("/usr/bin/time");
+    let ok = Command::new(&time)
+        .args(["-f", "%M", "-o", "/dev/null", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(time)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Median wall time (ms) and median peak RSS (MiB) of a variant's samples.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    wall_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    rss_mib: Option<f64>,
+}
+
+fn summarise(samples: &[Sample]) -> Summary {
+    let walls: Vec<f64> = samples.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
+    let rss: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.rss_kib.map(|k| k as f64 / 1024.0))
+        .collect();
+    Summary {
+        wall_ms: median(walls.clone()),
+        min_ms: walls.iter().copied().fold(f64::INFINITY, f64::min),
+        max_ms: walls.iter().copied().fold(0.0, f64::max),
+        rss_mib: (!rss.is_empty()).then(|| median(rss)),
+    }
+}
+
+fn verdict(ratio: f64, limit: f64) -> String {
+    format!(
+        "≤{limit:.1}× {}",
+        if ratio <= limit { "PASS" } else { "MISS" }
+    )
+}
+
+fn measure(binaries: &Binaries) -> Result<()> {
+    for path in [&binaries.rolecall, &binaries.test] {
+        if !path.is_file() {
+            bail!("{} is missing: build it first", path.display());
+        }
+    }
+    let bench_start = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("rolecall-bench-runner")
+        .tempdir()?;
+    let suite = dir.path().join("suite");
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&suite)?;
+    std::fs::create_dir_all(&scratch)?;
+    let servers = start_servers()?;
+    write_suite(&suite, &servers.fast, &servers.slow)?;
+    let bench = Bench {
+        binaries,
+        xtask: std::env::current_exe()?,
+        suite: &suite,
+        servers: &servers,
+        scratch: &scratch,
+        time: gnu_time(),
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "bench runner: {CASES} cases ({IDENTITIES} identities × {ROUTES} routes), concurrency {CONCURRENCY}, {cpus} CPUs, {REPETITIONS} runs per variant, peak RSS from {}",
+        if bench.time.is_some() {
+            "GNU time -f %M"
+        } else {
+            "/proc/PID/status VmHWM"
+        }
+    );
+    let mut results: Vec<(Workload, Variant, Summary)> = Vec::new();
+    for workload in [Workload::Instant, Workload::Slow] {
+        // One unmeasured run of each: page cache, lazy server state.
+        for variant in Variant::ALL {
+            bench.sample(variant, workload)?;
+        }
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); Variant::ALL.len()];
+        for _ in 0..REPETITIONS {
+            for (i, variant) in Variant::ALL.into_iter().enumerate() {
+                samples[i].push(bench.sample(variant, workload)?);
+            }
+        }
+        for (i, variant) in Variant::ALL.into_iter().enumerate() {
+            results.push((workload, variant, summarise(&samples[i])));
+        }
+    }
+    drop(servers);
+    print!("{}", render(&results));
+    println!(
+        "bench runner: done in {:.1}s",
+        bench_start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn render(results: &[(Workload, Variant, Summary)]) -> String {
+    let floor_ms = (CASES as f64 * SLOW.as_secs_f64() * 1e3) / CONCURRENCY as f64;
+    let find = |w: Workload, v: Variant| {
+        results
+            .iter()
+            .find(|(rw, rv, _)| *rw == w && *rv == v)
+            .map(|(_, _, s)| *s)
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<22} {:<24} {:>9} {:>17} {:>7} {:<11} {:>9} {:>6} {:<10}",
+        "workload",
+        "variant",
+        "median",
+        "min–max",
+        "ratio",
+        "target",
+        "peak RSS",
+        "ratio",
+        "target"
+    );
+    for workload in [Workload::Instant, Workload::Slow] {
+        let Some(plain) = find(workload, Variant::Plain) else {
+            continue;
+        };
+        let (title, reference) = match workload {
+            Workload::Instant => ("W1 instant server", plain.wall_ms),
+            Workload::Slow => ("W2 +20 ms/request", floor_ms),
+        };
+        if workload == Workload::Slow {
+            let _ = writeln!(
+                out,
+                "{title:<22} {:<24} {:>6.0} ms {:>17} {:>7}",
+                "floor 2000×20ms/64", floor_ms, "", "1.00"
+            );
+        }
+        for variant in Variant::ALL {
+            let Some(s) = find(workload, variant) else {
+                continue;
+            };
+            let ratio = s.wall_ms / reference;
+            let time_target = match (workload, variant) {
+                (Workload::Instant, Variant::Plain) => String::new(),
+                (Workload::Instant, Variant::Run) => verdict(ratio, 1.1),
+                (Workload::Instant, _) => verdict(ratio, 1.2),
+                (Workload::Slow, Variant::Plain) => "(reference)".to_owned(),
+                (Workload::Slow, _) => verdict(ratio, 1.2),
+            };
+            let (rss, rss_ratio, rss_target) = match (s.rss_mib, plain.rss_mib) {
+                (Some(r), Some(p)) if variant != Variant::Plain => (
+                    format!("{r:.1} MiB"),
+                    format!("{:.2}", r / p),
+                    verdict(r / p, 2.0),
+                ),
+                (Some(r), _) => (format!("{r:.1} MiB"), "1.00".to_owned(), String::new()),
+                _ => ("n/a".to_owned(), String::new(), String::new()),
+            };
+            let label = if workload == Workload::Instant && variant == Variant::Plain {
+                title
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "{label:<22} {:<24} {:>6.0} ms {:>7.0}–{:<6.0} ms {ratio:>7.2} {time_target:<11} {rss:>9} {rss_ratio:>6} {rss_target:<10}",
+                variant.label(),
+                s.wall_ms,
+                s.min_ms,
+                s.max_ms,
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nW1 ratios are to the plain loop, W2 ratios to the floor; RSS ratios to the plain loop of the same workload.\n\
+         Times are whole processes (start, suite loading, output, exit), medians of {REPETITIONS} interleaved runs."
+    );
+    out
+}
