@@ -2,9 +2,11 @@
 
 mod expectations;
 mod identities;
+mod personas;
 mod secrets;
 mod server;
 mod targets;
+mod tls;
 
 use std::sync::Arc;
 

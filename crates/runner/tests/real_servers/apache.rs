@@ -13,8 +13,26 @@ pub(crate) const MODULES: &str = "/usr/lib/apache2/modules";
 pub(crate) const CRS_SETUP: &str = "/etc/modsecurity/crs/crs-setup.conf";
 pub(crate) const CRS_RULES: &str = "/usr/share/modsecurity-crs/rules";
 
+/// Which server-wide defaults Apache runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// httpd's compiled-in defaults: `ServerTokens Full`, `ServerSignature Off`, so error
+    /// pages end without the `<address>` line.
+    Compiled,
+    /// What a stock Debian install adds in /etc/apache2/conf-available/security.conf
+    /// (enabled by the package): `ServerTokens OS` and `ServerSignature On`, so error
+    /// pages end with `Apache/… (Debian) Server at <host> Port <port>`. The mock edge's
+    /// apache persona imitates this install.
+    DebianStock,
+}
+
 /// Starts Apache with a generated configuration in `dir`, proxying `/api/` to `app_port`.
-pub(crate) fn start(binary: &Path, dir: &Path, app_port: u16) -> Result<Server, String> {
+pub(crate) fn start(
+    binary: &Path,
+    dir: &Path,
+    app_port: u16,
+    profile: Profile,
+) -> Result<Server, String> {
     site::write_docroot(dir)?;
     let data = dir.join("modsecurity");
     std::fs::create_dir_all(&data)
@@ -27,7 +45,11 @@ pub(crate) fn start(binary: &Path, dir: &Path, app_port: u16) -> Result<Server, 
     let token = site::ready_token(dir);
     let binary = binary.to_owned();
     Server::start("apache", dir, &log, &token, |port| {
-        process::write(dir, "httpd.conf", &config(dir, port, app_port, user))?;
+        process::write(
+            dir,
+            "httpd.conf",
+            &config(dir, port, app_port, user, profile),
+        )?;
         let mut command = Command::new(&binary);
         // -X: one process in the foreground, so the test kills exactly what it started.
         command
@@ -40,8 +62,20 @@ pub(crate) fn start(binary: &Path, dir: &Path, app_port: u16) -> Result<Server, 
     })
 }
 
-fn config(dir: &Path, port: u16, app_port: u16, user: Option<(&str, &str)>) -> String {
+fn config(
+    dir: &Path,
+    port: u16,
+    app_port: u16,
+    user: Option<(&str, &str)>,
+    profile: Profile,
+) -> String {
     let dir = dir.display();
+    // Written out rather than included from /etc/apache2, so that a local edit of
+    // security.conf cannot change what the tests compare against.
+    let defaults = match profile {
+        Profile::Compiled => "",
+        Profile::DebianStock => "ServerTokens OS\nServerSignature On\n",
+    };
     let user = match user {
         // As root Apache switches to this account after binding; unprivileged it keeps
         // running as the invoking user and the directives would only be ignored.
@@ -77,7 +111,7 @@ DefaultRuntimeDir {dir}
 ErrorLog {dir}/apache-error.log
 LogLevel warn
 {user}
-{modules}
+{defaults}{modules}
 # -X serves one connection at a time; keep-alive would let one idle client stall the rest.
 KeepAlive Off
 TypesConfig /dev/null

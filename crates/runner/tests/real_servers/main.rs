@@ -12,14 +12,16 @@ mod apache;
 mod app;
 mod nginx;
 mod process;
+mod side_by_side;
 mod site;
+mod suite_run;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use rolecall_runner::{Evidence, Fingerprints, classify};
+use rolecall_runner::{Attribution, Evidence, Fingerprints, classify};
 
 use crate::app::App;
 use crate::process::Server;
@@ -29,6 +31,8 @@ use crate::process::Server;
 enum Kind {
     Nginx,
     Apache,
+    /// Apache with the defaults of a stock Debian install (see [`apache::Profile`]).
+    ApacheStock,
 }
 
 /// One request: a path and extra headers.
@@ -224,8 +228,10 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// Exact default pages of the Debian servers, with `{version}` for the Server header's
-/// version; the mock edge imitates these, and the unit tests use them as captures.
+/// Exact default pages of the Debian servers, with `{server}` for the Server header;
+/// the unit tests use them as captures. `APACHE_403` is the page under httpd's compiled-in
+/// `ServerSignature Off`; the mock edge imitates nginx's page and Apache's signed page of a
+/// stock Debian install (see `default_403_page_debian_stock` and side_by_side.rs).
 const NGINX_403_TEMPLATE: &str = "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>{server}</center>\r\n</body>\r\n</html>\r\n";
 const APACHE_403: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"http://www.w3.org/TR/html4/strict.dtd\">\n<html><head>\n<title>403 Forbidden</title>\n</head><body>\n<h1>Forbidden</h1>\n<p>You don't have permission to access this resource.</p>\n</body></html>\n";
 
@@ -267,7 +273,7 @@ impl Installed {
     fn binary(&self, kind: Kind) -> Result<&Path, &str> {
         match kind {
             Kind::Nginx => self.nginx.as_deref().map_err(String::as_str),
-            Kind::Apache => self.apache.as_deref().map_err(String::as_str),
+            Kind::Apache | Kind::ApacheStock => self.apache.as_deref().map_err(String::as_str),
         }
     }
 }
@@ -281,6 +287,9 @@ struct Servers {
     app: OnceLock<Result<App, String>>,
     nginx: OnceLock<Result<Server, String>>,
     apache: OnceLock<Result<Server, String>>,
+    apache_stock: OnceLock<Result<Server, String>>,
+    /// Runs the mock edges of the side-by-side trials.
+    runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
     client: reqwest::blocking::Client,
 }
 
@@ -298,6 +307,7 @@ impl Servers {
         let (cell, name) = match kind {
             Kind::Nginx => (&self.nginx, "nginx"),
             Kind::Apache => (&self.apache, "apache"),
+            Kind::ApacheStock => (&self.apache_stock, "apache-stock"),
         };
         cell.get_or_init(|| {
             let dir = self.dir.path().join(name);
@@ -305,11 +315,27 @@ impl Servers {
                 .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
             match kind {
                 Kind::Nginx => nginx::start(binary, &dir, app_port),
-                Kind::Apache => apache::start(binary, &dir, app_port),
+                Kind::Apache => apache::start(binary, &dir, app_port, apache::Profile::Compiled),
+                Kind::ApacheStock => {
+                    apache::start(binary, &dir, app_port, apache::Profile::DebianStock)
+                }
             }
         })
         .as_ref()
         .map_err(|error| Failed::from(error.as_str()))
+    }
+
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, Failed> {
+        self.runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(|error| format!("cannot start the tokio runtime: {error}"))
+            })
+            .as_ref()
+            .map_err(|error| Failed::from(error.as_str()))
     }
 }
 
@@ -321,9 +347,34 @@ struct Observed {
     body: String,
 }
 
+impl Observed {
+    /// The first value of header `name` (lowercase), or "" when absent.
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(candidate, _)| candidate == name)
+            .map_or("", |(_, value)| value.as_str())
+    }
+
+    fn attribution(&self) -> Attribution {
+        classify(
+            Fingerprints::builtin(),
+            &Evidence {
+                status: self.status,
+                headers: &self.headers,
+                body: &self.body,
+            },
+        )
+    }
+}
+
 fn send(servers: &Servers, server: &Server, request: Request) -> Result<Observed, Failed> {
-    let url = server.url(request.path);
-    let mut builder = servers.client.get(&url);
+    send_to(servers, &server.url(request.path), request)
+}
+
+/// Sends `request` to `url`, which already holds the request's path.
+fn send_to(servers: &Servers, url: &str, request: Request) -> Result<Observed, Failed> {
+    let mut builder = servers.client.get(url);
     for (name, value) in request.headers {
         builder = builder.header(*name, *value);
     }
@@ -374,14 +425,7 @@ fn run(servers: &Servers, scenario: &Scenario) -> Result<(), Failed> {
     {
         return Err(format!("refusal body differs:\n{}", refused.body).into());
     }
-    let got = classify(
-        Fingerprints::builtin(),
-        &Evidence {
-            status: refused.status,
-            headers: &refused.headers,
-            body: &refused.body,
-        },
-    );
+    let got = refused.attribution();
     let context = || format!("attribution {got:#?}\nof response {refused:#?}");
     if (got.layer.as_str(), got.vendor.as_str()) != (scenario.layer, scenario.vendor) {
         return Err(format!(
@@ -430,11 +474,25 @@ fn default_page(servers: &Servers, kind: Kind) -> Result<(), Failed> {
             }
             APACHE_403.to_owned()
         }
+        Kind::ApacheStock => {
+            // ServerTokens OS: product, version and OS, no module tokens.
+            if !(server_header.starts_with("Apache/") && server_header.ends_with(" (Debian)")) {
+                return Err(format!("unexpected Server header {server_header:?}").into());
+            }
+            // The signature quotes the Host header the client sent: this port.
+            APACHE_403.replace(
+                "</body>",
+                &format!(
+                    "<hr>\n<address>{server_header} Server at 127.0.0.1 Port {}</address>\n</body>",
+                    server.port
+                ),
+            )
+        }
     };
     let content_type = header("content-type");
     let expected_type = match kind {
         Kind::Nginx => "text/html",
-        Kind::Apache => "text/html; charset=iso-8859-1",
+        Kind::Apache | Kind::ApacheStock => "text/html; charset=iso-8859-1",
     };
     if refused.status != 403 || refused.body != expected || content_type != expected_type {
         return Err(format!(
@@ -480,6 +538,10 @@ fn main() {
             std::process::exit(101);
         }
     };
+    // reqwest is built with `rustls-no-provider` (the runner installs ring when its engine
+    // starts); this client is built before any engine, so it installs ring itself. An
+    // error only means a provider is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::blocking::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -501,6 +563,8 @@ fn main() {
         app: OnceLock::new(),
         nginx: OnceLock::new(),
         apache: OnceLock::new(),
+        apache_stock: OnceLock::new(),
+        runtime: OnceLock::new(),
         client,
     });
 
@@ -523,6 +587,23 @@ fn main() {
         "apache::default_403_page",
         Kind::Apache,
         |servers| default_page(servers, Kind::Apache),
+    ));
+    trials.push(trial(
+        &servers,
+        "apache::default_403_page_debian_stock",
+        Kind::ApacheStock,
+        |servers| default_page(servers, Kind::ApacheStock),
+    ));
+    for pair in side_by_side::PAIRS {
+        trials.push(trial(&servers, pair.name, pair.server, move |servers| {
+            side_by_side::compare(servers, pair)
+        }));
+    }
+    trials.push(trial(
+        &servers,
+        "nginx::rolecall_run_json_report",
+        Kind::Nginx,
+        suite_run::run_against_nginx,
     ));
 
     let conclusion = libtest_mimic::run(&args, trials);
