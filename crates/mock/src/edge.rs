@@ -133,12 +133,21 @@ impl Denial {
 }
 
 impl EdgeLayer {
-    /// The control plane a refusal by this layer is attributed to: the vendor's, except
-    /// that WAF rules count as the WAF even when a CDN runs them.
+    /// The control plane a refusal by this layer is attributed to, as the vendors file it
+    /// (and as rolecall's classifier reads their pages): WAF rules are the WAF whoever
+    /// runs them; at Cloudflare, IP, user-agent, path, method and rate-limit rules are WAF
+    /// tools while country blocks and hotlink protection are zone (CDN) settings; behind
+    /// CloudFront everything but its own geo restriction is AWS WAF; Akamai refusals come
+    /// from its security products.
     pub(crate) fn attribution(&self) -> Layer {
-        match self.check {
-            Check::Waf(_) => Layer::Waf,
-            _ => self.persona.layer(),
+        let zone_setting = matches!(self.check, Check::Geo { .. } | Check::Hotlink { .. });
+        match (&self.check, self.persona) {
+            (Check::Waf(_), _) => Layer::Waf,
+            (Check::Fault(_), persona) => persona.layer(),
+            (_, Persona::Cloudflare) if !zone_setting => Layer::Waf,
+            (_, Persona::Cloudfront) if !matches!(self.check, Check::Geo { .. }) => Layer::Waf,
+            (_, Persona::Akamai) => Layer::Waf,
+            (_, persona) => persona.layer(),
         }
     }
 

@@ -184,6 +184,12 @@ pub(crate) fn render(
         Persona::Cloudflare => cloudflare(reason, status, request, settings),
         Persona::Cloudfront => cloudfront(reason, status, settings),
         Persona::AwsWaf => {
+            // A geo-match rule of AWS WAF shows the same "Request blocked." page as every
+            // other rule; only CloudFront's own geo restriction has a page of its own.
+            let reason = match reason {
+                DenyReason::CountryBlocked => DenyReason::WafRule,
+                other => other,
+            };
             let mut page = cloudfront(reason, status, settings);
             if settings.aws_waf_action_header {
                 page.headers

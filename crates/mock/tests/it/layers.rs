@@ -24,7 +24,8 @@ async fn ip_rules_read_forwarded_for_from_trusted_proxies_only() {
         .await;
     assert_eq!(reply.status, 403);
     let refusal = edge.last_refusal();
-    assert_eq!((refusal.layer, refusal.name.as_str()), (Layer::Cdn, "ip"));
+    // Cloudflare files IP access rules under its WAF tools.
+    assert_eq!((refusal.layer, refusal.name.as_str()), (Layer::Waf, "ip"));
     assert_eq!(refusal.client_ip.to_string(), "203.0.113.7");
     // A client prepending to the header does not choose its address.
     let reply = edge

@@ -381,21 +381,12 @@ fn aws_waf() {
     check(&edge, DenyReason::WafRule, 403, exact("waf/aws-waf"));
 }
 
-/// Known divergence of the mock: an AWS WAF geo match rule blocks with the same "Request
-/// blocked." page as every other web ACL rule, but the aws_waf persona renders
-/// CloudFront's own geo-restriction page for a geo block, which is rightly attributed to
-/// CloudFront at the cdn layer. Pinned so that fixing the persona (render the block page
-/// for every reason) fails here: then expect `waf/aws-waf` and fold the geo block into
-/// the loop above.
+/// An AWS WAF geo match rule blocks with the same "Request blocked." page as every
+/// other web ACL rule (only CloudFront's own geo restriction has a page of its own).
 #[test]
-fn known_divergence_aws_waf_geo_block_renders_cloudfront_geo_page() {
+fn aws_waf_geo_match_is_a_waf_block() {
     let edge = Edge::persona(Persona::AwsWaf, "");
-    check(
-        &edge,
-        DenyReason::CountryBlocked,
-        403,
-        exact("cdn/cloudfront"),
-    );
+    check(&edge, DenyReason::CountryBlocked, 403, exact("waf/aws-waf"));
 }
 
 /// Akamai answers WAF and property-rule denials with the same page; the classifier says
