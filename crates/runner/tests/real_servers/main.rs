@@ -73,7 +73,7 @@ const SCENARIOS: &[Scenario] = &[
         refused: get("/admin/"),
         layer: "server",
         vendor: "nginx",
-        ambiguity: None,
+        ambiguity: Some("ModSecurity"),
         body: None,
     },
     Scenario {
@@ -83,7 +83,7 @@ const SCENARIOS: &[Scenario] = &[
         refused: with("/internal/", &[("x-forwarded-for", "203.0.113.7")]),
         layer: "server",
         vendor: "nginx",
-        ambiguity: None,
+        ambiguity: Some("ModSecurity"),
         body: None,
     },
     Scenario {
@@ -93,7 +93,7 @@ const SCENARIOS: &[Scenario] = &[
         refused: get("/files/"),
         layer: "server",
         vendor: "nginx",
-        ambiguity: None,
+        ambiguity: Some("ModSecurity"),
         body: None,
     },
     Scenario {
@@ -106,7 +106,7 @@ const SCENARIOS: &[Scenario] = &[
         refused: with("/images/logo.png", &[("referer", "https://evil.example/")]),
         layer: "server",
         vendor: "nginx",
-        ambiguity: None,
+        ambiguity: Some("ModSecurity"),
         body: None,
     },
     Scenario {
@@ -116,7 +116,7 @@ const SCENARIOS: &[Scenario] = &[
         refused: with("/index.html", &[("user-agent", "BadBot/2.1")]),
         layer: "server",
         vendor: "nginx",
-        ambiguity: None,
+        ambiguity: Some("ModSecurity"),
         body: None,
     },
     Scenario {
