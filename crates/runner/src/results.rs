@@ -93,7 +93,7 @@ impl Evaluator<'_> {
             Execution::Observed(mut observed) => {
                 observed.body = secrets.redact(&observed.body);
                 for (_, value) in &mut observed.headers {
-                    if secrets.values().iter().any(|s| value.contains(&**s)) {
+                    if secrets.appear_in(value) {
                         *value = secrets.redact(value);
                     }
                 }

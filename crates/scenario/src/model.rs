@@ -122,7 +122,9 @@ impl Secrets {
         // Very short values would redact ordinary words; they are not credentials anyone
         // should rely on, and the runner's own tests show what is redacted.
         if value.len() >= 4 && !self.0.iter().any(|s| &**s == value) {
-            self.0.push(value.into());
+            // Longest first, so that a secret containing another is redacted whole.
+            let at = self.0.partition_point(|s| s.len() >= value.len());
+            self.0.insert(at, value.into());
         }
     }
 
@@ -132,19 +134,22 @@ impl Secrets {
     }
 
     /// The values, longest first so that a secret containing another is redacted whole.
-    pub fn values(&self) -> Vec<Arc<str>> {
-        let mut values = self.0.clone();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        values
+    pub fn values(&self) -> &[Arc<str>] {
+        &self.0
+    }
+
+    /// Whether `text` contains any secret value.
+    pub fn appear_in(&self, text: &str) -> bool {
+        self.0.iter().any(|v| text.contains(&**v))
     }
 
     /// Replaces every secret value in `text` with as many `*` as it has bytes, keeping
     /// offsets valid (for quoting source lines under carets).
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for value in self.values() {
-            if out.contains(&*value) {
-                out = out.replace(&*value, &"*".repeat(value.len()));
+        for value in &self.0 {
+            if out.contains(&**value) {
+                out = out.replace(&**value, &"*".repeat(value.len()));
             }
         }
         out
@@ -152,10 +157,13 @@ impl Secrets {
 
     /// Replaces every secret value in `text` with `***`.
     pub fn redact(&self, text: &str) -> String {
+        if !self.appear_in(text) {
+            return text.to_owned();
+        }
         let mut out = text.to_owned();
-        for value in self.values() {
-            if out.contains(&*value) {
-                out = out.replace(&*value, "***");
+        for value in &self.0 {
+            if out.contains(&**value) {
+                out = out.replace(&**value, "***");
             }
         }
         out
