@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use http::header::HeaderName;
+use http::header::{HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri};
 use ipnet::IpNet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -244,6 +244,7 @@ impl Compiler<'_> {
             persona,
             paths,
             check,
+            mark: None,
         };
         Ok(match layer.into_inner() {
             LayerFile::Ip(l) => {
@@ -329,13 +330,25 @@ impl Compiler<'_> {
                         self.invalid(spans[index].clone(), format!("invalid regex: {err}"))
                     },
                 )?;
-                build(
-                    l.name,
-                    "waf",
-                    persona(l.persona, defaults.waf, "waf")?,
-                    self.globs(&l.paths, false)?,
-                    Check::Waf(waf),
-                )
+                let mark = match &l.mark {
+                    Some(mark) => {
+                        let value = HeaderValue::from_str(mark.value.get_ref()).map_err(|_| {
+                            self.invalid(mark.value.span(), "not a valid header value")
+                        })?;
+                        Some((self.header_name(&mark.header)?, value))
+                    }
+                    None => None,
+                };
+                EdgeLayer {
+                    mark,
+                    ..build(
+                        l.name,
+                        "waf",
+                        persona(l.persona, defaults.waf, "waf")?,
+                        self.globs(&l.paths, false)?,
+                        Check::Waf(waf),
+                    )
+                }
             }
             LayerFile::UserAgent(l) => {
                 for pattern in &l.block {
@@ -530,6 +543,7 @@ impl Compiler<'_> {
                 status,
                 describe,
             },
+            mark: None,
         })
     }
 

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use globset::GlobSet;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use ipnet::IpNet;
 use regex::RegexSet;
@@ -28,6 +28,8 @@ pub(crate) struct EdgeLayer {
     /// Only requests whose normalised path matches are checked; `None` checks all.
     pub(crate) paths: Option<GlobSet>,
     pub(crate) check: Check,
+    /// A header this layer adds to its refusals (a WAF marking its blocks).
+    pub(crate) mark: Option<(HeaderName, HeaderValue)>,
 }
 
 /// What a layer checks.

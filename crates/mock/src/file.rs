@@ -172,6 +172,23 @@ pub(crate) struct WafLayer {
     /// Own rules.
     #[serde(default)]
     pub(crate) rule: Vec<WafRuleFile>,
+    /// A header added to this layer's refusals, the way a ModSecurity deny action can mark
+    /// its blocks (`setenv` + `Header always set X-Blocked-By ModSecurity env=…`), so that
+    /// they are told apart from the web server's own 403.
+    pub(crate) mark: Option<MarkFile>,
+}
+
+/// `mark = { header = "X-Blocked-By", value = "ModSecurity" }`
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MarkFile {
+    /// Header name.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) header: Spanned<String>,
+    /// Header value.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) value: Spanned<String>,
 }
 
 /// A built-in WAF rule set.

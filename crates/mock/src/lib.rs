@@ -94,8 +94,12 @@
 //! | `aws_waf` | waf | CloudFront's block page, optionally `x-amzn-waf-action: block` |
 //! | `akamai` | cdn | 403 "Access Denied" with `Server: AkamaiGHost` and `Reference #18.…` (entity-encoded, as Akamai sends it) |
 //! | `nginx` | server | nginx 1.22.1's own pages, byte for byte |
-//! | `apache` | server | Apache 2.4's own pages, byte for byte, `Server at <host> Port <port>` |
+//! | `apache` | server | Apache 2.4's own pages, byte for byte with Debian's stock `ServerSignature On`: `Server at <host> Port <port>` |
 //! | `modsecurity` | waf | the host server's page: Apache's unless `[edge] server = "nginx"` |
+//!
+//! A default ModSecurity block is byte-identical to the web server's own 403, exactly as in
+//! production. A waf layer's `mark = { header = "X-Blocked-By", value = "ModSecurity" }`
+//! adds the header a marked deny action sends, which tells the two apart.
 //!
 //! A refusal by a layer behind the CDN still passes through it: an nginx 403 behind
 //! `cdn = "cloudflare"` carries `Server: cloudflare` and a `cf-ray`, as in production.

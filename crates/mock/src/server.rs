@@ -379,7 +379,7 @@ async fn handle(
                 }
             }
         };
-        let page = persona::render(
+        let mut page = persona::render(
             layer.persona,
             reason,
             denial_status,
@@ -387,6 +387,9 @@ async fn handle(
             &page_request,
             &edge.settings,
         );
+        if let Some((name, value)) = &layer.mark {
+            page.headers.insert(name.clone(), value.clone());
+        }
         let refusal = Refusal {
             layer: layer.attribution(),
             persona: Some(layer.persona),

@@ -453,6 +453,18 @@ fn modsecurity() {
     );
 }
 
+/// A ModSecurity layer that marks its blocks, as the classifier's ambiguity note
+/// recommends, is told apart from the web server's own 403.
+#[test]
+fn marked_modsecurity_blocks_are_the_waf() {
+    let edge = Edge::composed(
+        "modsecurity (marked)",
+        "[edge]\nserver = \"apache\"\nwaf = \"modsecurity\"",
+        "[[layer]]\n[layer.waf]\npresets = [\"sqli\", \"xss\", \"path_traversal\"]\nmark = { header = \"X-Blocked-By\", value = \"ModSecurity\" }\n",
+    );
+    check(&edge, DenyReason::WafRule, 403, exact("waf/modsecurity"));
+}
+
 /// A server refusal relayed by a CDN keeps the server's page: the page decides, the CDN's
 /// `Server` and id headers only add evidence.
 #[test]
