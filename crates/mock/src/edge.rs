@@ -434,6 +434,7 @@ mod tests {
             persona: Persona::Nginx,
             paths: None,
             check,
+            mark: None,
         }
     }
 
