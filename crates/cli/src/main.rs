@@ -37,11 +37,16 @@ enum Command {
         /// Only cases whose name contains this.
         filter: Option<String>,
         /// Run against this target instead of `defaults.target`.
-        #[arg(long, conflicts_with = "base_url")]
+        #[arg(long)]
         target: Option<String>,
-        /// Send to this base URL instead of the target's.
+        /// Send to this base URL instead of the target's. Writes are then skipped unless
+        /// `--allow-mutations` is given: a URL typed here never inherits the target's
+        /// permission to write.
         #[arg(long)]
         base_url: Option<String>,
+        /// Send POST, PUT, PATCH and DELETE with `--base-url`.
+        #[arg(long, requires = "base_url")]
+        allow_mutations: bool,
         /// Requests in flight at once (default: the suite's, 64).
         #[arg(long)]
         concurrency: Option<usize>,
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
             filter,
             target,
             base_url,
+            allow_mutations,
             concurrency,
             report,
         } => run::run(&run::RunArgs {
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
             filter,
             target,
             base_url,
+            allow_mutations,
             concurrency,
             report,
         }),

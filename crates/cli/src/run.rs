@@ -19,6 +19,7 @@ pub(crate) struct RunArgs {
     pub(crate) filter: Option<String>,
     pub(crate) target: Option<String>,
     pub(crate) base_url: Option<String>,
+    pub(crate) allow_mutations: bool,
     pub(crate) concurrency: Option<usize>,
     pub(crate) report: Vec<String>,
 }
@@ -69,6 +70,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let config = RunConfig {
         concurrency: args.concurrency,
         base_url: args.base_url.clone(),
+        allow_mutations: args.allow_mutations.then_some(true),
     };
     let start = Instant::now();
     let stdout = std::io::stdout();
@@ -78,7 +80,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let output = match output {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", suite.secrets.redact(&e.to_string()));
             return ExitCode::from(EXIT_FAILED);
         }
     };
@@ -89,7 +91,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
     }
     let s = Summary::of(&output.results);
-    println!(
+    // `rolecall run … | head` must not panic on a closed pipe.
+    let _ = writeln!(
+        std::io::stdout(),
         "\n{} passed, {} failed, {} skipped, {} errors; {} of {} cases in {:.2}s (target `{}`, {})",
         s.pass,
         s.fail,
@@ -99,7 +103,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         suite.cases.len(),
         start.elapsed().as_secs_f64(),
         suite.target.name,
-        output.base_url,
+        output.secrets.redact(&output.base_url),
     );
     if s.fail + s.error > 0 {
         ExitCode::from(EXIT_FAILED)
@@ -145,5 +149,5 @@ pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> E
     let args = rolecall_runner::Arguments::from_iter(
         std::iter::once("rolecall".to_owned()).chain(libtest.iter().cloned()),
     );
-    rolecall_runner::run_trials(suite, &RunConfig::default(), &args).exit_code()
+    rolecall_runner::run_trials(suite, &RunConfig::from_env(), &args).exit_code()
 }

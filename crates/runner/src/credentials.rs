@@ -30,9 +30,9 @@ pub(crate) fn mint(
         .unwrap_or(0);
     let mut claims = jwt.claims.clone();
     claims.insert("iat".into(), now.into());
-    claims.insert("exp".into(), (now + jwt.expires_in).into());
+    claims.insert("exp".into(), now.saturating_add(jwt.expires_in).into());
     if let Some(nbf) = jwt.not_before {
-        claims.insert("nbf".into(), (now + nbf).into());
+        claims.insert("nbf".into(), now.saturating_add(nbf).into());
     }
     let error = |detail: String| {
         RunnerError::new(

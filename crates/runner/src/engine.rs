@@ -25,6 +25,23 @@ pub struct RunConfig {
     pub concurrency: Option<usize>,
     /// Send to this base URL instead of the selected target's endpoint.
     pub base_url: Option<String>,
+    /// Whether writes may be sent. With `base_url` this defaults to `false`, whatever the
+    /// target says: an overridden URL never inherits the target's permission to write.
+    pub allow_mutations: Option<bool>,
+}
+
+impl RunConfig {
+    /// The configuration the environment asks for: `ROLECALL_CONCURRENCY`,
+    /// `ROLECALL_BASE_URL` and `ROLECALL_ALLOW_MUTATIONS` (`1` or `true`).
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        RunConfig {
+            concurrency: var("ROLECALL_CONCURRENCY").and_then(|c| c.parse().ok()),
+            base_url: var("ROLECALL_BASE_URL"),
+            allow_mutations: var("ROLECALL_ALLOW_MUTATIONS")
+                .map(|v| matches!(v.as_str(), "1" | "true")),
+        }
+    }
 }
 
 /// What happened when a case was executed.
@@ -68,7 +85,12 @@ struct Shared {
     identities: Vec<IdentityState>,
     semaphore: Semaphore,
     secrets: RwLock<Secrets>,
+    /// Consecutive requests that got no answer at all (connection refused, timeout).
     silent_failures: AtomicUsize,
+    /// The route of the last silent failure: timeouts count once per route, so one slow
+    /// route does not open the breaker for the healthy ones.
+    last_silent_route: AtomicUsize,
+    allow_mutations: bool,
     _guard: TargetGuard,
 }
 
@@ -158,6 +180,11 @@ impl Engine {
                 Some(Fingerprints::builtin().with_user_rules(&user))
             }
         };
+        let allow_mutations = match (&config.base_url, config.allow_mutations) {
+            (_, Some(explicit)) => explicit,
+            (Some(_), None) => false,
+            (None, None) => suite.target.allow_mutations,
+        };
         let concurrency = config
             .concurrency
             .unwrap_or(suite.settings.concurrency)
@@ -171,6 +198,8 @@ impl Engine {
             semaphore: Semaphore::new(concurrency),
             secrets: RwLock::new(secrets),
             silent_failures: AtomicUsize::new(0),
+            last_silent_route: AtomicUsize::new(usize::MAX),
+            allow_mutations,
             _guard: guard,
         });
         Ok(Engine { runtime, shared })
@@ -309,18 +338,35 @@ fn reqwest_method(method: Method) -> reqwest::Method {
     }
 }
 
-/// Why a case is not sent, if it is not.
-pub(crate) fn skip_reason(suite: &Suite, case: &Case) -> Option<String> {
+/// Why a case is not sent, if it is not. Writes need the target's permission, and so
+/// does a login flow that writes (a POST), because nothing unsafe is ever sent to a
+/// read-only target.
+fn skip_reason(suite: &Suite, case: &Case, allow_mutations: bool) -> Option<String> {
     if let Some(reason) = &case.expect.skip {
         return Some(reason.clone());
     }
+    if allow_mutations {
+        return None;
+    }
     let method = suite.route(case).method;
-    (!method.is_safe() && !suite.target.allow_mutations).then(|| {
-        format!(
+    if !method.is_safe() {
+        return Some(format!(
             "{method} not sent: target `{}` does not allow mutations (set `allow_mutations = true` to send writes)",
             suite.target.name
-        )
-    })
+        ));
+    }
+    let identity = suite.identity(case);
+    identity
+        .credentials
+        .login
+        .as_ref()
+        .filter(|login| !login.method.is_safe())
+        .map(|login| {
+            format!(
+                "not sent: the login of `{}` is a {} and target `{}` does not allow mutations (allow them, or give the identity a token)",
+                identity.name, login.method, suite.target.name
+            )
+        })
 }
 
 /// A request about to be sent, before identity headers.
@@ -335,7 +381,7 @@ impl Shared {
     async fn execute(&self, index: usize) -> Execution {
         let suite = &self.suite;
         let case = &suite.cases[index];
-        if let Some(reason) = skip_reason(suite, case) {
+        if let Some(reason) = skip_reason(suite, case, self.allow_mutations) {
             return Execution::Skipped(reason);
         }
         let identity = &suite.identities[case.identity];
@@ -376,6 +422,7 @@ impl Shared {
             request,
             login_token.as_deref(),
             case.expect.follow_redirects,
+            case.route,
         )
         .await
     }
@@ -393,12 +440,25 @@ impl Shared {
         self.silent_failures.load(Ordering::Relaxed) >= BREAKER_THRESHOLD
     }
 
+    /// Records a request that got no answer. Only connection failures and timeouts count,
+    /// and a timeout counts once per route: a route that drops connections or hangs is a
+    /// result to report, not a sign that the target is down.
+    fn silent_failure(&self, error: &reqwest::Error, route: usize) {
+        let counts = error.is_connect()
+            || (error.is_timeout()
+                && self.last_silent_route.swap(route, Ordering::Relaxed) != route);
+        if counts {
+            self.silent_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     async fn send(
         &self,
         state: &IdentityState,
         request: Outgoing<'_>,
         login_token: Option<&str>,
         follow: bool,
+        route: usize,
     ) -> Execution {
         let _permit = self.semaphore.acquire().await;
         let start = Instant::now();
@@ -412,19 +472,26 @@ impl Shared {
                     "not sent: the target gave no answer to {BREAKER_THRESHOLD} requests in a row, so the remaining cases fail at once"
                 ));
             }
-            // Credentials go only to the target's own origin, never to a host a redirect names.
+            // Nothing configured goes to a host a redirect names: no credentials, cookies,
+            // suite or route headers, and no body (see the redirect handling below).
             let same_origin = url.origin() == self.origin.origin();
             let mut builder = state.client.request(reqwest_method(method), url.clone());
             let mut map = HeaderMap::new();
-            for (name, value) in &request.headers {
-                append(&mut map, name, value);
-            }
             if same_origin {
-                for h in &state.headers {
-                    append(&mut map, &h.name, &h.value);
+                let configured = request.headers.iter().map(|(n, v)| (*n, *v));
+                let identity = state
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.as_str(), h.value.as_str()));
+                for (name, value) in configured.chain(identity) {
+                    if let Err(e) = append(&mut map, name, value) {
+                        return Execution::Error(e);
+                    }
                 }
-                if let Some(token) = login_token {
-                    append(&mut map, "authorization", &format!("Bearer {token}"));
+                if let Some(token) = login_token
+                    && let Err(e) = append(&mut map, "authorization", &format!("Bearer {token}"))
+                {
+                    return Execution::Error(e);
                 }
                 if let Some(cookies) = state.jar.cookies(&url) {
                     map.append(reqwest::header::COOKIE, cookies);
@@ -455,8 +522,13 @@ impl Shared {
             let response = match builder.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    self.silent_failures.fetch_add(1, Ordering::Relaxed);
-                    return Execution::Error(describe_error(&e, &self.base));
+                    if same_origin {
+                        self.silent_failure(&e, route);
+                    }
+                    return Execution::Error(describe_error(
+                        &e,
+                        url.origin().ascii_serialization().as_str(),
+                    ));
                 }
             };
             if same_origin {
@@ -485,21 +557,35 @@ impl Shared {
             let body_text = match read_body(response).await {
                 Ok(b) => b,
                 Err(e) => {
-                    self.silent_failures.fetch_add(1, Ordering::Relaxed);
-                    return Execution::Error(describe_error(&e, &self.base));
+                    return Execution::Error(describe_error(
+                        &e,
+                        url.origin().ascii_serialization().as_str(),
+                    ));
                 }
             };
-            self.silent_failures.store(0, Ordering::Relaxed);
+            if same_origin {
+                self.silent_failures.store(0, Ordering::Relaxed);
+            }
             let next = location
                 .filter(|_| {
                     follow && (300..400).contains(&status) && redirects.len() < MAX_REDIRECTS
                 })
-                .and_then(|l| url.join(&l).ok());
+                .and_then(|l| url.join(&l).ok())
+                // A 307/308 would replay a write elsewhere: only a safe request follows one
+                // to another origin; otherwise the redirect itself is the observed answer.
+                .filter(|next| {
+                    next.origin() == self.origin.origin()
+                        || !matches!(status, 307 | 308)
+                        || (method.is_safe() && body.is_none())
+                });
             match next {
                 Some(next) => {
                     redirects.push(next.to_string());
                     if matches!(status, 301..=303) && method != Method::Head {
                         method = Method::Get;
+                        body = None;
+                    }
+                    if next.origin() != self.origin.origin() {
                         body = None;
                     }
                     url = next;
@@ -537,7 +623,7 @@ impl Shared {
             headers,
             body: login.body.as_ref(),
         };
-        let observed = match self.send(state, request, None, false).await {
+        let observed = match self.send(state, request, None, false, usize::MAX).await {
             Execution::Observed(o) => o,
             Execution::Error(e) => return Err(format!("login of `{}` failed: {e}", identity.name)),
             Execution::Skipped(s) => return Err(s),
@@ -593,13 +679,16 @@ impl Shared {
     }
 }
 
-fn append(map: &mut HeaderMap, name: &str, value: &str) {
-    if let (Ok(name), Ok(value)) = (
-        HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(value),
-    ) {
-        map.append(name, value);
-    }
+/// Adds a header, or says why it cannot be sent (without echoing its value, which may
+/// be a credential): a case must never pass because a credential was silently dropped.
+fn append(map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let header = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("not sent: `{name}` is not a valid header name"))?;
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        format!("not sent: the value of header `{name}` is not a valid header value (line break or control character?)")
+    })?;
+    map.append(header, value);
+    Ok(())
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {

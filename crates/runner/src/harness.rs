@@ -15,7 +15,8 @@ use crate::snapshot;
 ///
 /// A relative `path` is relative to the package being tested (`CARGO_MANIFEST_DIR`).
 /// Environment: `ROLECALL_TARGET` selects a target, `ROLECALL_BASE_URL` overrides its
-/// URL, `ROLECALL_CONCURRENCY` sets the number of requests in flight.
+/// URL (writes are then skipped unless `ROLECALL_ALLOW_MUTATIONS=1`),
+/// `ROLECALL_CONCURRENCY` sets the number of requests in flight.
 ///
 /// ```no_run
 /// // tests/authz.rs, with `[[test]] name = "authz" harness = false` in Cargo.toml
@@ -37,12 +38,7 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = RunConfig {
-        concurrency: std::env::var("ROLECALL_CONCURRENCY")
-            .ok()
-            .and_then(|c| c.parse().ok()),
-        base_url: std::env::var("ROLECALL_BASE_URL").ok(),
-    };
+    let config = RunConfig::from_env();
     run_trials(suite, &config, &args).exit_code()
 }
 
@@ -99,7 +95,10 @@ pub fn run_trials(
             }
         });
     }
-    let start_error = engine.as_ref().err().map(|e| e.to_string());
+    let start_error = engine
+        .as_ref()
+        .err()
+        .map(|e| suite.secrets.redact(&e.to_string()));
     let engine = engine.ok().flatten();
     let trials = suite
         .cases

@@ -9,7 +9,7 @@ use crate::results::CaseResult;
 #[derive(Serialize)]
 struct Report<'a> {
     target: &'a str,
-    base_url: &'a str,
+    base_url: String,
     summary: Summary,
     cases: Vec<ReportCase<'a>>,
 }
@@ -67,10 +67,10 @@ struct Expected<'a> {
 #[derive(Serialize)]
 struct ObservedReport<'a> {
     status: u16,
-    request_id: Option<&'a str>,
+    request_id: Option<String>,
     layer: &'static str,
     vendor: &'a str,
-    evidence: &'a [String],
+    evidence: Vec<String>,
     ambiguity: Option<&'a str>,
     elapsed_ms: u128,
 }
@@ -100,10 +100,10 @@ pub fn json_report(suite: &Suite, run: &crate::RunOutput) -> String {
                 observed: match (&r.observed, &r.attribution) {
                     (Some(o), Some(a)) => Some(ObservedReport {
                         status: o.status,
-                        request_id: r.request_id.as_ref().map(|(id, _)| id.as_str()),
+                        request_id: r.request_id.as_ref().map(|(id, _)| secrets.redact(id)),
                         layer: a.layer.as_str(),
                         vendor: &a.vendor,
-                        evidence: &a.evidence,
+                        evidence: a.evidence.iter().map(|e| secrets.redact(e)).collect(),
                         ambiguity: a.ambiguity.as_deref(),
                         elapsed_ms: o.elapsed.as_millis(),
                     }),
@@ -116,10 +116,12 @@ pub fn json_report(suite: &Suite, run: &crate::RunOutput) -> String {
         .collect();
     let report = Report {
         target: &suite.target.name,
-        base_url,
+        base_url: secrets.redact(base_url),
         summary: Summary::of(results),
         cases,
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    secrets.redact(&json) + "\n"
+    // Fields are redacted one by one above (messages already were): redacting the
+    // serialized text could corrupt its structure when a secret equals a key or value.
+    json + "\n"
 }

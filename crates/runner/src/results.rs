@@ -85,10 +85,10 @@ impl Evaluator<'_> {
             }
             Execution::Error(reason) => {
                 result.outcome = Outcome::Error;
-                let mut message = secrets.redact(&reason);
+                let mut message = reason;
                 message.push('\n');
                 self.context(&mut message, index, identity_headers, secrets);
-                result.message = Some(message);
+                result.message = Some(secrets.redact(&message));
             }
             Execution::Observed(mut observed) => {
                 observed.body = secrets.redact(&observed.body);

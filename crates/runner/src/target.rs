@@ -64,6 +64,14 @@ pub(crate) async fn start(
         Endpoint::Mock(path) => start_mock(path, &mut guard).await?,
     };
     if let Some(command) = &target.command {
+        let ready = format!("{base}{}", target.ready.as_deref().unwrap_or("/"));
+        // Something already answering would pass the readiness check for a command that
+        // never started: a server left over from an earlier run would be tested instead.
+        if readiness_client()?.get(&ready).send().await.is_ok() {
+            return Err(target_error(format!(
+                "something already answers at {ready} before `{command}` started; stop it or use another port"
+            )));
+        }
         let child = Command::new("sh")
             .arg("-c")
             .arg(command)
@@ -78,7 +86,6 @@ pub(crate) async fn start(
                 ))
             })?;
         guard.process = Some(ProcessGroup { child });
-        let ready = format!("{base}{}", target.ready.as_deref().unwrap_or("/"));
         wait_ready(&ready, target.ready_timeout, guard.process.as_mut()).await?;
     }
     Ok((base, guard))
@@ -86,28 +93,32 @@ pub(crate) async fn start(
 
 use std::os::unix::process::CommandExt as _;
 
+fn readiness_client() -> Result<reqwest::Client, RunnerError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build()
+        .map_err(|e| target_error(format!("cannot build the readiness client: {e}")))
+}
+
 /// Polls `url` until anything answers over HTTP.
 async fn wait_ready(
     url: &str,
     timeout: Duration,
     mut process: Option<&mut ProcessGroup>,
 ) -> Result<(), RunnerError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .no_proxy()
-        .build()
-        .map_err(|e| target_error(format!("cannot build the readiness client: {e}")))?;
+    let client = readiness_client()?;
     let deadline = Instant::now() + timeout;
     loop {
-        if client.get(url).send().await.is_ok() {
-            return Ok(());
-        }
         if let Some(p) = process.as_deref_mut()
             && let Ok(Some(status)) = p.child.try_wait()
         {
             return Err(target_error(format!(
                 "the target's command exited ({status}) before {url} answered"
             )));
+        }
+        if client.get(url).send().await.is_ok() {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(target_error(format!(

@@ -9,14 +9,24 @@ use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 use crate::model::Secrets;
 
-/// A file that was read, kept so diagnostics and reports can quote it.
-#[derive(Debug, Clone)]
+/// A file that was read, kept so diagnostics and reports can quote it. `Debug` shows the
+/// path and size only: the text may hold literal credentials.
+#[derive(Clone)]
 pub struct SourceFile {
     /// The path as the user should see it (relative to the working directory when possible).
     pub path: PathBuf,
     /// The whole text of the file.
     pub text: Arc<str>,
     line_starts: Arc<[usize]>,
+}
+
+impl fmt::Debug for SourceFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceFile")
+            .field("path", &self.path)
+            .field("bytes", &self.text.len())
+            .finish()
+    }
 }
 
 impl SourceFile {
@@ -183,7 +193,10 @@ impl Sink {
 
 /// Everything wrong with a suite: returned instead of a [`Suite`](crate::Suite) when any
 /// file has a problem, so that no request is ever sent from a half-valid suite.
-#[derive(Debug, Clone)]
+///
+/// Messages are redacted when the error is built; `Debug` shows only the diagnostics,
+/// never the files (which may hold literal credentials).
+#[derive(Clone)]
 pub struct LoadError {
     diagnostics: Vec<Diagnostic>,
     files: Vec<SourceFile>,
@@ -200,6 +213,12 @@ impl LoadError {
             (&a.path, a.span.start, &a.message).cmp(&(&b.path, b.span.start, &b.message))
         });
         diagnostics.dedup();
+        for d in &mut diagnostics {
+            // A type error quotes the value it saw, which may come from `${env:…}`.
+            d.message = secrets.redact(&d.message);
+            d.label = secrets.redact(&d.label);
+            d.help = d.help.as_deref().map(|h| secrets.redact(h));
+        }
         LoadError {
             diagnostics,
             files,
@@ -276,6 +295,14 @@ pub enum RenderStyle {
     Plain,
     /// ANSI colors: for terminals.
     Color,
+}
+
+impl fmt::Debug for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadError")
+            .field("diagnostics", &self.diagnostics)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Display for LoadError {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use crate::diagnostic::{Location, SourceFile};
 use crate::layer::Layer;
 
-/// A loaded, validated and expanded suite.
-#[derive(Debug, Clone)]
+/// A loaded, validated and expanded suite. `Debug` summarises it: values inside may be
+/// secrets (headers, variables and URLs from `${env:…}`).
+#[derive(Clone)]
 pub struct Suite {
     /// The directory holding `rolecall.toml`.
     pub root: PathBuf,
@@ -29,6 +30,19 @@ pub struct Suite {
     pub cases: Vec<Case>,
     /// Every secret value (credentials and `${env:…}` values) to redact from output.
     pub secrets: Secrets,
+}
+
+impl fmt::Debug for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suite")
+            .field("root", &self.root)
+            .field("target", &self.target.name)
+            .field("files", &self.files.len())
+            .field("identities", &self.identities.len())
+            .field("routes", &self.routes.len())
+            .field("cases", &self.cases.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Suite-wide settings from `[defaults]`.

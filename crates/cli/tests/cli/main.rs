@@ -162,6 +162,7 @@ fn no_secret_reaches_output_reports_or_snapshots() {
 snapshot = true
 [targets.local]
 base_url = "{}"
+allow_mutations = true   # the login flow POSTs
 [identities.anonymous]
 [identities.env_user]
 bearer = "${{env:ROLECALL_TEST_TOKEN}}"
@@ -220,6 +221,10 @@ login = {{ request = "POST /login", token = "/access_token" }}
     assert!(
         sent.iter().any(|t| t.matches('.').count() == 2),
         "no JWT was minted: {sent:?}"
+    );
+    assert!(
+        sent.iter().any(|t| t == server::SESSION_TOKEN),
+        "the login flow did not run: {sent:?}"
     );
     secrets.extend(sent);
     let mut found = Vec::new();

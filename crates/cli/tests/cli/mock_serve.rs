@@ -74,7 +74,8 @@ fn mock_serve_and_the_in_process_mock_give_the_same_verdicts() {
             .unwrap()
     };
     let in_process = run(&[]);
-    let standalone = run(&["--base-url", &served.url]);
+    // A typed URL never inherits the permission to write: opt in, as the README says.
+    let standalone = run(&["--base-url", &served.url, "--allow-mutations"]);
     assert!(in_process.status.success(), "{}", text(&in_process));
     assert!(standalone.status.success(), "{}", text(&standalone));
     let a = verdicts(&String::from_utf8_lossy(&in_process.stdout));

@@ -12,6 +12,7 @@ fn suite_file(url: &str) -> String {
 client_ip_header = "X-Real-IP"
 [targets.t]
 base_url = "{url}"
+allow_mutations = true   # the login flows POST
 [identities.anonymous]
 [identities.bearer]
 bearer = "${{env:TEST_TOKEN}}"

@@ -10,6 +10,7 @@ fn results_and_reports_never_contain_secrets() {
         r#"
 [targets.t]
 base_url = "{}"
+allow_mutations = true   # the login flow POSTs
 [identities.anonymous]
 [identities.env_bearer]
 bearer = "${{env:TEST_TOKEN}}"
@@ -46,6 +47,10 @@ login = {{ request = "POST /login", token = "/access_token", cookie = "sid" }}
         minted.iter().any(|t| t.matches('.').count() == 2),
         "no JWT was sent: {minted:?}"
     );
+    assert!(
+        minted.iter().any(|t| t == SESSION_TOKEN),
+        "the login flow did not run: {minted:?}"
+    );
     let mut secrets: Vec<String> = vec![
         "env-token-5b1e0c77".into(),
         "env-password-9d2f".into(),
@@ -74,4 +79,24 @@ login = {{ request = "POST /login", token = "/access_token", cookie = "sid" }}
             "secret `{secret}` leaked"
         );
     }
+}
+
+#[test]
+fn errors_never_contain_secrets_either() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let suite_file = format!(
+        "[targets.t]\nbase_url = \"http://127.0.0.1:{port}\"\n[identities.a]\nbearer = \"a-token-1234\"\nvars = {{ key = \"${{env:TEST_TOKEN}}\" }}\n"
+    );
+    let routes = "[[route]]\nrequest = \"GET /v1/{key}/x\"\nallow = [\"a\"]\n";
+    let (_dir, suite) = suite(&[("rolecall.toml", &suite_file), ("routes.toml", routes)]);
+    let run = run_all(&suite);
+    assert_eq!(run.results[0].outcome, rolecall_runner::Outcome::Error);
+    let mut everything = rolecall_runner::json_report(&suite, &run);
+    everything.push_str(run.results[0].message.as_deref().unwrap());
+    assert!(everything.contains("/v1/***/x"), "{everything}");
+    assert!(!everything.contains("env-token-5b1e0c77"), "{everything}");
 }

@@ -202,7 +202,12 @@ async fn redirect(
         .find(|(k, _)| k == "to")
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| "/".into());
-    (StatusCode::FOUND, [("location", to)]).into_response()
+    let code = q
+        .iter()
+        .find(|(k, _)| k == "code")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(302);
+    (StatusCode::from_u16(code).unwrap(), [("location", to)]).into_response()
 }
 
 async fn echo(

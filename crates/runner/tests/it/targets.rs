@@ -18,11 +18,16 @@ fn routes(n: usize) -> String {
 
 #[test]
 fn a_target_that_refuses_connections_fails_each_case_quickly() {
-    // Port 9 (discard) is closed on loopback here: connecting is refused at once.
+    // A port that was just free: connecting is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (_dir, suite) = suite(&[
         (
             "rolecall.toml",
-            &format!("[targets.t]\nbase_url = \"http://127.0.0.1:9\"\n{IDENTITIES}"),
+            &format!("[targets.t]\nbase_url = \"http://127.0.0.1:{port}\"\n{IDENTITIES}"),
         ),
         ("routes.toml", &routes(50)),
     ]);
@@ -43,7 +48,7 @@ fn a_target_that_refuses_connections_fails_each_case_quickly() {
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("cannot connect to http://127.0.0.1:9")),
+            .any(|m| m.contains(&format!("cannot connect to http://127.0.0.1:{port}"))),
         "{messages:?}"
     );
 }
@@ -143,6 +148,54 @@ fn credentials_never_follow_a_redirect_to_another_host() {
 }
 
 #[test]
+fn nothing_configured_follows_a_redirect_to_another_origin() {
+    let target = TestServer::start();
+    let elsewhere = TestServer::start();
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                "[defaults]\nheaders = {{ X-Suite-Key = \"suite-key-1234\" }}\n[targets.t]\nbase_url = \"{}\"\nallow_mutations = true\n[identities.admin]\nbearer = \"admin-token-2222\"\n",
+                target.url()
+            ),
+        ),
+        (
+            "routes.toml",
+            &format!(
+                "[[route]]\nname = \"get_away\"\nrequest = \"GET /redirect?to={0}/landing\"\nheaders = {{ X-Route-Secret = \"route-secret-5678\" }}\nallow = [\"admin\"]\nfollow_redirects = true\n\n[[route]]\nname = \"post_away\"\nrequest = \"POST /redirect?code=307&to={0}/landing\"\nbody.json = {{ password = \"route-secret-5678\" }}\nallow = [\"admin\"]\nstatus = 307\nfollow_redirects = true\n",
+                elsewhere.url()
+            ),
+        ),
+    ]);
+    let run = run_all(&suite);
+    assert!(
+        run.results.iter().all(|r| r.outcome == Outcome::Pass),
+        "{:?}",
+        run.results
+    );
+    let away = elsewhere.seen();
+    // The GET followed (without anything configured); the POST's 307 was not replayed.
+    assert_eq!(away.len(), 1, "{away:?}");
+    assert_eq!(
+        (away[0].method.as_str(), away[0].body.as_str()),
+        ("GET", "")
+    );
+    for name in ["authorization", "x-suite-key", "x-route-secret", "cookie"] {
+        assert!(
+            away[0].header(name).is_none(),
+            "{name} went to another origin: {:?}",
+            away[0]
+        );
+    }
+    // At home, everything configured was sent.
+    let home = target.seen();
+    assert!(
+        home.iter()
+            .all(|s| s.header("x-suite-key") == Some("suite-key-1234"))
+    );
+}
+
+#[test]
 fn writes_never_reach_a_target_without_allow_mutations() {
     let server = TestServer::start();
     let routes = r#"
@@ -198,6 +251,148 @@ allow = ["admin"]
         }
         assert_eq!(seen.iter().filter(|s| s.method == "GET").count(), 2);
     }
+
+    // A base URL given on the command line never inherits the target's permission.
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                "[targets.t]\nbase_url = \"http://127.0.0.1:1\"\nallow_mutations = true\n{IDENTITIES}"
+            ),
+        ),
+        ("routes.toml", routes),
+    ]);
+    let before = server.seen().len();
+    let all: Vec<usize> = (0..suite.cases.len()).collect();
+    let overridden = rolecall_runner::RunConfig {
+        base_url: Some(server.url()),
+        ..Default::default()
+    };
+    let run = rolecall_runner::run(suite.clone(), &overridden, &all, |_, _| {}).unwrap();
+    let seen = server.seen()[before..].to_vec();
+    assert_eq!(
+        seen.iter().filter(|s| s.method != "GET").count(),
+        0,
+        "{seen:?}"
+    );
+    assert_eq!(
+        run.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Skipped)
+            .count(),
+        8
+    );
+    let opted_in = rolecall_runner::RunConfig {
+        allow_mutations: Some(true),
+        ..overridden
+    };
+    rolecall_runner::run(suite, &opted_in, &all, |_, _| {}).unwrap();
+    assert_eq!(
+        server.seen()[before..]
+            .iter()
+            .filter(|s| s.method != "GET")
+            .count(),
+        8
+    );
+}
+
+#[test]
+fn a_login_that_writes_is_not_sent_to_a_read_only_target() {
+    let server = TestServer::start();
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                "[targets.t]\nbase_url = \"{}\"\n[identities.session]\nlogin = {{ request = \"POST /login\", token = \"/access_token\" }}\n[identities.reader]\nbearer = \"reader-token-1\"\n",
+                server.url()
+            ),
+        ),
+        (
+            "routes.toml",
+            "[[route]]\nrequest = \"GET /r\"\nallow = [\"session\", \"reader\"]\n",
+        ),
+    ]);
+    let run = run_all(&suite);
+    let seen = server.seen();
+    assert!(seen.iter().all(|s| s.method == "GET"), "{seen:?}");
+    assert_eq!(seen.len(), 1, "only the reader's case is sent");
+    let session = &run.results[0];
+    assert_eq!(session.outcome, Outcome::Skipped);
+    assert!(
+        session
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("login of `session` is a POST"),
+        "{:?}",
+        session.message
+    );
+}
+
+#[test]
+fn a_route_that_drops_connections_does_not_fail_the_healthy_ones() {
+    // A raw server: `/drop` closes the connection without answering (like nginx `return
+    // 444`), everything else answers 200.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        for stream in listener.incoming().flatten().take(2_000) {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let drop = line.contains("/drop");
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                            break;
+                        }
+                    }
+                    if drop {
+                        return;
+                    }
+                    let _ = reader
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                }
+            });
+        }
+    });
+    let mut routes = String::from("[[route]]\nrequest = \"GET /drop\"\npublic = true\n");
+    routes.push_str(
+        &(0..20)
+            .map(|i| format!("[[route]]\nrequest = \"GET /ok/{i}\"\npublic = true\n"))
+            .collect::<String>(),
+    );
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                "[defaults]\nconcurrency = 4\n[targets.t]\nbase_url = \"http://{addr}\"\n[identities.a]\n[identities.b]\n[identities.c]\n[identities.d]\n"
+            ),
+        ),
+        ("routes.toml", &routes),
+    ]);
+    let run = run_all(&suite);
+    let errors: Vec<_> = run
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Error)
+        .map(|r| suite.cases[r.index].name.clone())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "routes::get_drop::a",
+            "routes::get_drop::b",
+            "routes::get_drop::c",
+            "routes::get_drop::d"
+        ]
+    );
 }
 
 #[test]

@@ -199,6 +199,7 @@ pub(super) struct BuiltRoute {
     pub(super) follow_redirects: bool,
     pub(super) expectations: HashMap<usize, Expectation>,
     pub(super) body: Option<Body>,
+    pub(super) unauthenticated_explicit: bool,
 }
 
 impl BuiltRoute {
@@ -215,7 +216,9 @@ impl BuiltRoute {
         } else {
             (Decision::Deny, self.deny)
         };
-        let login_redirect = (decision == Decision::Unauthenticated)
+        // A route that states its own unauthenticated status is not a login redirect.
+        let login_redirect = (decision == Decision::Unauthenticated
+            && !self.unauthenticated_explicit)
             .then(|| defaults.login_redirect.clone())
             .flatten();
         let status = if login_redirect.is_some() {
@@ -329,6 +332,7 @@ pub(super) fn build_route(
         status,
         deny,
         unauthenticated,
+        unauthenticated_explicit: def.unauthenticated.is_some(),
         snapshot: def.snapshot.unwrap_or(defaults.snapshot),
         follow_redirects: def.follow_redirects.unwrap_or(defaults.follow_redirects),
         expectations: HashMap::new(),

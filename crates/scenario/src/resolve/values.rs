@@ -76,10 +76,16 @@ pub(super) fn signed_seconds(
     file: &SourceFile,
     value: &Spanned<String>,
 ) -> Option<i64> {
-    parse_duration(cx, file, value, true).map(|(d, negative)| {
-        let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        if negative { -secs } else { secs }
-    })
+    const HUNDRED_YEARS: u64 = 100 * 365 * 24 * 3600;
+    let (d, negative) = parse_duration(cx, file, value, true)?;
+    if d.as_secs() > HUNDRED_YEARS {
+        cx.error(file, value.span(), "a token lifetime beyond 100 years")
+            .label("too long")
+            .help("JWT times are seconds since 1970; use a realistic lifetime such as \"1h\"");
+        return None;
+    }
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    Some(if negative { -secs } else { secs })
 }
 
 pub(super) fn positive_duration(
@@ -184,6 +190,17 @@ pub(super) fn parse_request_line(
         )
         .label("not an absolute path")
         .help("paths are relative to the target's base URL, e.g. \"/v1/projects\"");
+        return None;
+    }
+    let is_dot = |segment: &str| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    };
+    let path_only = path.split(['?', '#']).next().unwrap_or(path);
+    if path_only.split('/').any(is_dot) {
+        cx.error(file, path_span, format!("path `{path}` has a `.` or `..` segment"))
+            .label("removed before sending")
+            .help("URLs drop dot segments (RFC 3986), so this path would be sent normalised and test nothing; write the normalised path, or test traversal with an encoded form such as `..%2f`");
         return None;
     }
     let mut placeholders = Vec::new();
