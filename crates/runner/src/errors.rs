@@ -1,7 +1,5 @@
 //! The runner's errors: a struct with a kind and a lowercase message.
 
-use std::fmt;
-
 /// What went wrong before any case could be judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -19,7 +17,8 @@ pub enum RunnerErrorKind {
 }
 
 /// An error of the runner, with a message that names what to fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct RunnerError {
     kind: RunnerErrorKind,
     message: String,
@@ -38,11 +37,3 @@ impl RunnerError {
         &self.kind
     }
 }
-
-impl fmt::Display for RunnerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RunnerError {}

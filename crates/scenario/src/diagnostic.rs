@@ -260,7 +260,8 @@ fn render_one(renderer: &Renderer, d: &Diagnostic, file: Option<&SourceFile>) ->
     let path = d.path.display().to_string();
     let title = Level::ERROR.primary_title(d.message.as_str());
     let mut group = match file {
-        Some(file) if !file.text.is_empty() => {
+        // A problem with no place in the file (an unknown `--target`) names the file only.
+        Some(file) if !file.text.is_empty() && !unplaced(d) => {
             let span = clamp_span(&file.text, d.span.clone());
             title.element(
                 Snippet::source(&*file.text)
@@ -280,6 +281,11 @@ fn render_one(renderer: &Renderer, d: &Diagnostic, file: Option<&SourceFile>) ->
     }
     let report: [Group<'_>; 1] = [group];
     renderer.render(&report)
+}
+
+/// A problem with an empty span and no label concerns the file, not a place in it.
+fn unplaced(d: &Diagnostic) -> bool {
+    d.span.is_empty() && d.label.is_empty()
 }
 
 fn clamp_span(text: &str, span: Range<usize>) -> Range<usize> {

@@ -59,7 +59,7 @@ pub(super) fn check_name(cx: &mut Cx, file: &SourceFile, name: &Spanned<String>,
     }
 }
 
-#[allow(
+#[expect(
     clippy::too_many_arguments,
     reason = "a recursive walk over shared tables"
 )]

@@ -52,7 +52,7 @@ pub(super) fn derive_route_name(method: Method, path: &str) -> String {
     name
 }
 
-#[allow(
+#[expect(
     clippy::too_many_arguments,
     reason = "expansion reads every resolved table once"
 )]

@@ -125,7 +125,11 @@ pub(super) fn resolve_target(
             wanted.span(),
             format!("unknown target `{}`", wanted.get_ref()),
         )
-        .label("no such target")
+        .label(if wanted.span().is_empty() {
+            ""
+        } else {
+            "no such target"
+        })
         .help(help);
         return None;
     };
