@@ -1,6 +1,6 @@
 //! `rolecall run` and `rolecall test`: the runner outside cargo.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,10 +73,18 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         allow_mutations: args.allow_mutations.then_some(true),
     };
     let start = Instant::now();
-    let stdout = std::io::stdout();
+    // A line per case, as it completes: flushed at once on a terminal, buffered when
+    // piped (thousands of small writes would cost more than the requests).
+    let terminal = std::io::stdout().is_terminal();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let output = rolecall_runner::run(suite.clone(), &config, &selected, |suite, result| {
-        let _ = stdout.lock().write_all(line(suite, result).as_bytes());
+        let _ = out.write_all(line(suite, result).as_bytes());
+        if terminal {
+            let _ = out.flush();
+        }
     });
+    let _ = out.flush();
+    drop(out);
     let output = match output {
         Ok(o) => o,
         Err(e) => {

@@ -2,7 +2,7 @@
 //!
 //! Everything here is I/O. Judging happens elsewhere, synchronously, on what this returns.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,9 @@ struct IdentityState {
     /// because cookies are scoped by host, not port: the jar alone would hand them to
     /// another service on the same host after a redirect.
     jar: Arc<Jar>,
+    /// Whether the jar holds anything: most identities never have a cookie, and asking
+    /// the jar costs a lock and a match per request.
+    has_cookies: AtomicBool,
     headers: Vec<IdentityHeader>,
     login: OnceCell<Result<Option<String>, String>>,
 }
@@ -152,6 +155,7 @@ impl Engine {
             }
             identities.push(IdentityState {
                 client,
+                has_cookies: AtomicBool::new(!identity.credentials.cookies.is_empty()),
                 jar,
                 headers,
                 login: OnceCell::new(),
@@ -274,8 +278,8 @@ fn tls_config(suite: &Suite) -> Result<Option<rustls::ClientConfig>, RunnerError
         return Ok(None);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = match &suite.target.ca_cert {
-        None => rustls_platform_verifier::Verifier::new(provider.clone()),
+    let extra_roots = match &suite.target.ca_cert {
+        None => Vec::new(),
         Some(ca) => {
             let pem = std::fs::read(ca).map_err(|e| {
                 client_error(format!("cannot read CA certificate {}: {e}", ca.display()))
@@ -288,10 +292,10 @@ fn tls_config(suite: &Suite) -> Result<Option<rustls::ClientConfig>, RunnerError
             if certs.is_empty() {
                 return Err(client_error(format!("no certificate in {}", ca.display())));
             }
-            rustls_platform_verifier::Verifier::new_with_extra_roots(certs, provider.clone())
+            certs
         }
-    }
-    .map_err(|e| client_error(format!("cannot set up certificate verification: {e}")))?;
+    };
+    let verifier = crate::tls::LazyVerifier::new(provider.clone(), extra_roots);
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| client_error(format!("invalid TLS versions: {e}")))?
@@ -493,7 +497,9 @@ impl Shared {
                 {
                     return Execution::Error(e);
                 }
-                if let Some(cookies) = state.jar.cookies(&url) {
+                if state.has_cookies.load(Ordering::Relaxed)
+                    && let Some(cookies) = state.jar.cookies(&url)
+                {
                     map.append(reqwest::header::COOKIE, cookies);
                 }
             }
@@ -531,12 +537,13 @@ impl Shared {
                     ));
                 }
             };
-            if same_origin {
+            if same_origin && response.headers().contains_key(reqwest::header::SET_COOKIE) {
                 let mut set = response
                     .headers()
                     .get_all(reqwest::header::SET_COOKIE)
                     .iter();
                 state.jar.set_cookies(&mut set, &url);
+                state.has_cookies.store(true, Ordering::Relaxed);
             }
             let status = response.status().as_u16();
             let headers: Vec<(String, String)> = response

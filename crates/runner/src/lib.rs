@@ -42,6 +42,7 @@ mod results;
 mod run;
 mod snapshot;
 mod target;
+mod tls;
 
 pub use classify::{
     Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,
