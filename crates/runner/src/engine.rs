@@ -87,7 +87,9 @@ struct Shared {
     origin: Url,
     identities: Vec<IdentityState>,
     semaphore: Semaphore,
-    secrets: RwLock<Secrets>,
+    /// Replaced, not mutated, when a login captures a token: readers take a cheap snapshot
+    /// per case instead of copying the list.
+    secrets: RwLock<Arc<Secrets>>,
     /// Consecutive requests that got no answer at all (connection refused, timeout).
     silent_failures: AtomicUsize,
     /// The route of the last silent failure: timeouts count once per route, so one slow
@@ -200,7 +202,7 @@ impl Engine {
             origin,
             identities,
             semaphore: Semaphore::new(concurrency),
-            secrets: RwLock::new(secrets),
+            secrets: RwLock::new(Arc::new(secrets)),
             silent_failures: AtomicUsize::new(0),
             last_silent_route: AtomicUsize::new(usize::MAX),
             allow_mutations,
@@ -223,11 +225,11 @@ impl Engine {
     }
 
     /// Every secret known so far, including minted and captured tokens.
-    pub(crate) fn secrets(&self) -> Secrets {
+    pub(crate) fn secrets(&self) -> Arc<Secrets> {
         self.shared
             .secrets
             .read()
-            .map(|s| s.clone())
+            .map(|s| Arc::clone(&s))
             .unwrap_or_default()
     }
 
@@ -681,7 +683,7 @@ impl Shared {
 
     fn remember_secret(&self, value: &str) {
         if let Ok(mut secrets) = self.secrets.write() {
-            secrets.insert(value);
+            Arc::make_mut(&mut secrets).insert(value);
         }
     }
 }

@@ -57,6 +57,6 @@ pub fn run(
     Ok(RunOutput {
         results,
         base_url: engine.base_url().to_owned(),
-        secrets: engine.secrets(),
+        secrets: Secrets::clone(&engine.secrets()),
     })
 }
