@@ -1,9 +1,11 @@
 //! The async core: one tokio runtime, one HTTP client per identity, bounded concurrency.
 //!
-//! Everything here is I/O. Judging happens elsewhere, synchronously, on what this returns.
+//! Workers send a case, then judge the response where it arrived (judging is a pure,
+//! synchronous function in [`crate::results`]) and hand the finished result on: moving
+//! each raw response to another thread first would cost a thread wake-up per case.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use reqwest::cookie::{CookieStore as _, Jar};
@@ -16,6 +18,7 @@ use crate::classify::Fingerprints;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
 use crate::observed::{BODY_LIMIT, Observed};
+use crate::results::{CaseResult, Evaluator, Outcome};
 use crate::target::{self, TargetGuard};
 
 /// How a run differs from what the suite says.
@@ -70,21 +73,44 @@ struct IdentityState {
     /// the jar costs a lock and a match per request.
     has_cookies: AtomicBool,
     headers: Vec<IdentityHeader>,
+    /// `headers` as sent, converted once; the reason when one cannot be sent.
+    wire_headers: Result<Vec<(HeaderName, HeaderValue)>, String>,
     login: OnceCell<Result<Option<String>, String>>,
 }
 
 /// Shared state of a run; cheap to clone into tasks.
 pub(crate) struct Engine {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
+    /// Stops the target the engine started, synchronously, after the runtime.
+    _guard: TargetGuard,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Every case has been collected by now. Joining the workers would only wait for
+        // idle connections to close, milliseconds at the end of every run; the runtime
+        // winds down on its own threads instead. The target is still stopped before
+        // this returns: the guard is a field of the engine, not of the runtime's tasks.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 struct Shared {
     suite: Arc<Suite>,
-    /// The built-in rules extended by the suite's; `None` means the built-in ones.
-    fingerprints: Option<Fingerprints>,
+    /// Layer-attribution rules, once [`Engine::prepare`] has compiled them: the
+    /// built-in ones, extended by the suite's.
+    fingerprints: OnceLock<Fingerprints>,
+    /// The suite's own rules, checked when the engine starts.
+    user_fingerprints: Option<Fingerprints>,
     base: String,
+    /// `base`, parsed.
     origin: Url,
+    /// Its origin: nothing configured is sent anywhere else.
+    target_origin: url::Origin,
     identities: Vec<IdentityState>,
     semaphore: Semaphore,
     /// Replaced, not mutated, when a login captures a token: readers take a cheap snapshot
@@ -96,7 +122,6 @@ struct Shared {
     /// route does not open the breaker for the healthy ones.
     last_silent_route: AtomicUsize,
     allow_mutations: bool,
-    _guard: TargetGuard,
 }
 
 impl std::fmt::Debug for Engine {
@@ -119,7 +144,7 @@ impl Engine {
         install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
-            .thread_name("rolecall")
+            .thread_name("rolecall-rt")
             .build()
             .map_err(|e| {
                 RunnerError::new(
@@ -155,20 +180,22 @@ impl Engine {
                         .map_or(header.value.as_str(), |(_, v)| v),
                 );
             }
+            let wire_headers = headers
+                .iter()
+                .map(|h| wire_header(&h.name, &h.value))
+                .collect();
             identities.push(IdentityState {
                 client,
+                wire_headers,
                 has_cookies: AtomicBool::new(!identity.credentials.cookies.is_empty()),
                 jar,
                 headers,
                 login: OnceCell::new(),
             });
         }
-        // Compiling the built-in rules takes a few milliseconds that the first responses
-        // need not wait for: warm them while clients are built and requests fly.
-        std::thread::spawn(|| {
-            let _ = Fingerprints::builtin();
-        });
-        let fingerprints = match &suite.settings.fingerprints {
+        // A team's rules are checked now, before anything is sent; laying them over the
+        // built-in ones is left to `prepare`, like compiling the built-in ones.
+        let user_fingerprints = match &suite.settings.fingerprints {
             None => None,
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -183,7 +210,7 @@ impl Engine {
                         format!("invalid fingerprints {}:{e}", path.display()),
                     )
                 })?;
-                Some(Fingerprints::builtin().with_user_rules(&user))
+                Some(user)
             }
         };
         let allow_mutations = match (&config.base_url, config.allow_mutations) {
@@ -197,8 +224,10 @@ impl Engine {
             .max(1);
         let shared = Arc::new(Shared {
             suite,
-            fingerprints,
+            fingerprints: OnceLock::new(),
+            user_fingerprints,
             base: base.trim_end_matches('/').to_owned(),
+            target_origin: origin.origin(),
             origin,
             identities,
             semaphore: Semaphore::new(concurrency),
@@ -206,17 +235,18 @@ impl Engine {
             silent_failures: AtomicUsize::new(0),
             last_silent_route: AtomicUsize::new(usize::MAX),
             allow_mutations,
-            _guard: guard,
         });
-        Ok(Engine { runtime, shared })
+        Ok(Engine {
+            runtime: Some(runtime),
+            shared,
+            _guard: guard,
+        })
     }
 
-    /// Layer-attribution rules: built-in, extended by the suite's.
-    pub(crate) fn fingerprints(&self) -> &Fingerprints {
-        self.shared
-            .fingerprints
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
             .as_ref()
-            .unwrap_or_else(|| Fingerprints::builtin())
+            .expect("the runtime lives as long as the engine")
     }
 
     /// The base URL requests go to.
@@ -233,34 +263,99 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// The headers an identity sends, for failure messages (credentials shown as `***`).
-    pub(crate) fn identity_headers(&self, identity: usize) -> &[IdentityHeader] {
-        &self.shared.identities[identity].headers
+    /// Compiles the layer-attribution rules, on the calling thread.
+    ///
+    /// Compiling takes a few milliseconds of CPU. Called by the thread that collects
+    /// results, once requests are in flight, it costs the run nothing: that thread would
+    /// otherwise wait, and workers never do, because they hand over unjudged what
+    /// arrives before the rules are ready (see [`Finished`]).
+    pub(crate) fn prepare(&self) -> &Fingerprints {
+        self.shared.fingerprints.get_or_init(|| {
+            let builtin = Fingerprints::builtin();
+            match &self.shared.user_fingerprints {
+                Some(user) => builtin.with_user_rules(user),
+                None => builtin.clone(),
+            }
+        })
     }
 
-    /// Executes the cases at `indices`, in order, with as many workers as requests may be
-    /// in flight; `done` receives each execution as it completes. Workers pull the next
-    /// index when they finish one, so memory does not grow with the number of cases.
+    /// The result of a finished case, judging it now if the worker could not.
+    pub(crate) fn judged(&self, finished: Finished) -> CaseResult {
+        match finished {
+            Finished::Judged(result) => result,
+            Finished::Unjudged(index, execution) => {
+                self.prepare();
+                self.shared.evaluate(index, execution)
+            }
+        }
+    }
+
+    /// Executes the cases at `indices`, in order, with as many workers as requests may
+    /// be in flight; `done` receives each case, on the worker that finished it. Workers
+    /// pull the next index when they finish one, so memory does not grow with the
+    /// number of cases.
     pub(crate) fn execute_all(
         &self,
         indices: Vec<usize>,
-        done: impl Fn(usize, Execution) + Send + Sync + 'static,
+        retain: Retain,
+        done: impl Fn(Finished) + Send + Sync + 'static,
     ) {
         let queue = Arc::new((indices, AtomicUsize::new(0)));
         let done = Arc::new(done);
         let workers = self.shared.semaphore.available_permits().min(queue.0.len());
         for _ in 0..workers {
             let (shared, queue, done) = (self.shared.clone(), queue.clone(), done.clone());
-            self.runtime.spawn(async move {
+            self.runtime().spawn(async move {
                 loop {
                     let next = queue.1.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = queue.0.get(next) else {
                         break;
                     };
                     let execution = shared.execute(index).await;
-                    done(index, execution);
+                    let finished = if shared.fingerprints.get().is_some() {
+                        let mut result = shared.evaluate(index, execution);
+                        if retain == Retain::Failures {
+                            shared.strip(&mut result);
+                        }
+                        Finished::Judged(result)
+                    } else {
+                        Finished::Unjudged(index, execution)
+                    };
+                    done(finished);
                 }
             });
+        }
+    }
+}
+
+/// What a judged result keeps when it leaves the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retain {
+    /// Everything, for reports.
+    Everything,
+    /// What libtest trials use: a passing case without a snapshot needs only its
+    /// outcome. The rest is dropped on the worker that allocated it: freeing it on the
+    /// reporting thread instead costs glibc's allocator a lock per block, measurably.
+    Failures,
+}
+
+/// A case the engine is done with. Workers judge what they receive (judging where the
+/// response arrived spares a hand-off per case), except before the rules are compiled,
+/// which they never wait for.
+#[derive(Debug)]
+pub(crate) enum Finished {
+    /// Judged by the worker.
+    Judged(CaseResult),
+    /// Still to judge, with [`Engine::judged`]: the case index and what happened.
+    Unjudged(usize, Execution),
+}
+
+impl Finished {
+    /// The index of the case in the suite.
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            Finished::Judged(result) => result.index,
+            Finished::Unjudged(index, _) => *index,
         }
     }
 }
@@ -384,6 +479,41 @@ struct Outgoing<'a> {
 }
 
 impl Shared {
+    /// Drops what [`Retain::Failures`] does not keep.
+    fn strip(&self, result: &mut CaseResult) {
+        if result.outcome == Outcome::Pass && !self.suite.cases[result.index].expect.snapshot {
+            result.observed = None;
+            result.attribution = None;
+            result.verdict = None;
+            result.request_id = None;
+        }
+    }
+
+    /// Classifies and judges an execution: pure and synchronous, on the calling thread.
+    /// The rules must be compiled.
+    fn evaluate(&self, index: usize, execution: Execution) -> CaseResult {
+        let evaluator = Evaluator {
+            suite: &self.suite,
+            fingerprints: self
+                .fingerprints
+                .get()
+                .expect("rules are compiled before anything is judged"),
+            base_url: &self.base,
+        };
+        let identity = self.suite.cases[index].identity;
+        let secrets = self
+            .secrets
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default();
+        evaluator.evaluate(
+            index,
+            execution,
+            &self.identities[identity].headers,
+            &secrets,
+        )
+    }
+
     async fn execute(&self, index: usize) -> Execution {
         let suite = &self.suite;
         let case = &suite.cases[index];
@@ -434,8 +564,7 @@ impl Shared {
     }
 
     fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url, String> {
-        let mut url = Url::parse(&format!("{}{path}", self.base))
-            .map_err(|e| format!("invalid request URL: {e}"))?;
+        let mut url = request_url(&self.origin, &self.base, path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
@@ -480,22 +609,25 @@ impl Shared {
             }
             // Nothing configured goes to a host a redirect names: no credentials, cookies,
             // suite or route headers, and no body (see the redirect handling below).
-            let same_origin = url.origin() == self.origin.origin();
-            let mut builder = state.client.request(reqwest_method(method), url.clone());
-            let mut map = HeaderMap::new();
+            let same_origin = url.origin() == self.target_origin;
+            let mut outgoing = reqwest::Request::new(reqwest_method(method), url.clone());
+            let map = outgoing.headers_mut();
             if same_origin {
-                let configured = request.headers.iter().map(|(n, v)| (*n, *v));
-                let identity = state
-                    .headers
-                    .iter()
-                    .map(|h| (h.name.as_str(), h.value.as_str()));
-                for (name, value) in configured.chain(identity) {
-                    if let Err(e) = append(&mut map, name, value) {
+                for (name, value) in &request.headers {
+                    if let Err(e) = append(map, name, value) {
                         return Execution::Error(e);
                     }
                 }
+                match &state.wire_headers {
+                    Ok(headers) => {
+                        for (name, value) in headers {
+                            map.append(name.clone(), value.clone());
+                        }
+                    }
+                    Err(e) => return Execution::Error(e.clone()),
+                }
                 if let Some(token) = login_token
-                    && let Err(e) = append(&mut map, "authorization", &format!("Bearer {token}"))
+                    && let Err(e) = append(map, "authorization", &format!("Bearer {token}"))
                 {
                     return Execution::Error(e);
                 }
@@ -505,29 +637,30 @@ impl Shared {
                     map.append(reqwest::header::COOKIE, cookies);
                 }
             }
-            builder = builder.headers(map);
-            builder = match body {
-                None => builder,
-                Some(Body::Json(json)) => builder
-                    .header("content-type", "application/json")
-                    .body(json.to_string()),
-                Some(Body::Form(pairs)) => {
-                    let encoded = url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(pairs)
-                        .finish();
-                    builder
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(encoded)
-                }
+            let (content_type, payload) = match body {
+                None => (None, None),
+                Some(Body::Json(json)) => (Some("application/json"), Some(json.to_string())),
+                Some(Body::Form(pairs)) => (
+                    Some("application/x-www-form-urlencoded"),
+                    Some(
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .extend_pairs(pairs)
+                            .finish(),
+                    ),
+                ),
                 Some(Body::Raw { text, content_type }) => {
-                    let builder = match content_type {
-                        Some(ct) => builder.header("content-type", ct.as_str()),
-                        None => builder,
-                    };
-                    builder.body(text.clone())
+                    (content_type.as_deref(), Some(text.clone()))
                 }
             };
-            let response = match builder.send().await {
+            if let Some(content_type) = content_type
+                && let Err(e) = append(map, "content-type", content_type)
+            {
+                return Execution::Error(e);
+            }
+            if let Some(payload) = payload {
+                *outgoing.body_mut() = Some(payload.into());
+            }
+            let response = match state.client.execute(outgoing).await {
                 Ok(r) => r,
                 Err(e) => {
                     if same_origin {
@@ -583,7 +716,7 @@ impl Shared {
                 // A 307/308 would replay a write elsewhere: only a safe request follows one
                 // to another origin; otherwise the redirect itself is the observed answer.
                 .filter(|next| {
-                    next.origin() == self.origin.origin()
+                    next.origin() == self.target_origin
                         || !matches!(status, 307 | 308)
                         || (method.is_safe() && body.is_none())
                 });
@@ -594,7 +727,7 @@ impl Shared {
                         method = Method::Get;
                         body = None;
                     }
-                    if next.origin() != self.origin.origin() {
+                    if next.origin() != self.target_origin {
                         body = None;
                     }
                     url = next;
@@ -688,16 +821,42 @@ impl Shared {
     }
 }
 
+/// The URL of `path` under the target's base URL: what parsing `base` + `path` gives.
+/// `origin` is `base` parsed. A plain path is set on a copy of it rather than parsed
+/// with the base: parsing would map the host through IDNA again for every request.
+fn request_url(origin: &Url, base: &str, path: &str) -> Result<Url, String> {
+    let plain = path.starts_with('/')
+        && !path.contains(['?', '#'])
+        && origin.query().is_none()
+        && origin.fragment().is_none()
+        && !origin.cannot_be_a_base();
+    if !plain {
+        return Url::parse(&format!("{base}{path}"))
+            .map_err(|e| format!("invalid request URL: {e}"));
+    }
+    let mut url = origin.clone();
+    match origin.path().trim_end_matches('/') {
+        "" => url.set_path(path),
+        prefix => url.set_path(&format!("{prefix}{path}")),
+    }
+    Ok(url)
+}
+
 /// Adds a header, or says why it cannot be sent (without echoing its value, which may
 /// be a credential): a case must never pass because a credential was silently dropped.
 fn append(map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let (name, value) = wire_header(name, value)?;
+    map.append(name, value);
+    Ok(())
+}
+
+fn wire_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
     let header = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("not sent: `{name}` is not a valid header name"))?;
     let value = HeaderValue::from_str(value).map_err(|_| {
         format!("not sent: the value of header `{name}` is not a valid header value (line break or control character?)")
     })?;
-    map.append(header, value);
-    Ok(())
+    Ok((header, value))
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
@@ -726,5 +885,48 @@ fn describe_error(error: &reqwest::Error, base: &str) -> String {
         format!("cannot connect to {base}: {detail} (is the target running?)")
     } else {
         format!("request to {base} failed: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_urls_are_what_parsing_base_and_path_gives() {
+        let bases = [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "https://Api.Example.COM:443/v2/",
+            "http://[::1]:9000/prefix//",
+            "http://localhost/a%20b",
+            "http://h/base?x=1",
+        ];
+        let paths = [
+            "/",
+            "/v1/projects/42",
+            "/with space/é/%2F/%zz",
+            "/a/./b/../c",
+            "//double",
+            "/back\\slash",
+            "/q?x=1&y=2",
+            "/frag#f",
+            "/tab\tnewline\n",
+            "relative",
+            "/trailing/",
+        ];
+        for base in bases {
+            let trimmed = base.trim_end_matches('/');
+            let origin = Url::parse(base).unwrap();
+            for path in paths {
+                let expected = Url::parse(&format!("{trimmed}{path}")).map_err(|e| e.to_string());
+                let got = request_url(&origin, trimmed, path).map_err(|e| e.to_string());
+                assert_eq!(
+                    got.as_ref().map(Url::as_str).ok(),
+                    expected.as_ref().map(Url::as_str).ok(),
+                    "{base} + {path}"
+                );
+            }
+        }
     }
 }

@@ -2,13 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
 
-use crate::engine::{Engine, Execution, RunConfig};
-use crate::results::{Evaluator, Outcome};
+use crate::engine::{Engine, Retain, RunConfig};
+use crate::inbox::Inbox;
+use crate::results::Outcome;
 use crate::snapshot;
 
 /// Runs the suite at `path` as a libtest harness: the `main` of a `harness = false` test.
@@ -54,6 +55,10 @@ fn resolve(path: &Path) -> PathBuf {
 
 /// Builds one trial per case, sends every selected case at once (bounded by the
 /// engine's concurrency, not by the test threads), then lets libtest report.
+///
+/// Trials only collect results the engine has already judged, so unless
+/// `--test-threads` says otherwise they run on one thread: more threads would add a
+/// thread hand-off per case and send nothing sooner.
 pub fn run_trials(
     suite: Arc<Suite>,
     config: &RunConfig,
@@ -79,21 +84,17 @@ pub fn run_trials(
     } else {
         Engine::start(suite.clone(), config).map(|e| Some(Arc::new(e)))
     };
-    let mut receivers: Vec<Option<mpsc::Receiver<Execution>>> =
-        (0..suite.cases.len()).map(|_| None).collect();
+    let inbox = Inbox::new(suite.cases.len(), selected.len());
+    let mut scheduled = vec![false; suite.cases.len()];
     if let Ok(Some(engine)) = &engine {
-        let mut senders: Vec<Option<mpsc::SyncSender<Execution>>> =
-            (0..suite.cases.len()).map(|_| None).collect();
         for &index in &selected {
-            let (tx, rx) = mpsc::sync_channel(1);
-            senders[index] = Some(tx);
-            receivers[index] = Some(rx);
+            scheduled[index] = true;
         }
-        engine.execute_all(selected, move |index, execution| {
-            if let Some(tx) = &senders[index] {
-                let _ = tx.send(execution);
-            }
+        let producer = inbox.producer();
+        engine.execute_all(selected, Retain::Failures, move |finished| {
+            producer.put(finished.index(), finished);
         });
+        engine.prepare();
     }
     let start_error = engine
         .as_ref()
@@ -104,40 +105,31 @@ pub fn run_trials(
         .cases
         .iter()
         .enumerate()
-        .zip(receivers)
-        .map(|((index, case), rx)| {
+        .map(|(index, case)| {
             let suite = suite.clone();
             let engine = engine.clone();
+            let inbox = inbox.clone();
             let start_error = start_error.clone();
+            let scheduled = scheduled[index];
             Trial::ignorable_test(case.name.clone(), move || {
                 if let Some(error) = start_error {
                     return Err(Failed::from(format!("target not started: {error}")));
                 }
-                let (Some(engine), Some(rx)) = (engine, rx) else {
+                let (Some(engine), true) = (engine, scheduled) else {
                     return Err(Failed::from("case was not scheduled"));
                 };
-                let execution = rx
-                    .recv()
-                    .map_err(|_| Failed::from("the run was interrupted"))?;
-                let evaluator = Evaluator {
-                    suite: &suite,
-                    fingerprints: engine.fingerprints(),
-                    base_url: engine.base_url(),
-                };
+                let finished = inbox
+                    .take(index)
+                    .ok_or_else(|| Failed::from("the run was interrupted"))?;
+                let result = engine.judged(finished);
                 let case = &suite.cases[index];
-                let secrets = engine.secrets();
-                let result = evaluator.evaluate(
-                    index,
-                    execution,
-                    engine.identity_headers(case.identity),
-                    &secrets,
-                );
                 match result.outcome {
                     Outcome::Pass => {
                         if case.expect.snapshot
                             && let (Some(observed), Some(attribution)) =
                                 (&result.observed, &result.attribution)
                         {
+                            let secrets = engine.secrets();
                             let route = suite.route(case);
                             let description = format!(
                                 "{} {} as {}",
@@ -165,7 +157,9 @@ pub fn run_trials(
             })
         })
         .collect();
-    let conclusion = libtest_mimic::run(args, trials);
+    let mut args = args.clone();
+    args.test_threads.get_or_insert(1);
+    let conclusion = libtest_mimic::run(&args, trials);
     drop(engine);
     conclusion
 }

@@ -35,6 +35,7 @@ mod credentials;
 mod engine;
 mod errors;
 mod harness;
+mod inbox;
 mod judge;
 mod observed;
 mod report;

@@ -67,10 +67,13 @@ impl Observed {
                 return Some((id, "body reference"));
             }
         }
+        const BODY_KEYS: [&str; 3] = ["request_id", "requestId", "trace_id"];
+        // Most bodies name none of the keys: parsing them would be wasted work.
         if self.body.trim_start().starts_with('{')
+            && BODY_KEYS.iter().any(|key| self.body.contains(key))
             && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&self.body)
         {
-            for key in ["request_id", "requestId", "trace_id"] {
+            for key in BODY_KEYS {
                 if let Some(serde_json::Value::String(id)) = map.get(key) {
                     return Some((id.clone(), "body request_id"));
                 }

@@ -91,7 +91,9 @@ impl Evaluator<'_> {
                 result.message = Some(secrets.redact(&message));
             }
             Execution::Observed(mut observed) => {
-                observed.body = secrets.redact(&observed.body);
+                if secrets.appear_in(&observed.body) {
+                    observed.body = secrets.redact(&observed.body);
+                }
                 for (_, value) in &mut observed.headers {
                     if secrets.appear_in(value) {
                         *value = secrets.redact(value);

@@ -1,13 +1,13 @@
 //! Running selected cases outside libtest: the engine behind `rolecall run`.
 
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use rolecall_scenario::{Secrets, Suite};
 
-use crate::engine::{Engine, RunConfig};
+use crate::engine::{Engine, Retain, RunConfig};
 use crate::errors::RunnerError;
-use crate::results::{CaseResult, Evaluator};
+use crate::inbox::Inbox;
+use crate::results::CaseResult;
 
 /// Everything a run produced.
 #[derive(Debug, Clone)]
@@ -29,33 +29,30 @@ pub fn run(
     mut on_result: impl FnMut(&Suite, &CaseResult),
 ) -> Result<RunOutput, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
-    let (tx, rx) = mpsc::channel();
-    let sender = tx.clone();
-    engine.execute_all(selected.to_vec(), move |index, execution| {
-        let _ = sender.send((index, execution));
+    let inbox = Inbox::new(suite.cases.len(), selected.len());
+    let producer = inbox.producer();
+    engine.execute_all(selected.to_vec(), Retain::Everything, move |finished| {
+        producer.put(finished.index(), finished);
     });
-    drop(tx);
-    let evaluator = Evaluator {
-        suite: &suite,
-        fingerprints: engine.fingerprints(),
-        base_url: engine.base_url(),
-    };
-    let mut results = Vec::with_capacity(selected.len());
-    for (index, execution) in rx {
-        let secrets = engine.secrets();
-        let identity = suite.cases[index].identity;
-        let result = evaluator.evaluate(
-            index,
-            execution,
-            engine.identity_headers(identity),
-            &secrets,
-        );
-        on_result(&suite, &result);
-        results.push(result);
+    engine.prepare();
+    // By suite index, so that the results come out in suite order without sorting.
+    let mut by_index: Vec<Option<CaseResult>> = std::iter::repeat_with(|| None)
+        .take(suite.cases.len())
+        .collect();
+    loop {
+        let batch = inbox.drain();
+        if batch.is_empty() {
+            break;
+        }
+        for finished in batch {
+            let result = engine.judged(finished);
+            on_result(&suite, &result);
+            let index = result.index;
+            by_index[index] = Some(result);
+        }
     }
-    results.sort_by_key(|r| r.index);
     Ok(RunOutput {
-        results,
+        results: by_index.into_iter().flatten().collect(),
         base_url: engine.base_url().to_owned(),
         secrets: Secrets::clone(&engine.secrets()),
     })
