@@ -96,9 +96,11 @@ enum MockCommand {
     },
 }
 
-/// A run allocates on the async workers and reports on the main thread; glibc's
-/// allocator serialises that hand-off on its per-thread arenas. mimalloc measured
-/// 20-25% faster on `cargo xtask bench runner`'s instant-server workload.
+/// A run allocates on the async workers and reports on the main thread, a pattern
+/// glibc's per-thread arenas handle poorly: with mimalloc `rolecall run` takes about
+/// 1.0× the plain reqwest loop on `cargo xtask bench runner`'s instant-server workload
+/// instead of 1.3×. The price is about 4 MiB more peak RSS (transparent huge pages are
+/// off, `no_thp`, or it would be 20 MiB more). See ARCHITECTURE.md, "Performance".
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -314,9 +314,7 @@ impl Engine {
                     let execution = shared.execute(index).await;
                     let finished = if shared.fingerprints.get().is_some() {
                         let mut result = shared.evaluate(index, execution);
-                        if retain == Retain::Failures {
-                            shared.strip(&mut result);
-                        }
+                        shared.strip(&mut result, retain);
                         Finished::Judged(result)
                     } else {
                         Finished::Unjudged(index, execution)
@@ -331,7 +329,7 @@ impl Engine {
 /// What a judged result keeps when it leaves the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retain {
-    /// Everything, for reports.
+    /// What reports use: everything but the headers and body of a passing case.
     Everything,
     /// What libtest trials use: a passing case without a snapshot needs only its
     /// outcome. The rest is dropped on the worker that allocated it: freeing it on the
@@ -479,13 +477,26 @@ struct Outgoing<'a> {
 }
 
 impl Shared {
-    /// Drops what [`Retain::Failures`] does not keep.
-    fn strip(&self, result: &mut CaseResult) {
-        if result.outcome == Outcome::Pass && !self.suite.cases[result.index].expect.snapshot {
-            result.observed = None;
-            result.attribution = None;
-            result.verdict = None;
-            result.request_id = None;
+    /// Drops, on the worker that allocated it, what `retain` does not keep. A passing
+    /// case never keeps its response headers and body unless it snapshots them: no
+    /// report shows them, and a large suite would otherwise hold every response.
+    fn strip(&self, result: &mut CaseResult, retain: Retain) {
+        if result.outcome != Outcome::Pass || self.suite.cases[result.index].expect.snapshot {
+            return;
+        }
+        match retain {
+            Retain::Everything => {
+                if let Some(observed) = &mut result.observed {
+                    observed.headers = Vec::new();
+                    observed.body = String::new();
+                }
+            }
+            Retain::Failures => {
+                result.observed = None;
+                result.attribution = None;
+                result.verdict = None;
+                result.request_id = None;
+            }
         }
     }
 

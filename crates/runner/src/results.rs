@@ -42,7 +42,9 @@ pub struct CaseResult {
     pub index: usize,
     /// How it ended.
     pub outcome: Outcome,
-    /// The response, when one came back.
+    /// The response, when one came back. A passing case keeps only its status,
+    /// redirects and timing, not its headers and body, unless it snapshots them: reports
+    /// do not show them, and a large suite would otherwise hold every response.
     pub observed: Option<Observed>,
     /// Which layer answered, when a response came back.
     pub attribution: Option<Attribution>,
