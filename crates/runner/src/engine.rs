@@ -256,11 +256,7 @@ impl Engine {
 
     /// Every secret known so far, including minted and captured tokens.
     pub(crate) fn secrets(&self) -> Arc<Secrets> {
-        self.shared
-            .secrets
-            .read()
-            .map(|s| Arc::clone(&s))
-            .unwrap_or_default()
+        self.shared.secrets()
     }
 
     /// Compiles the layer-attribution rules, on the calling thread.
@@ -330,7 +326,7 @@ impl Engine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retain {
     /// What reports use: everything but the headers and body of a passing case.
-    Everything,
+    Reports,
     /// What libtest trials use: a passing case without a snapshot needs only its
     /// outcome. The rest is dropped on the worker that allocated it: freeing it on the
     /// reporting thread instead costs glibc's allocator a lock per block, measurably.
@@ -485,7 +481,7 @@ impl Shared {
             return;
         }
         match retain {
-            Retain::Everything => {
+            Retain::Reports => {
                 if let Some(observed) = &mut result.observed {
                     observed.headers = Vec::new();
                     observed.body = String::new();
@@ -512,17 +508,20 @@ impl Shared {
             base_url: &self.base,
         };
         let identity = self.suite.cases[index].identity;
-        let secrets = self
-            .secrets
-            .read()
-            .map(|s| Arc::clone(&s))
-            .unwrap_or_default();
         evaluator.evaluate(
             index,
             execution,
             &self.identities[identity].headers,
-            &secrets,
+            &self.secrets(),
         )
+    }
+
+    /// A snapshot of every secret known so far, including minted and captured tokens.
+    fn secrets(&self) -> Arc<Secrets> {
+        self.secrets
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default()
     }
 
     async fn execute(&self, index: usize) -> Execution {

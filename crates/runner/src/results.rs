@@ -93,13 +93,9 @@ impl Evaluator<'_> {
                 result.message = Some(secrets.redact(&message));
             }
             Execution::Observed(mut observed) => {
-                if secrets.appear_in(&observed.body) {
-                    observed.body = secrets.redact(&observed.body);
-                }
+                secrets.redact_in_place(&mut observed.body);
                 for (_, value) in &mut observed.headers {
-                    if secrets.appear_in(value) {
-                        *value = secrets.redact(value);
-                    }
+                    secrets.redact_in_place(value);
                 }
                 let attribution = classify(
                     self.fingerprints,

@@ -31,7 +31,7 @@ pub fn run(
     let engine = Engine::start(suite.clone(), config)?;
     let inbox = Inbox::new(suite.cases.len(), selected.len());
     let producer = inbox.producer();
-    engine.execute_all(selected.to_vec(), Retain::Everything, move |finished| {
+    engine.execute_all(selected.to_vec(), Retain::Reports, move |finished| {
         producer.put(finished.index(), finished);
     });
     engine.prepare();

@@ -213,26 +213,38 @@ impl Secrets {
     /// offsets valid (for quoting source lines under carets).
     pub fn mask(&self, text: &str) -> String {
         self.replace(text, |range| "*".repeat(range.len()))
+            .unwrap_or_else(|| text.to_owned())
     }
 
     /// Replaces every secret value in `text` with `***`.
     pub fn redact(&self, text: &str) -> String {
         self.replace(text, |_| "***".to_owned())
+            .unwrap_or_else(|| text.to_owned())
     }
 
-    fn replace(&self, text: &str, with: impl Fn(&Range<usize>) -> String) -> String {
-        if !self.appear_in(text) {
-            return text.to_owned();
+    /// [`redact`](Self::redact) in place: `text` is only rewritten when a secret
+    /// appears in it, so the common case allocates nothing.
+    pub fn redact_in_place(&self, text: &mut String) {
+        if let Some(redacted) = self.replace(text, |_| "***".to_owned()) {
+            *text = redacted;
+        }
+    }
+
+    /// `text` with every covered range replaced, or `None` when no secret appears in it.
+    fn replace(&self, text: &str, with: impl Fn(&Range<usize>) -> String) -> Option<String> {
+        let covered = self.covered(text);
+        if covered.is_empty() {
+            return None;
         }
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for range in self.covered(text) {
+        for range in covered {
             out.push_str(&text[at..range.start]);
             out.push_str(&with(&range));
             at = range.end;
         }
         out.push_str(&text[at..]);
-        out
+        Some(out)
     }
 }
 
@@ -644,6 +656,9 @@ mod tests {
             "adjacent stay apart"
         );
         assert_eq!(s.redact("nothing here"), "nothing here");
+        let mut text = "header: hunter22".to_owned();
+        s.redact_in_place(&mut text);
+        assert_eq!(text, "header: ***");
         assert!(s.appear_in("xhunter22x"));
         assert!(!s.appear_in("hunter2"));
     }
