@@ -18,6 +18,7 @@ use crate::classify::Fingerprints;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
 use crate::observed::{BODY_LIMIT, Observed};
+use crate::queue::Queue;
 use crate::results::{CaseResult, Evaluator, Outcome};
 use crate::target::{self, TargetGuard};
 
@@ -286,27 +287,28 @@ impl Engine {
         }
     }
 
-    /// Executes the cases at `indices`, in order, with as many workers as requests may
-    /// be in flight; `done` receives each case, on the worker that finished it. Workers
-    /// pull the next index when they finish one, so memory does not grow with the
-    /// number of cases.
+    /// Executes the cases at `indices` with as many workers as requests may be in
+    /// flight; `done` receives each case, on the worker that finished it. Workers take
+    /// the next case when they finish one, so memory does not grow with the number of
+    /// cases, and they take it from the identity with the fewest requests in flight
+    /// (see [`Queue`]), so that each identity's client opens only its share of the
+    /// connections.
     pub(crate) fn execute_all(
         &self,
         indices: Vec<usize>,
         retain: Retain,
         done: impl Fn(Finished) + Send + Sync + 'static,
     ) {
-        let queue = Arc::new((indices, AtomicUsize::new(0)));
+        let workers = self.shared.semaphore.available_permits().min(indices.len());
+        let cases = &self.shared.suite.cases;
+        let queue = Arc::new(Queue::new(indices, |index| cases[index].identity));
         let done = Arc::new(done);
-        let workers = self.shared.semaphore.available_permits().min(queue.0.len());
         for _ in 0..workers {
             let (shared, queue, done) = (self.shared.clone(), queue.clone(), done.clone());
             self.runtime().spawn(async move {
-                loop {
-                    let next = queue.1.fetch_add(1, Ordering::Relaxed);
-                    let Some(&index) = queue.0.get(next) else {
-                        break;
-                    };
+                let mut ticket = None;
+                while let Some(next) = queue.next(ticket) {
+                    let index = next.case;
                     let execution = shared.execute(index).await;
                     let finished = if shared.fingerprints.get().is_some() {
                         let mut result = shared.evaluate(index, execution);
@@ -316,6 +318,7 @@ impl Engine {
                         Finished::Unjudged(index, execution)
                     };
                     done(finished);
+                    ticket = Some(next);
                 }
             });
         }

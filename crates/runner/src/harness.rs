@@ -84,7 +84,7 @@ pub fn run_trials(
     } else {
         Engine::start(suite.clone(), config).map(|e| Some(Arc::new(e)))
     };
-    let inbox = Inbox::new(suite.cases.len(), selected.len());
+    let inbox = Inbox::by_slot(suite.cases.len(), selected.len());
     let mut scheduled = vec![false; suite.cases.len()];
     if let Ok(Some(engine)) = &engine {
         for &index in &selected {

@@ -14,7 +14,7 @@ const BATCH: usize = 64;
 /// The longest a waiting reader sleeps without looking.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Results by slot, filled by any thread, taken by readers.
+/// Results filled by any thread and taken by readers, either by slot or as they arrive.
 #[derive(Debug)]
 pub(crate) struct Inbox<T> {
     state: Mutex<State<T>>,
@@ -23,10 +23,8 @@ pub(crate) struct Inbox<T> {
 
 #[derive(Debug)]
 struct State<T> {
-    slots: Vec<Option<T>>,
-    /// Filled slots not yet taken by [`Inbox::drain`], in arrival order.
-    order: Vec<usize>,
-    /// Slots still to be filled.
+    items: Items<T>,
+    /// Items still to arrive.
     pending: usize,
     /// Arrivals since the reader was last woken.
     unannounced: usize,
@@ -34,13 +32,34 @@ struct State<T> {
     closed: bool,
 }
 
+/// Where arrivals wait for their reader.
+#[derive(Debug)]
+enum Items<T> {
+    /// By slot, for [`Inbox::take`].
+    Slots(Vec<Option<T>>),
+    /// In arrival order, for [`Inbox::drain`]: nothing is allocated for slots.
+    Arrivals(Vec<T>),
+}
+
 impl<T> Inbox<T> {
-    /// An inbox of `slots` slots, `expected` of which will be filled.
-    pub(crate) fn new(slots: usize, expected: usize) -> Arc<Self> {
+    /// An inbox read slot by slot with [`Inbox::take`]: `slots` slots, `expected` of
+    /// which will be filled.
+    pub(crate) fn by_slot(slots: usize, expected: usize) -> Arc<Self> {
+        Self::with(
+            Items::Slots(std::iter::repeat_with(|| None).take(slots).collect()),
+            expected,
+        )
+    }
+
+    /// An inbox read in arrival order with [`Inbox::drain`], for `expected` items.
+    pub(crate) fn in_arrival_order(expected: usize) -> Arc<Self> {
+        Self::with(Items::Arrivals(Vec::new()), expected)
+    }
+
+    fn with(items: Items<T>, expected: usize) -> Arc<Self> {
         Arc::new(Inbox {
             state: Mutex::new(State {
-                slots: std::iter::repeat_with(|| None).take(slots).collect(),
-                order: Vec::with_capacity(expected),
+                items,
                 pending: expected,
                 unannounced: 0,
                 closed: expected == 0,
@@ -59,11 +78,15 @@ impl<T> Inbox<T> {
         Producer(Arc::clone(self))
     }
 
-    /// Waits for the item in `slot` and takes it; `None` when it will never arrive.
+    /// Waits for the item in `slot` and takes it; `None` when it will never arrive (or
+    /// the inbox is not read by slot).
     pub(crate) fn take(&self, slot: usize) -> Option<T> {
         let mut state = self.lock();
         loop {
-            if let Some(item) = state.slots.get_mut(slot)?.take() {
+            let Items::Slots(slots) = &mut state.items else {
+                return None;
+            };
+            if let Some(item) = slots.get_mut(slot)?.take() {
                 return Some(item);
             }
             if state.closed {
@@ -74,18 +97,22 @@ impl<T> Inbox<T> {
     }
 
     /// Waits until something has arrived and takes all of it, in arrival order; empty
-    /// once everything has been taken or will never arrive.
+    /// once everything has been taken or will never arrive (or the inbox is read by
+    /// slot).
     pub(crate) fn drain(&self) -> Vec<T> {
         let mut state = self.lock();
-        while state.order.is_empty() && !state.closed {
+        loop {
+            let Items::Arrivals(arrivals) = &mut state.items else {
+                return Vec::new();
+            };
+            if !arrivals.is_empty() {
+                return std::mem::take(arrivals);
+            }
+            if state.closed {
+                return Vec::new();
+            }
             state = self.wait(state);
         }
-        let order = std::mem::take(&mut state.order);
-        let state = &mut *state;
-        order
-            .into_iter()
-            .filter_map(|slot| state.slots[slot].take())
-            .collect()
     }
 
     fn wait<'a>(&self, state: MutexGuard<'a, State<T>>) -> MutexGuard<'a, State<T>> {
@@ -102,14 +129,16 @@ impl<T> Inbox<T> {
 pub(crate) struct Producer<T>(Arc<Inbox<T>>);
 
 impl<T> Producer<T> {
-    /// Files `item` in `slot`.
+    /// Files `item` in `slot` (ignored when the inbox is read in arrival order).
     pub(crate) fn put(&self, slot: usize, item: T) {
         let mut state = self.0.lock();
-        let Some(place) = state.slots.get_mut(slot) else {
-            return;
-        };
-        *place = Some(item);
-        state.order.push(slot);
+        match &mut state.items {
+            Items::Slots(slots) => match slots.get_mut(slot) {
+                Some(place) => *place = Some(item),
+                None => return,
+            },
+            Items::Arrivals(arrivals) => arrivals.push(item),
+        }
         state.pending = state.pending.saturating_sub(1);
         state.unannounced += 1;
         if state.pending == 0 {
@@ -136,7 +165,7 @@ mod tests {
 
     #[test]
     fn take_waits_for_its_slot_across_threads() {
-        let inbox = Inbox::new(200, 200);
+        let inbox = Inbox::by_slot(200, 200);
         let producer = inbox.producer();
         let handle = std::thread::spawn(move || {
             for slot in (0..200).rev() {
@@ -152,18 +181,23 @@ mod tests {
 
     #[test]
     fn drain_returns_arrival_order_then_nothing() {
-        let inbox = Inbox::new(5, 3);
+        let inbox = Inbox::in_arrival_order(3);
         let producer = inbox.producer();
         producer.put(4, "d");
         producer.put(0, "a");
         producer.put(2, "c");
         assert_eq!(inbox.drain(), vec!["d", "a", "c"]);
         assert!(inbox.drain().is_empty(), "all expected items arrived");
+        assert_eq!(
+            inbox.take(4),
+            None,
+            "an inbox drained in order has no slots"
+        );
     }
 
     #[test]
     fn a_dropped_producer_releases_waiting_readers() {
-        let inbox: Arc<Inbox<u8>> = Inbox::new(3, 3);
+        let inbox: Arc<Inbox<u8>> = Inbox::by_slot(3, 3);
         let producer = inbox.producer();
         let handle = std::thread::spawn(move || {
             producer.put(1, 7);
@@ -172,6 +206,13 @@ mod tests {
         assert_eq!(inbox.take(0), None);
         handle.join().unwrap();
         assert_eq!(inbox.take(1), Some(7));
-        assert_eq!(inbox.drain(), Vec::<u8>::new());
+        assert_eq!(inbox.take(2), None);
+
+        let inbox: Arc<Inbox<u8>> = Inbox::in_arrival_order(3);
+        let producer = inbox.producer();
+        let handle = std::thread::spawn(move || producer.put(0, 7));
+        handle.join().unwrap();
+        assert_eq!(inbox.drain(), vec![7]);
+        assert_eq!(inbox.drain(), Vec::<u8>::new(), "the producer is gone");
     }
 }

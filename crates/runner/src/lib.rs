@@ -38,6 +38,7 @@ mod harness;
 mod inbox;
 mod judge;
 mod observed;
+mod queue;
 mod report;
 mod results;
 mod run;

@@ -29,16 +29,13 @@ pub fn run(
     mut on_result: impl FnMut(&Suite, &CaseResult),
 ) -> Result<RunOutput, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
-    let inbox = Inbox::new(suite.cases.len(), selected.len());
+    let inbox = Inbox::in_arrival_order(selected.len());
     let producer = inbox.producer();
     engine.execute_all(selected.to_vec(), Retain::Reports, move |finished| {
         producer.put(finished.index(), finished);
     });
     engine.prepare();
-    // By suite index, so that the results come out in suite order without sorting.
-    let mut by_index: Vec<Option<CaseResult>> = std::iter::repeat_with(|| None)
-        .take(suite.cases.len())
-        .collect();
+    let mut results = Vec::with_capacity(selected.len());
     loop {
         let batch = inbox.drain();
         if batch.is_empty() {
@@ -47,12 +44,12 @@ pub fn run(
         for finished in batch {
             let result = engine.judged(finished);
             on_result(&suite, &result);
-            let index = result.index;
-            by_index[index] = Some(result);
+            results.push(result);
         }
     }
+    results.sort_unstable_by_key(|result| result.index);
     Ok(RunOutput {
-        results: by_index.into_iter().flatten().collect(),
+        results,
         base_url: engine.base_url().to_owned(),
         secrets: Secrets::clone(&engine.secrets()),
     })
