@@ -96,15 +96,13 @@ enum MockCommand {
     },
 }
 
-/// A run allocates on the async workers and reports on the main thread, a pattern
-/// glibc's per-thread arenas handle poorly: with mimalloc `rolecall run` takes about
-/// 1.0× the plain reqwest loop on `cargo xtask bench runner`'s instant-server workload
-/// instead of 1.3×. The price is about 4 MiB more peak RSS (transparent huge pages are
-/// off, `no_thp`, or it would be 20 MiB more). See ARCHITECTURE.md, "Performance".
+/// mimalloc, which gives freed memory back at once: see the `rolecall-alloc` crate and
+/// ARCHITECTURE.md, "Performance".
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: rolecall_alloc::MiMalloc = rolecall_alloc::MiMalloc;
 
 fn main() -> ExitCode {
+    rolecall_alloc::release_freed_memory_at_once();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { path, target } => check(&path, target),
