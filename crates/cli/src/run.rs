@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rolecall_runner::{CaseResult, Outcome, RunConfig, Summary};
+use rolecall_runner::{CaseResult, Keep, Outcome, RunConfig, Summary};
 use rolecall_scenario::Suite;
 
 use crate::{EXIT_INVALID, load_options, render_style};
@@ -77,7 +77,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     // piped (thousands of small writes would cost more than the requests).
     let terminal = std::io::stdout().is_terminal();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let output = rolecall_runner::run(suite.clone(), &config, &selected, |suite, result| {
+    // Without a report, passing cases keep only what their line shows.
+    let keep = if reports.is_empty() {
+        Keep::Lines
+    } else {
+        Keep::Reports
+    };
+    let output = rolecall_runner::run(suite.clone(), &config, &selected, keep, |suite, result| {
         let _ = out.write_all(line(suite, result).as_bytes());
         if terminal {
             let _ = out.flush();

@@ -276,13 +276,16 @@ impl Engine {
         })
     }
 
-    /// The result of a finished case, judging it now if the worker could not.
-    pub(crate) fn judged(&self, finished: Finished) -> CaseResult {
+    /// The result of a finished case, judging it now (and keeping what `retain` says,
+    /// as the worker would have) if the worker could not.
+    pub(crate) fn judged(&self, finished: Finished, retain: Retain) -> CaseResult {
         match finished {
             Finished::Judged(result) => result,
             Finished::Unjudged(index, execution) => {
                 self.prepare();
-                self.shared.evaluate(index, execution)
+                let mut result = self.shared.evaluate(index, execution);
+                self.shared.strip(&mut result, retain);
+                result
             }
         }
     }
@@ -330,6 +333,8 @@ impl Engine {
 pub(crate) enum Retain {
     /// What reports use: everything but the headers and body of a passing case.
     Reports,
+    /// What a line per case shows: a passing case keeps its status, layer and vendor.
+    Lines,
     /// What libtest trials use: a passing case without a snapshot needs only its
     /// outcome. The rest is dropped on the worker that allocated it: freeing it on the
     /// reporting thread instead costs glibc's allocator a lock per block, measurably.
@@ -489,6 +494,19 @@ impl Shared {
                     observed.headers = Vec::new();
                     observed.body = String::new();
                 }
+            }
+            Retain::Lines => {
+                if let Some(observed) = &mut result.observed {
+                    observed.headers = Vec::new();
+                    observed.body = String::new();
+                    observed.redirects = Vec::new();
+                }
+                if let Some(attribution) = &mut result.attribution {
+                    attribution.evidence = Vec::new();
+                    attribution.ambiguity = None;
+                }
+                result.request_id = None;
+                result.verdict = None;
             }
             Retain::Failures => {
                 result.observed = None;

@@ -121,7 +121,7 @@ pub fn run_trials(
                 let finished = inbox
                     .take(index)
                     .ok_or_else(|| Failed::from("the run was interrupted"))?;
-                let result = engine.judged(finished);
+                let result = engine.judged(finished, Retain::Failures);
                 let case = &suite.cases[index];
                 match result.outcome {
                     Outcome::Pass => {

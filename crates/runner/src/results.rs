@@ -44,7 +44,9 @@ pub struct CaseResult {
     pub outcome: Outcome,
     /// The response, when one came back. A passing case keeps only its status,
     /// redirects and timing, not its headers and body, unless it snapshots them: reports
-    /// do not show them, and a large suite would otherwise hold every response.
+    /// do not show them, and a large suite would otherwise hold every response. With
+    /// [`Keep::Lines`](crate::Keep::Lines) it keeps its status and, in `attribution`,
+    /// its layer and vendor only.
     pub observed: Option<Observed>,
     /// Which layer answered, when a response came back.
     pub attribution: Option<Attribution>,

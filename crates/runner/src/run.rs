@@ -20,18 +20,36 @@ pub struct RunOutput {
     pub secrets: Secrets,
 }
 
+/// What the results of passing cases keep. Failures, errors, skips and cases that
+/// snapshot keep everything either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// What reports show: everything but the response headers and body.
+    Reports,
+    /// What a line per case shows: the status, layer and vendor. The rest (evidence,
+    /// request id, verdict) is dropped as each case finishes, so a run that writes no
+    /// report does not hold it for every case.
+    Lines,
+}
+
 /// Sends the cases at `selected` (indices into `suite.cases`) with bounded concurrency,
-/// calling `on_result` as each one completes, and returns every result in suite order.
+/// calling `on_result` as each one completes, and returns every result in suite order,
+/// passing ones with what `keep` says.
 pub fn run(
     suite: Arc<Suite>,
     config: &RunConfig,
     selected: &[usize],
+    keep: Keep,
     mut on_result: impl FnMut(&Suite, &CaseResult),
 ) -> Result<RunOutput, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
     let inbox = Inbox::in_arrival_order(selected.len());
     let producer = inbox.producer();
-    engine.execute_all(selected.to_vec(), Retain::Reports, move |finished| {
+    let retain = match keep {
+        Keep::Reports => Retain::Reports,
+        Keep::Lines => Retain::Lines,
+    };
+    engine.execute_all(selected.to_vec(), retain, move |finished| {
         producer.put(finished.index(), finished);
     });
     engine.prepare();
@@ -42,7 +60,7 @@ pub fn run(
             break;
         }
         for finished in batch {
-            let result = engine.judged(finished);
+            let result = engine.judged(finished, retain);
             on_result(&suite, &result);
             results.push(result);
         }

@@ -1,6 +1,8 @@
 //! Every expectation kind, judged on real responses.
 
 use crate::server::TestServer;
+use rolecall_runner::{Keep, Outcome, RunConfig};
+
 use crate::{outcomes, run_all, suite};
 
 fn suite_file(url: &str) -> String {
@@ -205,4 +207,65 @@ body_contains = "\"code\":\"status_403\""
         user.message
     );
     assert_eq!(user.attribution.as_ref().unwrap().vendor, "acme-gateway");
+}
+
+#[test]
+fn without_a_report_passing_cases_keep_what_their_line_shows() {
+    let server = TestServer::start();
+    let routes = r#"
+[[route]]
+name = "admin_only"
+request = "GET /status/403"
+allow = ["admin"]
+"#;
+    let (_dir, suite) = suite(&[
+        ("rolecall.toml", &suite_file(&server.url())),
+        ("routes.toml", routes),
+    ]);
+    let all: Vec<usize> = (0..suite.cases.len()).collect();
+    let run = |keep| {
+        rolecall_runner::run(suite.clone(), &RunConfig::default(), &all, keep, |_, _| {}).unwrap()
+    };
+    let (lines, reports) = (run(Keep::Lines), run(Keep::Reports));
+    for (lines, reports) in lines.results.iter().zip(&reports.results) {
+        let name = &suite.cases[lines.index].name;
+        assert_eq!(lines.outcome, reports.outcome, "{name}");
+        let (Some(observed), Some(attribution)) = (&lines.observed, &lines.attribution) else {
+            panic!("{name}: the status, layer and vendor are kept");
+        };
+        let full = reports.attribution.as_ref().unwrap();
+        assert_eq!(observed.status, reports.observed.as_ref().unwrap().status);
+        assert_eq!(
+            (attribution.layer, &attribution.vendor),
+            (full.layer, &full.vendor)
+        );
+        assert!(
+            !full.evidence.is_empty(),
+            "{name}: reports keep the evidence"
+        );
+        if lines.outcome == Outcome::Pass {
+            assert!(attribution.evidence.is_empty(), "{name}");
+            assert_eq!(
+                (&lines.request_id, &lines.verdict),
+                (&None, &None),
+                "{name}"
+            );
+        } else {
+            // A refused admin, and an anonymous caller refused with 403 rather than 401:
+            // failures keep everything.
+            assert_eq!(attribution.evidence, full.evidence, "{name}");
+            assert!(
+                lines.request_id.is_some() && lines.message.is_some(),
+                "{name}"
+            );
+        }
+    }
+    assert_eq!(
+        outcomes(&suite, &run(Keep::Lines)),
+        [
+            "routes::admin_only::anonymous fail",
+            "routes::admin_only::user pass",
+            "routes::admin_only::admin fail",
+        ]
+    );
 }

@@ -36,7 +36,14 @@ pub(crate) fn suite(files: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Suite>) {
 /// Runs every case of `suite`.
 pub(crate) fn run_all(suite: &Arc<Suite>) -> RunOutput {
     let all: Vec<usize> = (0..suite.cases.len()).collect();
-    rolecall_runner::run(suite.clone(), &RunConfig::default(), &all, |_, _| {}).unwrap()
+    rolecall_runner::run(
+        suite.clone(),
+        &RunConfig::default(),
+        &all,
+        rolecall_runner::Keep::Reports,
+        |_, _| {},
+    )
+    .unwrap()
 }
 
 /// The outcome of each case as `name outcome`.

@@ -268,7 +268,14 @@ allow = ["admin"]
         base_url: Some(server.url()),
         ..Default::default()
     };
-    let run = rolecall_runner::run(suite.clone(), &overridden, &all, |_, _| {}).unwrap();
+    let run = rolecall_runner::run(
+        suite.clone(),
+        &overridden,
+        &all,
+        rolecall_runner::Keep::Reports,
+        |_, _| {},
+    )
+    .unwrap();
     let seen = server.seen()[before..].to_vec();
     assert_eq!(
         seen.iter().filter(|s| s.method != "GET").count(),
@@ -286,7 +293,14 @@ allow = ["admin"]
         allow_mutations: Some(true),
         ..overridden
     };
-    rolecall_runner::run(suite, &opted_in, &all, |_, _| {}).unwrap();
+    rolecall_runner::run(
+        suite,
+        &opted_in,
+        &all,
+        rolecall_runner::Keep::Reports,
+        |_, _| {},
+    )
+    .unwrap();
     assert_eq!(
         server.seen()[before..]
             .iter()

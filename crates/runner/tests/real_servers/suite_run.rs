@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use libtest_mimic::Failed;
-use rolecall_runner::RunConfig;
+use rolecall_runner::{Keep, RunConfig};
 use serde_json::Value;
 
 use crate::{Kind, Servers};
@@ -67,7 +67,7 @@ pub(crate) fn run_against_nginx(servers: &Servers) -> Result<(), Failed> {
         base_url: Some(base_url.clone()),
         ..RunConfig::default()
     };
-    let output = rolecall_runner::run(Arc::clone(&suite), &config, &all, |_, _| {})
+    let output = rolecall_runner::run(Arc::clone(&suite), &config, &all, Keep::Reports, |_, _| {})
         .map_err(|error| format!("run failed: {error}"))?;
     let json = rolecall_runner::json_report(&suite, &output);
     check_report(&json, &base_url)

@@ -68,6 +68,10 @@ pub(super) fn expand_file(
     cases: &mut Vec<Case>,
 ) {
     let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    // Every route expands to one case per identity: sized once, a large suite's cases
+    // are not copied at each doubling while the half-built suite is in memory.
+    routes.reserve(defs.len());
+    cases.reserve(defs.len() * identities.len());
     for def in defs {
         let line = parse_request_line(cx, file, &def.request);
         let name = match &def.name {
