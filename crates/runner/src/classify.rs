@@ -70,6 +70,20 @@ pub struct Attribution {
 /// assert_eq!(attribution.vendor, "app");
 /// ```
 pub fn classify(fingerprints: &Fingerprints, response: &Evidence<'_>) -> Attribution {
+    attribute(fingerprints, response, true)
+}
+
+/// [`classify`] without the evidence lines: the same layer, vendor and ambiguity, for a
+/// case that will not show them (a passing case outside a report). Judging does not read
+/// the evidence, and building it costs a few allocations per case.
+pub(crate) fn classify_unexplained(
+    fingerprints: &Fingerprints,
+    response: &Evidence<'_>,
+) -> Attribution {
+    attribute(fingerprints, response, false)
+}
+
+fn attribute(fingerprints: &Fingerprints, response: &Evidence<'_>, explain: bool) -> Attribution {
     let body = truncate(response.body, BODY_SCAN_LIMIT);
     // One pass over the body for every body pattern of every rule; rules then only look
     // up their indices.
@@ -77,10 +91,10 @@ pub fn classify(fingerprints: &Fingerprints, response: &Evidence<'_>) -> Attribu
     let mut matched = fingerprints
         .rules()
         .iter()
-        .filter_map(|rule| observe(rule, response, &body_hits).map(|lines| (rule, lines)));
+        .filter_map(|rule| observe(rule, response, &body_hits, explain).map(|lines| (rule, lines)));
 
     let Some((winner, winner_lines)) = matched.next() else {
-        return unknown(response);
+        return unknown(response, explain);
     };
     let mut evidence = winner_lines;
     let mut rivals = Vec::new();
@@ -111,11 +125,13 @@ pub fn classify(fingerprints: &Fingerprints, response: &Evidence<'_>) -> Attribu
     }
 }
 
-/// Checks every condition of `rule`; on a match returns the observations it rests on.
+/// Checks every condition of `rule`; on a match returns the observations it rests on
+/// (none unless `explain`).
 fn observe(
     rule: &Rule,
     response: &Evidence<'_>,
     body_hits: &regex::SetMatches,
+    explain: bool,
 ) -> Option<Vec<String>> {
     if !rule.status.is_empty() && !rule.status.contains(&response.status) {
         return None;
@@ -133,7 +149,9 @@ fn observe(
         if !pattern.is_match(value) {
             return None;
         }
-        lines.push(header_line("content-type", value));
+        if explain {
+            lines.push(header_line("content-type", value));
+        }
     }
     for condition in &rule.headers {
         let (name, value) = response.headers.iter().find(|(name, value)| {
@@ -143,7 +161,12 @@ fn observe(
                     .as_ref()
                     .is_none_or(|pattern| pattern.is_match(value))
         })?;
-        lines.push(header_line(name, value));
+        if explain {
+            lines.push(header_line(name, value));
+        }
+    }
+    if !explain {
+        return Some(lines);
     }
     match &rule.evidence {
         // The rule's own words go first: they are the reason, headers are the context.
@@ -177,11 +200,14 @@ fn ambiguity(winner: &Rule, rivals: &[&Rule]) -> Option<String> {
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
-fn unknown(response: &Evidence<'_>) -> Attribution {
-    let mut evidence = vec!["no fingerprint matched".to_owned()];
-    for name in ["server", "content-type"] {
-        if let Some(value) = header(response.headers, name) {
-            evidence.push(header_line(name, value));
+fn unknown(response: &Evidence<'_>, explain: bool) -> Attribution {
+    let mut evidence = Vec::new();
+    if explain {
+        evidence.push("no fingerprint matched".to_owned());
+        for name in ["server", "content-type"] {
+            if let Some(value) = header(response.headers, name) {
+                evidence.push(header_line(name, value));
+            }
         }
     }
     Attribution {

@@ -283,7 +283,7 @@ impl Engine {
             Finished::Judged(result) => result,
             Finished::Unjudged(index, execution) => {
                 self.prepare();
-                let mut result = self.shared.evaluate(index, execution);
+                let mut result = self.shared.evaluate(index, execution, retain);
                 self.shared.strip(&mut result, retain);
                 result
             }
@@ -314,7 +314,7 @@ impl Engine {
                     let index = next.case;
                     let execution = shared.execute(index).await;
                     let finished = if shared.fingerprints.get().is_some() {
-                        let mut result = shared.evaluate(index, execution);
+                        let mut result = shared.evaluate(index, execution, retain);
                         shared.strip(&mut result, retain);
                         Finished::Judged(result)
                     } else {
@@ -519,7 +519,7 @@ impl Shared {
 
     /// Classifies and judges an execution: pure and synchronous, on the calling thread.
     /// The rules must be compiled.
-    fn evaluate(&self, index: usize, execution: Execution) -> CaseResult {
+    fn evaluate(&self, index: usize, execution: Execution, retain: Retain) -> CaseResult {
         let evaluator = Evaluator {
             suite: &self.suite,
             fingerprints: self
@@ -534,6 +534,7 @@ impl Shared {
             execution,
             &self.identities[identity].headers,
             &self.secrets(),
+            retain == Retain::Reports,
         )
     }
 
@@ -899,7 +900,9 @@ async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::E
             break;
         }
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    // Valid UTF-8 (nearly every body) becomes the string without a copy.
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
 }
 
 /// A one-line reason for a failed exchange that names the likely cause.

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use rolecall_scenario::{Decision, Secrets, Suite};
 
-use crate::classify::{Attribution, Evidence, Fingerprints, classify};
+use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
 use crate::credentials::IdentityHeader;
 use crate::engine::Execution;
 use crate::judge::{Verdict, judge};
@@ -66,12 +66,15 @@ pub(crate) struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
+    /// Judges `execution`. Evidence lines are built for failures, and for passing cases
+    /// only when `explain_passes` (reports show them) or the case snapshots.
     pub(crate) fn evaluate(
         &self,
         index: usize,
         execution: Execution,
         identity_headers: &[IdentityHeader],
         secrets: &Secrets,
+        explain_passes: bool,
     ) -> CaseResult {
         let mut result = CaseResult {
             index,
@@ -99,18 +102,25 @@ impl Evaluator<'_> {
                 for (_, value) in &mut observed.headers {
                     secrets.redact_in_place(value);
                 }
-                let attribution = classify(
-                    self.fingerprints,
-                    &Evidence {
-                        status: observed.status,
-                        headers: &observed.headers,
-                        body: &observed.body,
-                    },
-                );
                 let case = &self.suite.cases[index];
+                let evidence = Evidence {
+                    status: observed.status,
+                    headers: &observed.headers,
+                    body: &observed.body,
+                };
+                let explain = explain_passes || case.expect.snapshot;
+                let mut attribution = if explain {
+                    classify(self.fingerprints, &evidence)
+                } else {
+                    classify_unexplained(self.fingerprints, &evidence)
+                };
                 let verdict = judge(&case.expect, &observed, &attribution);
                 result.request_id = observed.request_id();
                 if !verdict.passed() {
+                    if !explain {
+                        // Failures always explain themselves: classify again, in full.
+                        attribution = classify(self.fingerprints, &evidence);
+                    }
                     result.outcome = Outcome::Fail;
                     result.message = Some(self.failure(
                         index,
