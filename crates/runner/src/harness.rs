@@ -7,7 +7,7 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
 
-use crate::engine::{Engine, Retain, RunConfig};
+use crate::engine::{Engine, Finished, Retain, RunConfig};
 use crate::inbox::Inbox;
 use crate::results::Outcome;
 use crate::snapshot;
@@ -53,6 +53,16 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// What a trial receives from the engine. Most cases pass and need nothing but that: a
+/// slot per case stays two words instead of a whole result.
+#[derive(Debug)]
+enum Delivered {
+    /// Passed, with nothing to snapshot.
+    Passed,
+    /// Anything else, to judge (if the worker could not) and report.
+    Finished(Box<Finished>),
+}
+
 /// Builds one trial per case, sends every selected case at once (bounded by the
 /// engine's concurrency, not by the test threads), then lets libtest report.
 ///
@@ -92,7 +102,16 @@ pub fn run_trials(
         }
         let producer = inbox.producer();
         engine.execute_all(selected, Retain::Failures, move |finished| {
-            producer.put(finished.index(), finished);
+            let index = finished.index();
+            let delivered = match &finished {
+                Finished::Judged(result)
+                    if result.outcome == Outcome::Pass && result.observed.is_none() =>
+                {
+                    Delivered::Passed
+                }
+                _ => Delivered::Finished(Box::new(finished)),
+            };
+            producer.put(index, delivered);
         });
         engine.prepare();
     }
@@ -118,9 +137,11 @@ pub fn run_trials(
                 let (Some(engine), true) = (engine, scheduled) else {
                     return Err(Failed::from("case was not scheduled"));
                 };
-                let finished = inbox
-                    .take(index)
-                    .ok_or_else(|| Failed::from("the run was interrupted"))?;
+                let finished = match inbox.take(index) {
+                    None => return Err(Failed::from("the run was interrupted")),
+                    Some(Delivered::Passed) => return Ok(Completion::Completed),
+                    Some(Delivered::Finished(finished)) => *finished,
+                };
                 let result = engine.judged(finished, Retain::Failures);
                 let case = &suite.cases[index];
                 match result.outcome {
