@@ -99,7 +99,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
     };
     for file in &reports {
-        if let Err(e) = std::fs::write(file, rolecall_runner::json_report(&suite, &output)) {
+        // Streamed case by case: a large run's report is never held in memory whole.
+        let written = std::fs::File::create(file).and_then(|f| {
+            let mut out = std::io::BufWriter::new(f);
+            rolecall_runner::write_json_report(&suite, &output, &mut out)?;
+            out.flush()
+        });
+        if let Err(e) = written {
             eprintln!("error: cannot write report {}: {e}", file.display());
             return ExitCode::from(EXIT_FAILED);
         }

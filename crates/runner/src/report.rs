@@ -11,7 +11,25 @@ struct Report<'a> {
     target: &'a str,
     base_url: String,
     summary: Summary,
-    cases: Vec<ReportCase<'a>>,
+    cases: Cases<'a>,
+}
+
+/// The cases, serialized one at a time as they are written: a report of thousands of
+/// cases is never held in memory whole.
+struct Cases<'a> {
+    suite: &'a Suite,
+    results: &'a [CaseResult],
+    secrets: &'a Secrets,
+}
+
+impl Serialize for Cases<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.results
+                .iter()
+                .map(|r| report_case(self.suite, r, self.secrets)),
+        )
+    }
 }
 
 /// Counts by outcome.
@@ -78,50 +96,63 @@ struct ObservedReport<'a> {
 /// Renders the JSON report of a run. Every secret known to the run (including minted
 /// and captured tokens) is redacted.
 pub fn json_report(suite: &Suite, run: &crate::RunOutput) -> String {
-    let (base_url, results, secrets): (&str, &[CaseResult], &Secrets) =
-        (&run.base_url, &run.results, &run.secrets);
-    let cases = results
-        .iter()
-        .map(|r| {
-            let case = &suite.cases[r.index];
-            let route = suite.route(case);
-            ReportCase {
-                name: &case.name,
-                identity: &suite.identity(case).name,
-                method: route.method.as_str(),
-                path: secrets.redact(&case.path),
-                location: route.location.to_string(),
-                expected: Expected {
-                    status: case.expect.status.to_string(),
-                    decision: case.expect.decision.as_str(),
-                    layer: case.expect.layer.map(|l| l.as_str()),
-                    vendor: case.expect.vendor.as_deref(),
-                },
-                observed: match (&r.observed, &r.attribution) {
-                    (Some(o), Some(a)) => Some(ObservedReport {
-                        status: o.status,
-                        request_id: r.request_id.as_ref().map(|(id, _)| secrets.redact(id)),
-                        layer: a.layer.as_str(),
-                        vendor: &a.vendor,
-                        evidence: a.evidence.iter().map(|e| secrets.redact(e)).collect(),
-                        ambiguity: a.ambiguity.as_deref(),
-                        elapsed_ms: o.elapsed.as_millis(),
-                    }),
-                    _ => None,
-                },
-                outcome: r.outcome.as_str(),
-                message: r.message.as_deref(),
-            }
-        })
-        .collect();
+    let mut json = Vec::new();
+    write_json_report(suite, run, &mut json).expect("writing to a Vec does not fail");
+    String::from_utf8(json).expect("serde_json writes UTF-8")
+}
+
+/// Writes the JSON report of a run to `out`, case by case: what [`json_report`] returns,
+/// without building it in memory first.
+pub fn write_json_report(
+    suite: &Suite,
+    run: &crate::RunOutput,
+    mut out: impl std::io::Write,
+) -> std::io::Result<()> {
+    let secrets = &run.secrets;
     let report = Report {
         target: &suite.target.name,
-        base_url: secrets.redact(base_url),
-        summary: Summary::of(results),
-        cases,
+        base_url: secrets.redact(&run.base_url),
+        summary: Summary::of(&run.results),
+        cases: Cases {
+            suite,
+            results: &run.results,
+            secrets,
+        },
     };
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    // Fields are redacted one by one above (messages already were): redacting the
-    // serialized text could corrupt its structure when a secret equals a key or value.
-    json + "\n"
+    // Fields are redacted one by one (messages already were): redacting the serialized
+    // text could corrupt its structure when a secret equals a key or value.
+    serde_json::to_writer_pretty(&mut out, &report)?;
+    out.write_all(b"\n")
+}
+
+fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult, secrets: &Secrets) -> ReportCase<'a> {
+    let case = &suite.cases[r.index];
+    let route = suite.route(case);
+    ReportCase {
+        name: &case.name,
+        identity: &suite.identity(case).name,
+        method: route.method.as_str(),
+        path: secrets.redact(&case.path),
+        location: route.location.to_string(),
+        expected: Expected {
+            status: case.expect.status.to_string(),
+            decision: case.expect.decision.as_str(),
+            layer: case.expect.layer.map(|l| l.as_str()),
+            vendor: case.expect.vendor.as_deref(),
+        },
+        observed: match (&r.observed, &r.attribution) {
+            (Some(o), Some(a)) => Some(ObservedReport {
+                status: o.status,
+                request_id: r.request_id.as_ref().map(|(id, _)| secrets.redact(id)),
+                layer: a.layer.as_str(),
+                vendor: &a.vendor,
+                evidence: a.evidence.iter().map(|e| secrets.redact(e)).collect(),
+                ambiguity: a.ambiguity.as_deref(),
+                elapsed_ms: o.elapsed.as_millis(),
+            }),
+            _ => None,
+        },
+        outcome: r.outcome.as_str(),
+        message: r.message.as_deref(),
+    }
 }
