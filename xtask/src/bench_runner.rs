@@ -53,8 +53,10 @@ const CASES: usize = IDENTITIES * ROUTES;
 const CONCURRENCY: usize = 64;
 /// W2's added latency per request.
 const SLOW: Duration = Duration::from_millis(20);
-/// Timed repetitions per variant and workload; the median is reported.
-const REPETITIONS: usize = 5;
+/// Timed repetitions per variant and workload; the median is reported. W1 runs take
+/// about 50 ms, within a few ms of each other's noise on a shared 2-core machine: with 5,
+/// the median of one variant moved by up to 10% from one bench run to the next.
+const REPETITIONS: usize = 9;
 /// No child may run longer than this.
 const CHILD_DEADLINE: Duration = Duration::from_secs(60);
 /// The same `User-Agent` as rolecall's, so both clients send the same bytes.
