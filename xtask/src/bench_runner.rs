@@ -765,10 +765,17 @@ fn measure(binaries: &Binaries) -> Result<()> {
 }
 
 /// Drops the cached pages of `path` (those not mapped by a running process).
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn evict_from_page_cache(path: &Path) -> Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)
         .with_context(|| format!("evict {} from the page cache", path.display()))?;
+    Ok(())
+}
+
+/// Elsewhere (macOS has no `posix_fadvise`) the page cache is left as it is.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn evict_from_page_cache(_path: &Path) -> Result<()> {
     Ok(())
 }
 

@@ -10,7 +10,8 @@
 //! A run lasts well under a second and goes through phases (load the suite, compile the
 //! rules, send): memory freed by one phase stayed resident while the next one touched
 //! new pages, about 2 MiB of a 20 MiB peak. [`release_freed_memory_at_once`] sets the
-//! delay to zero; the cost, a `madvise` per emptied page, did not show in wall time.
+//! delay to zero (unless the environment sets one); the cost, a `madvise` per emptied
+//! page, did not show in wall time.
 //!
 //! This is the workspace's only unsafe code: one call that stores an integer in
 //! mimalloc's option table.
@@ -23,12 +24,27 @@ pub use mimalloc::MiMalloc;
 /// options fails the build's tests instead of changing another setting.
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Makes mimalloc give pages back to the operating system as soon as they are free.
-/// Call it first thing in `main`.
+/// The environment variables through which a user chooses the purge delay.
+const PURGE_DELAY_VARIABLES: [&str; 2] = ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"];
+
+/// Makes mimalloc give pages back to the operating system as soon as they are free,
+/// unless the environment already chose a delay (`MIMALLOC_PURGE_DELAY`, or its older
+/// name `MIMALLOC_RESET_DELAY`).
+///
+/// Call it first thing in `main`, before any other thread exists: mimalloc writes and
+/// reads its option table without synchronisation.
 pub fn release_freed_memory_at_once() {
+    if PURGE_DELAY_VARIABLES
+        .iter()
+        .any(|name| std::env::var_os(name).is_some())
+    {
+        return;
+    }
     #[allow(unsafe_code)]
-    // SAFETY: `mi_option_set` stores a value in mimalloc's static option table; it is
-    // thread-safe and any option index below `_mi_option_last` with any value is valid.
+    // SAFETY: `mi_option_set` stores an integer in mimalloc's static option table; any
+    // index below `_mi_option_last` and any value are valid. The store is not atomic,
+    // which is sound because `main` calls this before it starts any other thread (the
+    // documented precondition), so nothing reads the table at the same time.
     unsafe {
         libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
     }
@@ -40,21 +56,26 @@ mod tests {
 
     #[allow(unsafe_code)]
     fn purge_delay() -> std::ffi::c_long {
-        // SAFETY: reads mimalloc's static option table; any valid index is fine.
+        // SAFETY: reads mimalloc's static option table with a valid index; this is the
+        // crate's only test, so no other thread of the test binary writes it.
         unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
     }
 
     #[test]
     fn the_option_is_the_purge_delay_and_becomes_zero() {
-        // mimalloc 3's default purge delay (src/options.c), in milliseconds; no other
-        // option defaults to 1000. Unless MIMALLOC_PURGE_DELAY is set for the test.
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(
-                purge_delay(),
-                1000,
-                "index {PURGE_DELAY} is not the purge delay"
-            );
+        if PURGE_DELAY_VARIABLES
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+        {
+            return; // the environment chose a delay, which is left alone
         }
+        // mimalloc 3's default purge delay (src/options.c), in milliseconds; no other
+        // option defaults to 1000, and mimalloc 2's purge delay defaults to 10.
+        assert_eq!(
+            purge_delay(),
+            1000,
+            "index {PURGE_DELAY} is not the purge delay"
+        );
         release_freed_memory_at_once();
         assert_eq!(purge_delay(), 0);
     }

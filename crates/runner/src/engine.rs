@@ -892,7 +892,12 @@ fn wire_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Str
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
-    let mut body = Vec::new();
+    // Sized by Content-Length when there is one, so a kept body holds no spare room.
+    let hint = response
+        .content_length()
+        .unwrap_or(0)
+        .min(BODY_LIMIT as u64) as usize;
+    let mut body = Vec::with_capacity(hint);
     while let Some(chunk) = response.chunk().await? {
         let room = BODY_LIMIT.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);

@@ -6,9 +6,9 @@
 //! the order in which workers finished happened to give, and a run opened 100-120
 //! connections. Workers
 //! therefore take their next case from the identity with the fewest requests in flight,
-//! and among those from the one with the most cases left, so that identities progress
-//! at the same pace and run out together: each has at most its share of the requests in
-//! flight (7 of 64 for 10 identities). A connection goes back to its pool only once the
+//! and among those the case that comes first in the suite: each identity has at most its
+//! share of the requests in flight (7 of 64 for 10 identities), and at concurrency 1
+//! cases go out in suite order, as they did before. A connection goes back to its pool only once the
 //! runtime has polled it after its response, so a run still opens more connections than
 //! that (85-105); yielding to the runtime before each request brought it to 70,
 //! but cost glibc's allocator more than the connections saved (tasks moved between
@@ -82,14 +82,9 @@ impl Queue {
             .iter_mut()
             .enumerate()
             .filter(|(_, lane)| lane.next < lane.cases.len())
-            // Fewest in flight first, then most left; the first such lane on a tie.
-            .min_by_key(|(lane_index, lane)| {
-                (
-                    lane.in_flight,
-                    std::cmp::Reverse(lane.cases.len() - lane.next),
-                    *lane_index,
-                )
-            })?;
+            // Fewest in flight first, then the case that comes first in the suite: one
+            // worker sends in suite order, whatever the filter left of each identity.
+            .min_by_key(|(_, lane)| (lane.in_flight, lane.cases[lane.next]))?;
         let case = chosen.cases[chosen.next];
         chosen.next += 1;
         chosen.in_flight += 1;
@@ -162,9 +157,22 @@ mod tests {
     }
 
     #[test]
+    fn one_worker_sends_in_suite_order_even_when_identities_have_unequal_shares() {
+        // A filter can leave identities with different numbers of cases.
+        let queue = Queue::new(vec![0, 1, 2, 5, 6], |case| usize::from(case != 0));
+        let mut taken = Vec::new();
+        let mut last = None;
+        while let Some(ticket) = queue.next(last) {
+            taken.push(ticket.case);
+            last = Some(ticket);
+        }
+        assert_eq!(taken, vec![0, 1, 2, 5, 6]);
+    }
+
+    #[test]
     fn one_worker_alternates_identities_in_suite_order() {
-        // With nothing in flight every lane ties on the first key; the one with the
-        // most left goes first, so a single worker goes round the identities.
+        // With nothing in flight every lane ties on the first key, so a single worker
+        // takes the case that comes first in the suite.
         let queue = suite_order(2, 3);
         let mut taken = Vec::new();
         let mut last = None;
