@@ -34,10 +34,7 @@ const PURGE_DELAY_VARIABLES: [&str; 2] = ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESE
 /// Call it first thing in `main`, before any other thread exists: mimalloc writes and
 /// reads its option table without synchronisation.
 pub fn release_freed_memory_at_once() {
-    if PURGE_DELAY_VARIABLES
-        .iter()
-        .any(|name| std::env::var_os(name).is_some())
-    {
+    if environment_chose_a_delay() {
         return;
     }
     #[allow(unsafe_code)]
@@ -48,6 +45,12 @@ pub fn release_freed_memory_at_once() {
     unsafe {
         libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
     }
+}
+
+fn environment_chose_a_delay() -> bool {
+    PURGE_DELAY_VARIABLES
+        .iter()
+        .any(|name| std::env::var_os(name).is_some())
 }
 
 #[cfg(test)]
@@ -63,11 +66,8 @@ mod tests {
 
     #[test]
     fn the_option_is_the_purge_delay_and_becomes_zero() {
-        if PURGE_DELAY_VARIABLES
-            .iter()
-            .any(|name| std::env::var_os(name).is_some())
-        {
-            return; // the environment chose a delay, which is left alone
+        if environment_chose_a_delay() {
+            return; // left alone: nothing to check
         }
         // mimalloc 3's default purge delay (src/options.c), in milliseconds; no other
         // option defaults to 1000, and mimalloc 2's purge delay defaults to 10.

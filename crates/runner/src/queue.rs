@@ -96,6 +96,17 @@ impl Queue {
 mod tests {
     use super::*;
 
+    /// The cases one worker takes, in order, finishing each before the next.
+    fn one_worker(queue: &Queue) -> Vec<usize> {
+        let mut taken = Vec::new();
+        let mut last = None;
+        while let Some(ticket) = queue.next(last) {
+            taken.push(ticket.case);
+            last = Some(ticket);
+        }
+        taken
+    }
+
     /// `identities` identities × `routes` routes, in suite order (route by route).
     fn suite_order(routes: usize, identities: usize) -> Queue {
         Queue::new((0..routes * identities).collect(), |case| case % identities)
@@ -137,12 +148,7 @@ mod tests {
     #[test]
     fn every_case_once_and_each_identity_in_order() {
         let queue = Queue::new(vec![5, 1, 4, 2, 3, 0, 6], |case| case % 3);
-        let mut taken = Vec::new();
-        let mut last = None;
-        while let Some(ticket) = queue.next(last) {
-            taken.push(ticket.case);
-            last = Some(ticket);
-        }
+        let taken = one_worker(&queue);
         let mut sorted = taken.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..7).collect::<Vec<_>>());
@@ -160,12 +166,7 @@ mod tests {
     fn one_worker_sends_in_suite_order_even_when_identities_have_unequal_shares() {
         // A filter can leave identities with different numbers of cases.
         let queue = Queue::new(vec![0, 1, 2, 5, 6], |case| usize::from(case != 0));
-        let mut taken = Vec::new();
-        let mut last = None;
-        while let Some(ticket) = queue.next(last) {
-            taken.push(ticket.case);
-            last = Some(ticket);
-        }
+        let taken = one_worker(&queue);
         assert_eq!(taken, vec![0, 1, 2, 5, 6]);
     }
 
@@ -174,12 +175,7 @@ mod tests {
         // With nothing in flight every lane ties on the first key, so a single worker
         // takes the case that comes first in the suite.
         let queue = suite_order(2, 3);
-        let mut taken = Vec::new();
-        let mut last = None;
-        while let Some(ticket) = queue.next(last) {
-            taken.push(ticket.case);
-            last = Some(ticket);
-        }
+        let taken = one_worker(&queue);
         assert_eq!(taken, vec![0, 1, 2, 3, 4, 5]);
     }
 
