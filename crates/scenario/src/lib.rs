@@ -58,8 +58,8 @@ pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE};
 pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
-    Identity, Jwt, JwtDefect, JwtKey, Login, Method, Route, Secret, Secrets, Settings, StatusMatch,
-    Suite, Target,
+    Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, Secret, Secrets,
+    Settings, StatusMatch, Suite, Target,
 };
 pub use resolve::load;
 #[cfg(feature = "schema")]

@@ -48,6 +48,10 @@ impl fmt::Debug for Suite {
     }
 }
 
+/// The most requests a run keeps in flight at once, wherever the number comes from
+/// (`defaults.concurrency`, `--concurrency`, `ROLECALL_CONCURRENCY`).
+pub const MAX_CONCURRENCY: usize = 4096;
+
 /// Suite-wide settings from `[defaults]`.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -39,7 +39,7 @@ pub(super) fn resolve_settings(cx: &mut Cx, file: Option<&SourceFile>, d: &Defau
     }
     if let Some(c) = &d.concurrency {
         match usize::try_from(*c.get_ref()) {
-            Ok(n) if (1..=4096).contains(&n) => settings.concurrency = n,
+            Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => settings.concurrency = n,
             _ => {
                 cx.error(
                     file,
@@ -47,7 +47,7 @@ pub(super) fn resolve_settings(cx: &mut Cx, file: Option<&SourceFile>, d: &Defau
                     format!("invalid concurrency {}", c.get_ref()),
                 )
                 .label("out of range")
-                .help("concurrency is between 1 and 4096");
+                .help(format!("concurrency is between 1 and {MAX_CONCURRENCY}"));
             }
         }
     }
