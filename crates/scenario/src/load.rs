@@ -2,13 +2,14 @@
 //! deserialization that keeps going after a problem, so every problem is reported at once.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer as _, Visitor};
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
 use crate::diagnostic::{Sink, SourceFile, did_you_mean};
 use crate::model::Secrets;
@@ -238,7 +239,7 @@ pub(crate) fn locate(file: &SourceFile, span: Range<usize>, needle: &str) -> Ran
 }
 
 /// A segment of the path to an unknown key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Seg {
     Key(String),
     Index(usize),
@@ -330,22 +331,95 @@ pub(crate) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     }
 }
 
-/// Deserializes one item of a file. Type errors are reported and yield `None`; unknown
-/// keys are reported (with the closest known key) and otherwise ignored, so one typo does
-/// not hide the other problems of the same item.
+/// Deserializes one item of a file, reporting every problem in it: unknown keys (with the
+/// closest known key) and every type error, however many.
+///
+/// serde stops at the first type error, so the item is read again without the value at
+/// fault (the innermost key holding the error) until it reads through; unknown keys are
+/// collected on every pass. A wrong value in a map whose values all have one type (such
+/// as `headers`) is reported together with every sibling of the same kind, which would
+/// fail the same way, so a map with many wrong values costs one pass, not one each. An
+/// item with any type error yields `None`: its other checks would only guess.
 pub(crate) fn deserialize_item<T: DeserializeOwned>(
     value: &Spanned<DeValue<'_>>,
     file: &SourceFile,
     sink: &mut Sink,
     known_fields: &dyn Fn(&[Seg]) -> &'static [&'static str],
 ) -> Option<T> {
+    let mut work = value.clone();
     let mut unknown: Vec<Vec<Seg>> = Vec::new();
-    let result: Result<T, toml::de::Error> =
-        serde_ignored::deserialize(ValueDeserializer::from(value.clone()), |path| {
-            let mut segs = Vec::new();
-            segments(&path, &mut segs);
-            unknown.push(segs);
-        });
+    let mut seen: HashSet<Vec<Seg>> = HashSet::new();
+    // Keys taken out of the item, by the span of the table that held them.
+    let mut removed: Vec<Removed> = Vec::new();
+    // Required keys taken out, standing in with a value of each kind in turn until one
+    // reads: serde names only the first missing field, and another may be missing too.
+    let mut stand_ins: Vec<StandIn> = Vec::new();
+    let mut failed = false;
+    let result = loop {
+        let attempt: Result<T, toml::de::Error> =
+            serde_ignored::deserialize(ValueDeserializer::from(work.clone()), |path| {
+                let mut segs = Vec::new();
+                segments(&path, &mut segs);
+                if seen.insert(segs.clone()) {
+                    unknown.push(segs);
+                }
+            });
+        let error = match attempt {
+            Ok(v) => break Some(v),
+            Err(error) => error,
+        };
+        failed = true;
+        let span = error.span().unwrap_or(work.span());
+        let message = first_line(error.message());
+        // A stand-in of the wrong kind: try the next.
+        if let Some(i) = stand_ins.iter().position(|s| s.value_span == span) {
+            if stand_ins[i].next(&mut work) {
+                continue;
+            }
+            stand_ins.remove(i);
+            let path = path_to(&work, &span);
+            if !take_out(&mut work, &path, &mut removed) {
+                break None;
+            }
+            continue;
+        }
+        // A required key taken out on an earlier pass is missing now: its own problem is
+        // reported already.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        if let Some(taken) = missing.and_then(|field| {
+            removed
+                .iter()
+                .position(|r| r.table_span == span && r.key == field)
+        }) {
+            let taken = removed.remove(taken);
+            let mut stand_in = StandIn {
+                table: path_to_exact(&work, &span),
+                key: taken.key,
+                value_span: taken.value_span,
+                kind: 0,
+            };
+            if stand_in.next(&mut work) {
+                stand_ins.push(stand_in);
+                continue;
+            }
+        } else {
+            sink.error(file, span.clone(), message.to_owned())
+                .label("here");
+        }
+        let path = path_to(&work, &span);
+        if message.starts_with("invalid type: ")
+            && let Some(expected) = message.rsplit_once(", expected ").map(|(_, e)| e)
+        {
+            // A value of the wrong kind: its siblings of the same kind in a map of one
+            // value type, or in an array, would fail the same way.
+            report_siblings(&mut work, &path, &span, expected, file, sink, known_fields, &mut removed);
+        }
+        if !take_out(&mut work, &path, &mut removed) {
+            break None;
+        }
+    };
     for path in unknown {
         let Some((Seg::Key(key), parent)) = path.split_last() else {
             continue;
@@ -362,13 +436,212 @@ pub(crate) fn deserialize_item<T: DeserializeOwned>(
             .label("not a known key here")
             .help_opt(help);
     }
-    match result {
-        Ok(v) => Some(v),
-        Err(error) => {
-            let span = error.span().unwrap_or(value.span());
-            sink.error(file, span, first_line(error.message()).to_owned())
-                .label("here");
-            None
+    result.filter(|_| !failed)
+}
+
+/// A key taken out of an item.
+struct Removed {
+    table_span: Range<usize>,
+    key: String,
+    value_span: Range<usize>,
+}
+
+/// A required key taken out of the table at `table`, put back with a value of the next
+/// kind (string, boolean, table, array) on each pass.
+struct StandIn {
+    table: Vec<Seg>,
+    key: String,
+    value_span: Range<usize>,
+    kind: usize,
+}
+
+impl StandIn {
+    /// Puts the next kind of value in; `false` (and the key out) when none is left.
+    fn next(&mut self, work: &mut Spanned<DeValue<'_>>) -> bool {
+        let Some(DeValue::Table(table)) = get_mut(work, &self.table).map(|t| t.get_mut()) else {
+            return false;
+        };
+        let value = match self.kind {
+            0 => DeValue::String(Cow::Borrowed("")),
+            1 => DeValue::Boolean(false),
+            2 => DeValue::Table(DeTable::new()),
+            3 => DeValue::Array(DeArray::new()),
+            _ => {
+                table.remove(self.key.as_str());
+                return false;
+            }
+        };
+        self.kind += 1;
+        let key = Spanned::new(self.value_span.clone(), Cow::Owned(self.key.clone()));
+        table.insert(key, Spanned::new(self.value_span.clone(), value));
+        true
+    }
+}
+
+/// The path from `value` to the value whose span is `span`, or to the deepest one
+/// holding it.
+fn path_to_exact(value: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Vec<Seg> {
+    let mut path = path_to(value, span);
+    while !path.is_empty() && get(value, &path).is_some_and(|v| v.span() != *span) {
+        path.pop();
+    }
+    path
+}
+
+/// The path from `value` to the deepest value holding `span`.
+fn path_to(value: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Vec<Seg> {
+    let holds = |v: &Spanned<DeValue<'_>>| v.span().start <= span.start && span.end <= v.span().end;
+    let mut path = Vec::new();
+    let mut at = value;
+    loop {
+        let next = match at.get_ref() {
+            DeValue::Table(table) => table
+                .iter()
+                .find(|(_, v)| holds(v))
+                .map(|(k, v)| (Seg::Key(k.get_ref().to_string()), v)),
+            DeValue::Array(items) => items
+                .iter()
+                .enumerate()
+                .find(|(_, v)| holds(v))
+                .map(|(i, v)| (Seg::Index(i), v)),
+            _ => None,
+        };
+        match next {
+            Some((seg, v)) => {
+                path.push(seg);
+                at = v;
+            }
+            None => return path,
         }
+    }
+}
+
+fn get<'a, 'i>(value: &'a Spanned<DeValue<'i>>, path: &[Seg]) -> Option<&'a Spanned<DeValue<'i>>> {
+    path.iter().try_fold(value, |at, seg| match (at.get_ref(), seg) {
+        (DeValue::Table(table), Seg::Key(key)) => table.get(key.as_str()),
+        (DeValue::Array(items), Seg::Index(i)) => items.get(*i),
+        _ => None,
+    })
+}
+
+fn get_mut<'a, 'i>(
+    value: &'a mut Spanned<DeValue<'i>>,
+    path: &[Seg],
+) -> Option<&'a mut Spanned<DeValue<'i>>> {
+    path.iter().try_fold(value, |at, seg| match (at.get_mut(), seg) {
+        (DeValue::Table(table), Seg::Key(key)) => table.get_mut(key.as_str()),
+        (DeValue::Array(items), Seg::Index(i)) => items.get_mut(*i),
+        _ => None,
+    })
+}
+
+/// Removes the innermost key on `path` (array values stay: removing one would renumber
+/// the others), recording it in `removed`. `false` when the path holds no key.
+fn take_out(
+    value: &mut Spanned<DeValue<'_>>,
+    path: &[Seg],
+    removed: &mut Vec<Removed>,
+) -> bool {
+    let Some(last_key) = path.iter().rposition(|seg| matches!(seg, Seg::Key(_))) else {
+        return false;
+    };
+    let Seg::Key(key) = &path[last_key] else {
+        return false;
+    };
+    let Some(table) = get_mut(value, &path[..last_key]) else {
+        return false;
+    };
+    let span = table.span();
+    let DeValue::Table(table) = table.get_mut() else {
+        return false;
+    };
+    match table.remove(key.as_str()) {
+        Some(value) => {
+            removed.push(Removed {
+                table_span: span,
+                key: key.clone(),
+                value_span: value.span(),
+            });
+            true
+        }
+        None => false,
+    }
+}
+
+/// Reports every sibling of the value at `path` (whose kind was refused) that has the same
+/// kind, when the value sits in an array or in a map of one value type (a table with no
+/// known fields), and takes those in a table out of the item.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one step of deserialize_item's loop, over its state"
+)]
+fn report_siblings(
+    work: &mut Spanned<DeValue<'_>>,
+    path: &[Seg],
+    span: &Range<usize>,
+    expected: &str,
+    file: &SourceFile,
+    sink: &mut Sink,
+    known_fields: &dyn Fn(&[Seg]) -> &'static [&'static str],
+    removed: &mut Vec<Removed>,
+) {
+    let Some((last, container)) = path.split_last() else {
+        return;
+    };
+    let Some(faulty) = get(work, path).filter(|v| v.span() == *span) else {
+        return;
+    };
+    let Some(parent) = get(work, container) else {
+        return;
+    };
+    let same_kind = |v: &Spanned<DeValue<'_>>| {
+        v.span() != *span && same_kind_of(v.get_ref(), faulty.get_ref())
+    };
+    let siblings: Vec<(Option<String>, Spanned<DeValue<'_>>)> = match (parent.get_ref(), last) {
+        (DeValue::Array(items), Seg::Index(_)) => items
+            .iter()
+            .filter(|v| same_kind(v))
+            .map(|v| (None, v.clone()))
+            .collect(),
+        (DeValue::Table(table), Seg::Key(_)) if known_fields(container).is_empty() => table
+            .iter()
+            .filter(|(_, v)| same_kind(v))
+            .map(|(k, v)| (Some(k.get_ref().to_string()), v.clone()))
+            .collect(),
+        _ => return,
+    };
+    let parent_span = parent.span();
+    for (key, sibling) in siblings {
+        let span = sibling.span();
+        let message = match ValueDeserializer::from(sibling).deserialize_any(Refuse(expected)) {
+            Err(e) => first_line(e.message()).to_owned(),
+            Ok(()) => continue,
+        };
+        sink.error(file, span.clone(), message).label("here");
+        if let Some(key) = key
+            && let Some(DeValue::Table(table)) = get_mut(work, container).map(|t| t.get_mut())
+        {
+            table.remove(key.as_str());
+            removed.push(Removed {
+                table_span: parent_span.clone(),
+                key,
+                value_span: span,
+            });
+        }
+    }
+}
+
+fn same_kind_of(a: &DeValue<'_>, b: &DeValue<'_>) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// A visitor that accepts nothing, so that serde words the refusal of a value exactly as
+/// it worded the refusal of its sibling.
+struct Refuse<'a>(&'a str);
+
+impl Visitor<'_> for Refuse<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
 }

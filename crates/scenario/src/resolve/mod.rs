@@ -298,7 +298,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
         match key.get_ref().as_ref() {
             "defaults" => {
                 if let Some(d) =
-                    deserialize_item(value, file, &mut cx.sink, &|_| fields_of::<Defaults>())
+                    deserialize_item(value, file, &mut cx.sink, &top_level::<Defaults>)
                 {
                     parts.defaults = d;
                 }
@@ -312,7 +312,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
                 saw_targets = true;
                 for (name, v) in table_entries(cx, file, value, "targets") {
                     if let Some(def) =
-                        deserialize_item(v, file, &mut cx.sink, &|_| fields_of::<TargetDef>())
+                        deserialize_item(v, file, &mut cx.sink, &top_level::<TargetDef>)
                     {
                         parts.targets.push((name, def));
                     }
@@ -387,19 +387,109 @@ fn identity_fields(path: &[Seg]) -> &'static [&'static str] {
     }
 }
 
+/// The fields of `T` at the top of an item, and none below (its maps take any key).
+fn top_level<T: serde::de::DeserializeOwned>(path: &[Seg]) -> &'static [&'static str] {
+    if path.is_empty() { fields_of::<T>() } else { &[] }
+}
+
 fn route_fields(path: &[Seg]) -> &'static [&'static str] {
     match path {
         [] => fields_of::<RouteDef>(),
         [Seg::Key(k)] if k == "body" => fields_of::<BodyDef>(),
-        [Seg::Key(k), Seg::Index(_)] if k == "case" => fields_of::<CaseDef>(),
-        [Seg::Key(k), Seg::Index(_), Seg::Key(b)] if k == "case" && b == "body" => {
-            fields_of::<BodyMatchDef>()
-        }
-        [Seg::Key(k), Seg::Index(_), Seg::Key(h), Seg::Key(_)] if k == "case" && h == "headers" => {
-            fields_of::<HeaderMatchDef>()
-        }
         _ => &[],
     }
+}
+
+fn case_fields(path: &[Seg]) -> &'static [&'static str] {
+    match path {
+        [] => fields_of::<CaseDef>(),
+        [Seg::Key(b)] if b == "body" => fields_of::<BodyMatchDef>(),
+        _ => &[],
+    }
+}
+
+/// Takes the array of tables at `key` out of `item`, when it is one.
+fn take_items<'i>(
+    item: &mut Spanned<DeValue<'i>>,
+    key: &str,
+) -> Option<Vec<Spanned<DeValue<'i>>>> {
+    let DeValue::Table(table) = item.get_mut() else {
+        return None;
+    };
+    match table.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::Array(items)) if items.iter().all(|i| i.get_ref().is_table()) => {}
+        _ => return None,
+    }
+    match table.remove(key).map(Spanned::into_inner) {
+        Some(DeValue::Array(items)) => Some(items.into_iter().collect()),
+        _ => None,
+    }
+}
+
+/// Takes the table at `key` out of `item`, when it is one of tables.
+fn take_table<'i>(
+    item: &mut Spanned<DeValue<'i>>,
+    key: &str,
+) -> Option<Vec<(String, Spanned<DeValue<'i>>)>> {
+    let DeValue::Table(table) = item.get_mut() else {
+        return None;
+    };
+    match table.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::Table(t)) if t.values().all(|v| v.get_ref().is_table()) => {}
+        _ => return None,
+    }
+    match table.remove(key).map(Spanned::into_inner) {
+        Some(DeValue::Table(t)) => Some(
+            t.into_iter()
+                .map(|(k, v)| (k.into_inner().into_owned(), v))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Reads a route, each of its `[[route.case]]` tables, and each header matcher of a case
+/// as items of their own: a route with many cases costs each case's problems one pass
+/// over that case, not over the route.
+fn read_route(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Option<RouteDef> {
+    let mut item = item.clone();
+    let case_items = take_items(&mut item, "case");
+    let def = deserialize_item::<RouteDef>(&item, file, &mut cx.sink, &route_fields);
+    let mut cases = Vec::new();
+    let mut ok = true;
+    for case_item in case_items.iter().flatten() {
+        match read_case(cx, file, case_item) {
+            Some(case) => cases.push(case),
+            None => ok = false,
+        }
+    }
+    let mut def = def.filter(|_| ok)?;
+    if case_items.is_some() {
+        def.case = Some(cases);
+    }
+    Some(def)
+}
+
+fn read_case(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Option<CaseDef> {
+    let mut item = item.clone();
+    let matcher_items = take_table(&mut item, "headers");
+    let def = deserialize_item::<CaseDef>(&item, file, &mut cx.sink, &case_fields);
+    let mut matchers = BTreeMap::new();
+    let mut ok = true;
+    for (name, matcher) in matcher_items.iter().flatten() {
+        let fields = |path: &[Seg]| top_level::<HeaderMatchDef>(path);
+        match deserialize_item::<HeaderMatchDef>(matcher, file, &mut cx.sink, &fields) {
+            Some(m) => {
+                matchers.insert(name.clone(), m);
+            }
+            None => ok = false,
+        }
+    }
+    let mut def = def.filter(|_| ok)?;
+    if matcher_items.is_some() {
+        def.headers = Some(matchers);
+    }
+    Some(def)
 }
 
 fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
@@ -427,8 +517,7 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
             continue;
         };
         for item in items.iter() {
-            if let Some(def) = deserialize_item::<RouteDef>(item, file, &mut cx.sink, &route_fields)
-            {
+            if let Some(def) = read_route(cx, file, item) {
                 defs.push(def);
             }
         }

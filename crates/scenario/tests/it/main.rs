@@ -2,6 +2,7 @@
 
 mod expand;
 mod fixtures;
+mod item_errors;
 mod many_problems;
 
 use std::path::Path;
