@@ -61,47 +61,256 @@ impl LoadOptions {
     }
 }
 
+/// The largest file read as a scenario file, suite file or key. Real ones are kilobytes;
+/// the limit keeps an endless or enormous file from being read into memory.
+pub(crate) const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The files of a suite, and what was found that cannot be one.
+#[derive(Debug)]
+pub(crate) struct Discovered {
+    pub(crate) root: PathBuf,
+    pub(crate) suite_file: PathBuf,
+    /// Route file candidates, sorted, so that case order and names are stable.
+    pub(crate) routes: Vec<PathBuf>,
+    /// Paths that look like route files but cannot be read as one, with the reason.
+    pub(crate) problems: Vec<(PathBuf, String)>,
+}
+
 /// Finds the suite file and route files of `path` (a directory or a `rolecall.toml`).
 /// Route files are every other `*.toml` below the suite directory, except `Cargo.toml`,
 /// files named in `exclude` (mock configurations), and `snapshots/`, `target/` and hidden
-/// directories. The order is sorted, so case order and names are stable.
-pub(crate) fn discover(path: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
-    let (root, suite_file) = if path.is_dir() {
+/// directories. Linked directories are walked once each, so a link loop ends the walk.
+pub(crate) fn discover(path: &Path) -> Result<Discovered, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no such file or directory: {}", path.display()),
+        _ => format!("cannot read {}: {e}", path.display()),
+    })?;
+    let (root, suite_file) = if metadata.is_dir() {
         (path.to_path_buf(), path.join(SUITE_FILE))
-    } else if path.is_file() {
+    } else if metadata.is_file() {
         let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         (root, path.to_path_buf())
     } else {
-        return Err(format!("no such file or directory: {}", path.display()));
+        return Err(format!(
+            "`{}` is {}, not a suite directory or file",
+            path.display(),
+            kind_of(&metadata.file_type())
+        ));
     };
-    if !suite_file.is_file() {
+    // A suite file that exists but is not a regular file is refused when it is read.
+    if std::fs::symlink_metadata(&suite_file).is_err() {
         return Err(format!(
             "no `{SUITE_FILE}` in {}: a suite directory holds a `{SUITE_FILE}` with defaults, targets and identities",
             root.display()
         ));
     }
-    let mut routes = Vec::new();
-    walk(&root, &mut routes).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-    routes.retain(|p| p != &suite_file);
-    routes.sort();
-    Ok((root, routes))
+    let mut found = Discovered {
+        root: root.clone(),
+        suite_file,
+        routes: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut walked: HashSet<PathBuf> = root.canonicalize().into_iter().collect();
+    let entries =
+        std::fs::read_dir(&root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+    walk(entries, &mut found, &mut walked);
+    let suite_file = found.suite_file.clone();
+    found.routes.retain(|p| p != &suite_file);
+    found.routes.sort();
+    found.problems.sort();
+    Ok(found)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+fn walk(entries: std::fs::ReadDir, found: &mut Discovered, walked: &mut HashSet<PathBuf>) {
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                found.problems.push((found.root.clone(), format!("cannot list a directory: {e}")));
+                continue;
+            }
+        };
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if entry.file_type()?.is_dir() {
-            if !(name.starts_with('.') || name == "snapshots" || name == "target") {
-                walk(&path, out)?;
+        let route_file = name.ends_with(".toml") && name != "Cargo.toml" && name != SUITE_FILE;
+        // A link is judged by what it points to.
+        let file_type = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata.file_type(),
+            Err(e) => {
+                if route_file {
+                    found.problems.push((path, format!("cannot read `{name}`: {e}")));
+                }
+                continue;
             }
-        } else if name.ends_with(".toml") && name != "Cargo.toml" && name != SUITE_FILE {
-            out.push(path);
+        };
+        if !file_type.is_dir() {
+            if route_file {
+                // Anything but a regular file is refused, with its kind, when it is read.
+                found.routes.push(path);
+            }
+            continue;
+        }
+        if name.starts_with('.') || name == "snapshots" || name == "target" {
+            continue;
+        }
+        if name.ends_with(".toml") {
+            found
+                .problems
+                .push((path, format!("`{name}` is a directory, not a route file")));
+            continue;
+        }
+        // Each directory is walked once, however many links lead to it.
+        let Ok(real) = path.canonicalize() else {
+            continue;
+        };
+        if !walked.insert(real) {
+            continue;
+        }
+        match std::fs::read_dir(&path) {
+            Ok(entries) => walk(entries, found, walked),
+            Err(e) => found
+                .problems
+                .push((path, format!("cannot read the directory `{name}`: {e}"))),
         }
     }
-    Ok(())
+}
+
+/// Why a file could not be read as text.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// A FIFO, device, socket or directory: reading it could block or never end.
+    NotRegular(&'static str),
+    TooLarge,
+    Io(std::io::Error),
+    /// Not UTF-8: the text before the first bad byte, the byte, and whether the file
+    /// ends inside a character.
+    Utf8 {
+        before: String,
+        byte: u8,
+        truncated: bool,
+    },
+}
+
+impl ReadError {
+    /// The reason, as the end of a sentence naming the file.
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            ReadError::NotRegular(kind) => format!("is {kind}, not a regular file"),
+            ReadError::TooLarge => format!(
+                "is larger than {} MiB, the limit for a scenario file",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+            ReadError::Io(e) => format!("cannot be read: {e}"),
+            ReadError::Utf8 { .. } => "is not UTF-8".to_owned(),
+        }
+    }
+}
+
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`] as UTF-8 text. Anything else is
+/// refused without blocking: the type is checked before opening, the file is opened
+/// non-blocking (a FIFO swapped in meanwhile does not wait for a writer) and checked
+/// again, and no more than the limit is read, whatever the file claims.
+pub(crate) fn read_text(path: &Path) -> Result<String, ReadError> {
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Read as _;
+    let regular = |metadata: std::fs::Metadata| {
+        if !metadata.is_file() {
+            return Err(ReadError::NotRegular(kind_of(&metadata.file_type())));
+        }
+        if metadata.len() > MAX_FILE_BYTES as u64 {
+            return Err(ReadError::TooLarge);
+        }
+        Ok(())
+    };
+    regular(std::fs::metadata(path).map_err(ReadError::Io)?)?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ReadError::Io(e.into()))?;
+    let file = std::fs::File::from(fd);
+    regular(file.metadata().map_err(ReadError::Io)?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let error = e.utf8_error();
+        let at = error.valid_up_to();
+        let bytes = e.into_bytes();
+        ReadError::Utf8 {
+            before: String::from_utf8_lossy(&bytes[..at]).into_owned(),
+            byte: bytes[at],
+            truncated: error.error_len().is_none(),
+        }
+    })
+}
+
+/// Reads a scenario file, reporting why it cannot be read: located at the first bad byte
+/// for invalid UTF-8, never quoting the file (the line may hold a credential).
+pub(crate) fn read_source(path: &Path, shown: PathBuf, sink: &mut Sink) -> Option<SourceFile> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    match read_text(path) {
+        Ok(text) => Some(SourceFile::new(shown, text)),
+        Err(ReadError::Utf8 {
+            before,
+            byte,
+            truncated,
+        }) => {
+            let at = before.len();
+            let file = SourceFile::new(shown, before);
+            let message = if truncated {
+                "invalid UTF-8: the file ends inside a character".to_owned()
+            } else if (0x80..0xC2).contains(&byte) || byte >= 0xF5 {
+                format!("invalid UTF-8: byte {byte:#04x} does not start a character")
+            } else {
+                format!("invalid UTF-8: byte {byte:#04x} starts an invalid character")
+            };
+            sink.error(&file, at..at, message)
+                .label("")
+                .help("scenario files are UTF-8 text: save the file as UTF-8");
+            None
+        }
+        Err(e) => {
+            let file = SourceFile::new(shown, "");
+            let help = match e {
+                ReadError::NotRegular(_) => {
+                    Some("scenario files are regular files; remove it or rename it".to_owned())
+                }
+                ReadError::TooLarge => Some("split the routes over several files".to_owned()),
+                _ => None,
+            };
+            sink.error(&file, 0..0, format!("`{name}` {}", e.reason()))
+                .label("")
+                .help_opt(help);
+            None
+        }
+    }
 }
 
 /// Parses a file into a spanned tree, reporting every syntax error.

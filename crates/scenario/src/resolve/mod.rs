@@ -35,7 +35,7 @@ const JWT_ALGS: [&str; 12] = [
 /// or that file). Every problem in every file is reported at once; nothing is returned
 /// from a suite with any problem.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
-    let (root, route_paths) = load::discover(path).map_err(|message| {
+    let found = load::discover(path).map_err(|message| {
         LoadError::new(
             vec![crate::Diagnostic {
                 message,
@@ -50,16 +50,21 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
             crate::Secrets::default(),
         )
     })?;
-    let suite_path = if path.is_dir() {
-        root.join(load::SUITE_FILE)
-    } else {
-        path.to_path_buf()
-    };
     let mut sink = Sink::default();
-    let suite_file = read_file(&suite_path, &mut sink);
-    let route_files = route_paths
+    for (path, problem) in &found.problems {
+        let file = SourceFile::new(display_path(path), "");
+        let help = problem.contains("is a directory").then(|| {
+            "a name ending in `.toml` is read as a route file; rename the directory".to_owned()
+        });
+        sink.error(&file, 0..0, problem.clone())
+            .label("")
+            .help_opt(help);
+    }
+    let suite_file = load::read_source(&found.suite_file, display_path(&found.suite_file), &mut sink);
+    let route_files = found
+        .routes
         .iter()
-        .filter_map(|p| read_file(p, &mut sink).map(|f| (p.clone(), f)))
+        .filter_map(|p| load::read_source(p, display_path(p), &mut sink).map(|f| (p.clone(), f)))
         .collect();
     let Some(suite_file) = suite_file else {
         return Err(LoadError::new(
@@ -68,20 +73,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
             Secrets::default(),
         ));
     };
-    from_sources(root, suite_file, route_files, sink, options)
-}
-
-fn read_file(path: &Path, sink: &mut Sink) -> Option<SourceFile> {
-    let shown = display_path(path);
-    match std::fs::read_to_string(path) {
-        Ok(text) => Some(SourceFile::new(shown, text)),
-        Err(e) => {
-            let file = SourceFile::new(shown, "");
-            sink.error(&file, 0..0, format!("cannot read file: {e}"))
-                .label("");
-            None
-        }
-    }
+    from_sources(found.root, suite_file, route_files, sink, options)
 }
 
 /// Validates and expands a suite from files already in memory. `route_files` pairs each

@@ -1,6 +1,7 @@
 //! Integration tests of rolecall-scenario: one binary, one module per area.
 
 mod expand;
+mod files;
 mod fixtures;
 mod item_errors;
 mod many_problems;
