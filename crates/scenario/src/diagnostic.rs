@@ -77,7 +77,10 @@ impl SourceFile {
 
     /// The whole lines holding `span`, and the byte offset and 1-based number of the first.
     fn lines_of(&self, span: &Range<usize>) -> (Range<usize>, usize) {
-        let first = self.line_starts.partition_point(|&start| start <= span.start) - 1;
+        let first = self
+            .line_starts
+            .partition_point(|&start| start <= span.start)
+            - 1;
         let last = self.line_starts.partition_point(|&start| start <= span.end) - 1;
         let end = self
             .line_starts
@@ -473,7 +476,11 @@ mod tests {
             let before = &text[..offset];
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
-            assert_eq!(file.line_col(offset), (to_u32(line), to_u32(column)), "{offset}");
+            assert_eq!(
+                file.line_col(offset),
+                (to_u32(line), to_u32(column)),
+                "{offset}"
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 //! deserialization that keeps going after a problem, so every problem is reported at once.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,7 +126,9 @@ fn walk(entries: std::fs::ReadDir, found: &mut Discovered, walked: &mut HashSet<
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                found.problems.push((found.root.clone(), format!("cannot list a directory: {e}")));
+                found
+                    .problems
+                    .push((found.root.clone(), format!("cannot list a directory: {e}")));
                 continue;
             }
         };
@@ -139,7 +141,9 @@ fn walk(entries: std::fs::ReadDir, found: &mut Discovered, walked: &mut HashSet<
             Ok(metadata) => metadata.file_type(),
             Err(e) => {
                 if route_file {
-                    found.problems.push((path, format!("cannot read `{name}`: {e}")));
+                    found
+                        .problems
+                        .push((path, format!("cannot read `{name}`: {e}")));
                 }
                 continue;
             }
@@ -332,20 +336,55 @@ fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message).trim_end()
 }
 
+/// A variable's value inside an interpolated string.
+#[derive(Debug)]
+pub(crate) struct EnvPiece {
+    /// The variable's name.
+    pub(crate) name: String,
+    /// Where the file names it (`env:NAME`).
+    pub(crate) span: Range<usize>,
+    /// Where its value sits in the interpolated string.
+    pub(crate) range: Range<usize>,
+}
+
+/// Where `${env:…}` values landed in a file's interpolated strings, by the span start of
+/// each string, so that a later check can blame a variable without showing its value.
+#[derive(Debug, Default)]
+pub(crate) struct EnvPieces(HashMap<usize, Vec<EnvPiece>>);
+
+impl EnvPieces {
+    /// The pieces of the string value whose span starts at `start`.
+    pub(crate) fn of(&self, start: usize) -> &[EnvPiece] {
+        self.0.get(&start).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the string value whose span starts at `start` was interpolated.
+    pub(crate) fn interpolated(&self, start: usize) -> bool {
+        self.0.contains_key(&start)
+    }
+}
+
 /// Replaces `${env:NAME}` in every string of `value` with the variable's value, recording
-/// each value as a secret and each missing variable as a diagnostic. `$${` is a literal `${`.
+/// each value as a secret, where it landed in `pieces`, and each missing variable as a
+/// diagnostic. `$${` is a literal `${`.
 pub(crate) fn interpolate(
     value: &mut Spanned<DeValue<'_>>,
     file: &SourceFile,
     options: &crate::LoadOptions,
     secrets: &mut Secrets,
+    pieces: &mut EnvPieces,
     sink: &mut Sink,
 ) {
     let span = value.span();
     match value.get_mut() {
         DeValue::String(s) if s.contains("${") => {
-            match interpolate_str(s, span.clone(), file, options, secrets, sink) {
-                Some(new) => *s = Cow::Owned(new),
+            let mut found = Vec::new();
+            match interpolate_str(s, span.clone(), file, options, secrets, &mut found, sink) {
+                Some(new) => {
+                    *s = Cow::Owned(new);
+                    // A string spelled `$${` has no pieces but moved: recorded all the same.
+                    pieces.0.insert(span.start, found);
+                }
                 None => {
                     // Reported already: later checks of this value would only repeat it,
                     // and the unresolved text must never be sent or treated as a secret.
@@ -356,12 +395,12 @@ pub(crate) fn interpolate(
         }
         DeValue::Array(items) => {
             for item in items.iter_mut() {
-                interpolate(item, file, options, secrets, sink);
+                interpolate(item, file, options, secrets, pieces, sink);
             }
         }
         DeValue::Table(table) => {
             for (_, item) in table.iter_mut() {
-                interpolate(item, file, options, secrets, sink);
+                interpolate(item, file, options, secrets, pieces, sink);
             }
         }
         _ => {}
@@ -374,6 +413,7 @@ fn interpolate_str(
     file: &SourceFile,
     options: &crate::LoadOptions,
     secrets: &mut Secrets,
+    pieces: &mut Vec<EnvPiece>,
     sink: &mut Sink,
 ) -> Option<String> {
     let mut out = String::with_capacity(s.len());
@@ -400,6 +440,11 @@ fn interpolate_str(
             Some(name) if is_env_name(name) => match options.lookup_env(name) {
                 Some(value) => {
                     secrets.add(&value);
+                    pieces.push(EnvPiece {
+                        name: name.to_owned(),
+                        span: var_span,
+                        range: out.len()..out.len() + value.len(),
+                    });
                     out.push_str(&value);
                 }
                 None => {
@@ -623,7 +668,16 @@ pub(crate) fn deserialize_item<T: DeserializeOwned>(
         {
             // A value of the wrong kind: its siblings of the same kind in a map of one
             // value type, or in an array, would fail the same way.
-            report_siblings(&mut work, &path, &span, expected, file, sink, known_fields, &mut removed);
+            report_siblings(
+                &mut work,
+                &path,
+                &span,
+                expected,
+                file,
+                sink,
+                known_fields,
+                &mut removed,
+            );
         }
         if !take_out(&mut work, &path, &mut removed) {
             break None;
@@ -726,31 +780,29 @@ fn path_to(value: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Vec<Seg> {
 }
 
 fn get<'a, 'i>(value: &'a Spanned<DeValue<'i>>, path: &[Seg]) -> Option<&'a Spanned<DeValue<'i>>> {
-    path.iter().try_fold(value, |at, seg| match (at.get_ref(), seg) {
-        (DeValue::Table(table), Seg::Key(key)) => table.get(key.as_str()),
-        (DeValue::Array(items), Seg::Index(i)) => items.get(*i),
-        _ => None,
-    })
+    path.iter()
+        .try_fold(value, |at, seg| match (at.get_ref(), seg) {
+            (DeValue::Table(table), Seg::Key(key)) => table.get(key.as_str()),
+            (DeValue::Array(items), Seg::Index(i)) => items.get(*i),
+            _ => None,
+        })
 }
 
 fn get_mut<'a, 'i>(
     value: &'a mut Spanned<DeValue<'i>>,
     path: &[Seg],
 ) -> Option<&'a mut Spanned<DeValue<'i>>> {
-    path.iter().try_fold(value, |at, seg| match (at.get_mut(), seg) {
-        (DeValue::Table(table), Seg::Key(key)) => table.get_mut(key.as_str()),
-        (DeValue::Array(items), Seg::Index(i)) => items.get_mut(*i),
-        _ => None,
-    })
+    path.iter()
+        .try_fold(value, |at, seg| match (at.get_mut(), seg) {
+            (DeValue::Table(table), Seg::Key(key)) => table.get_mut(key.as_str()),
+            (DeValue::Array(items), Seg::Index(i)) => items.get_mut(*i),
+            _ => None,
+        })
 }
 
 /// Removes the innermost key on `path` (array values stay: removing one would renumber
 /// the others), recording it in `removed`. `false` when the path holds no key.
-fn take_out(
-    value: &mut Spanned<DeValue<'_>>,
-    path: &[Seg],
-    removed: &mut Vec<Removed>,
-) -> bool {
+fn take_out(value: &mut Spanned<DeValue<'_>>, path: &[Seg], removed: &mut Vec<Removed>) -> bool {
     let Some(last_key) = path.iter().rposition(|seg| matches!(seg, Seg::Key(_))) else {
         return false;
     };
@@ -803,9 +855,8 @@ fn report_siblings(
     let Some(parent) = get(work, container) else {
         return;
     };
-    let same_kind = |v: &Spanned<DeValue<'_>>| {
-        v.span() != *span && same_kind_of(v.get_ref(), faulty.get_ref())
-    };
+    let same_kind =
+        |v: &Spanned<DeValue<'_>>| v.span() != *span && same_kind_of(v.get_ref(), faulty.get_ref());
     let siblings: Vec<(Option<String>, Spanned<DeValue<'_>>)> = match (parent.get_ref(), last) {
         (DeValue::Array(items), Seg::Index(_)) => items
             .iter()

@@ -1,15 +1,18 @@
 //! Validation and expansion: raw file items become identities, a target, routes and cases.
 
+mod headers;
 mod identities;
 mod routes;
 mod target;
 mod values;
 
+use headers::check_headers;
 use identities::*;
 use routes::*;
 use target::*;
 use values::*;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
@@ -21,7 +24,9 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, display_path};
 use crate::layer::Layer;
-use crate::load::{self, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate};
+use crate::load::{
+    self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate,
+};
 use crate::model::*;
 use crate::raw::*;
 
@@ -60,7 +65,11 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
             .label("")
             .help_opt(help);
     }
-    let suite_file = load::read_source(&found.suite_file, display_path(&found.suite_file), &mut sink);
+    let suite_file = load::read_source(
+        &found.suite_file,
+        display_path(&found.suite_file),
+        &mut sink,
+    );
     let route_files = found
         .routes
         .iter()
@@ -267,17 +276,32 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
     }
     // Interpolate everything but the targets that are not selected: a staging URL that
     // is not set must not stop a local run.
+    let mut pieces = EnvPieces::default();
     for (key, value) in table.get_mut().iter_mut() {
         if key.get_ref() == "targets" {
             if let DeValue::Table(targets) = value.get_mut() {
                 for (name, target) in targets.iter_mut() {
                     if Some(name.get_ref().as_ref()) == selected.as_deref() {
-                        interpolate(target, file, options, &mut cx.secrets, &mut cx.sink);
+                        interpolate(
+                            target,
+                            file,
+                            options,
+                            &mut cx.secrets,
+                            &mut pieces,
+                            &mut cx.sink,
+                        );
                     }
                 }
             }
         } else {
-            interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
+            interpolate(
+                value,
+                file,
+                options,
+                &mut cx.secrets,
+                &mut pieces,
+                &mut cx.sink,
+            );
         }
     }
 
@@ -289,8 +313,8 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
     for (key, value) in entries {
         match key.get_ref().as_ref() {
             "defaults" => {
-                if let Some(d) =
-                    deserialize_item(value, file, &mut cx.sink, &top_level::<Defaults>)
+                check_headers(cx, file, &pieces, value, headers::DEFAULTS);
+                if let Some(d) = deserialize_item(value, file, &mut cx.sink, &top_level::<Defaults>)
                 {
                     parts.defaults = d;
                 }
@@ -313,6 +337,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
             "identities" => {
                 saw_identities = true;
                 for (name, v) in table_entries(cx, file, value, "identities") {
+                    check_headers(cx, file, &pieces, v, headers::IDENTITY);
                     if let Some(def) = deserialize_item(v, file, &mut cx.sink, &identity_fields) {
                         parts.identities.push((name, def));
                     }
@@ -381,7 +406,11 @@ fn identity_fields(path: &[Seg]) -> &'static [&'static str] {
 
 /// The fields of `T` at the top of an item, and none below (its maps take any key).
 fn top_level<T: serde::de::DeserializeOwned>(path: &[Seg]) -> &'static [&'static str] {
-    if path.is_empty() { fields_of::<T>() } else { &[] }
+    if path.is_empty() {
+        fields_of::<T>()
+    } else {
+        &[]
+    }
 }
 
 fn route_fields(path: &[Seg]) -> &'static [&'static str] {
@@ -401,10 +430,7 @@ fn case_fields(path: &[Seg]) -> &'static [&'static str] {
 }
 
 /// Takes the array of tables at `key` out of `item`, when it is one.
-fn take_items<'i>(
-    item: &mut Spanned<DeValue<'i>>,
-    key: &str,
-) -> Option<Vec<Spanned<DeValue<'i>>>> {
+fn take_items<'i>(item: &mut Spanned<DeValue<'i>>, key: &str) -> Option<Vec<Spanned<DeValue<'i>>>> {
     let DeValue::Table(table) = item.get_mut() else {
         return None;
     };
@@ -443,13 +469,20 @@ fn take_table<'i>(
 /// Reads a route, each of its `[[route.case]]` tables, and each header matcher of a case
 /// as items of their own: a route with many cases costs each case's problems one pass
 /// over that case, not over the route.
-fn read_route(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Option<RouteDef> {
+fn read_route(
+    cx: &mut Cx,
+    file: &SourceFile,
+    pieces: &EnvPieces,
+    item: &Spanned<DeValue<'_>>,
+) -> Option<RouteDef> {
+    check_headers(cx, file, pieces, item, headers::ROUTE);
     let mut item = item.clone();
     let case_items = take_items(&mut item, "case");
     let def = deserialize_item::<RouteDef>(&item, file, &mut cx.sink, &route_fields);
     let mut cases = Vec::new();
     let mut ok = true;
     for case_item in case_items.iter().flatten() {
+        check_headers(cx, file, pieces, case_item, headers::CASE);
         match read_case(cx, file, case_item) {
             Some(case) => cases.push(case),
             None => ok = false,
@@ -486,8 +519,16 @@ fn read_case(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Opt
 
 fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
     let mut table = load::parse(file, &mut cx.sink);
+    let mut pieces = EnvPieces::default();
     for (_, value) in table.get_mut().iter_mut() {
-        interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
+        interpolate(
+            value,
+            file,
+            options,
+            &mut cx.secrets,
+            &mut pieces,
+            &mut cx.sink,
+        );
     }
     let mut defs = Vec::new();
     let mut entries: Vec<_> = table.get_ref().iter().collect();
@@ -509,7 +550,7 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
             continue;
         };
         for item in items.iter() {
-            if let Some(def) = read_route(cx, file, item) {
+            if let Some(def) = read_route(cx, file, &pieces, item) {
                 defs.push(def);
             }
         }

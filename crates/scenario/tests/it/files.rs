@@ -40,7 +40,12 @@ fn refused(dir: &Path, name: &str) -> String {
 }
 
 fn mkfifo(path: &Path) {
-    rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(0o644)).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -99,10 +104,7 @@ fn a_directory_named_like_a_route_file_is_reported() {
         ("admin.toml/routes.toml", ROUTES),
     ]);
     let message = refused(dir.path(), "admin.toml");
-    assert_eq!(
-        message,
-        "`admin.toml` is a directory, not a route file"
-    );
+    assert_eq!(message, "`admin.toml` is a directory, not a route file");
 }
 
 #[test]
@@ -147,7 +149,10 @@ fn a_route_file_link_loop_is_reported() {
     let dir = suite_dir(&[("rolecall.toml", SUITE)]);
     std::os::unix::fs::symlink("loop.toml", dir.path().join("loop.toml")).unwrap();
     let message = refused(dir.path(), "loop.toml");
-    assert!(message.starts_with("cannot read `loop.toml`: "), "{message}");
+    assert!(
+        message.starts_with("cannot read `loop.toml`: "),
+        "{message}"
+    );
 }
 
 #[test]
@@ -176,6 +181,9 @@ fn a_suite_path_that_is_a_fifo_is_refused() {
     let error = load_within_seconds(&pipe).expect_err("the suite loaded");
     assert_eq!(
         error.diagnostics()[0].message,
-        format!("`{}` is a FIFO, not a suite directory or file", pipe.display())
+        format!(
+            "`{}` is a FIFO, not a suite directory or file",
+            pipe.display()
+        )
     );
 }

@@ -3,6 +3,7 @@
 mod expand;
 mod files;
 mod fixtures;
+mod headers;
 mod item_errors;
 mod many_problems;
 
