@@ -64,7 +64,12 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
         let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let column = self.chars_before(offset) - self.chars_before(self.line_starts[line]);
+        let start = self.line_starts[line];
+        let column = if offset - start < BLOCK {
+            count_chars(&self.text.as_bytes()[start..offset])
+        } else {
+            self.chars_before(offset) - self.chars_before(start)
+        };
         (to_u32(line + 1), to_u32(column + 1))
     }
 
@@ -467,7 +472,8 @@ mod tests {
             .map(|i| match i % 7 {
                 0 => 'é',
                 1 => '€',
-                _ if i % 1000 == 999 => '\n',
+                // Short lines first, then lines longer than a block.
+                _ if (i < BLOCK && i % 300 == 299) || i % 5000 == 4999 => '\n',
                 _ => 'a',
             })
             .collect();
