@@ -1,5 +1,6 @@
 //! Located problems in scenario files, collected and rendered rustc-style.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,13 @@ pub struct SourceFile {
     /// The whole text of the file.
     pub text: Arc<str>,
     line_starts: Arc<[usize]>,
+    /// Characters before each [`BLOCK`]-byte boundary, so that a column costs at most one
+    /// block of counting however long its line is.
+    block_chars: Arc<[usize]>,
 }
+
+/// Bytes between two character-count checkpoints of a [`SourceFile`].
+const BLOCK: usize = 4096;
 
 impl fmt::Debug for SourceFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -35,23 +42,62 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let mut chars = 0;
+        let block_chars = text
+            .as_bytes()
+            .chunks(BLOCK)
+            .map(|block| {
+                let before = chars;
+                chars += count_chars(block);
+                before
+            })
+            .collect();
         SourceFile {
             path,
             text,
             line_starts,
+            block_chars,
         }
     }
 
     /// The 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
-        let offset = offset.min(self.text.len());
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
         let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
         let start = self.line_starts[line];
-        let column = self.text[start..floor_char_boundary(&self.text, offset)]
-            .chars()
-            .count();
+        let column = if offset - start < BLOCK {
+            count_chars(&self.text.as_bytes()[start..offset])
+        } else {
+            self.chars_before(offset) - self.chars_before(start)
+        };
         (to_u32(line + 1), to_u32(column + 1))
     }
+
+    /// Characters in `text[..offset]`; `offset` is a character boundary.
+    fn chars_before(&self, offset: usize) -> usize {
+        let block = offset / BLOCK;
+        let counted = self.block_chars.get(block).copied().unwrap_or(0);
+        counted + count_chars(&self.text.as_bytes()[block * BLOCK..offset])
+    }
+
+    /// The whole lines holding `span`, and the byte offset and 1-based number of the first.
+    fn lines_of(&self, span: &Range<usize>) -> (Range<usize>, usize) {
+        let first = self
+            .line_starts
+            .partition_point(|&start| start <= span.start)
+            - 1;
+        let last = self.line_starts.partition_point(|&start| start <= span.end) - 1;
+        let end = self
+            .line_starts
+            .get(last + 1)
+            .map_or(self.text.len(), |&next| next - 1);
+        (self.line_starts[first]..end.max(span.end), first + 1)
+    }
+}
+
+/// Characters in UTF-8 bytes: every byte that does not continue a character starts one.
+fn count_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -106,8 +152,9 @@ pub struct Diagnostic {
 pub(crate) struct Sink {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// Values already reported (such as a missing `${env:…}`) whose later checks would only
-    /// repeat the same problem in other words.
-    poisoned: Vec<(PathBuf, Range<usize>)>,
+    /// repeat the same problem in other words: per file, span start → end. The spans are
+    /// whole string values, so they never overlap.
+    poisoned: HashMap<PathBuf, BTreeMap<usize, usize>>,
 }
 
 /// A builder for one diagnostic; see [`Sink::error`].
@@ -147,11 +194,15 @@ impl Drop for Report<'_> {
                 column: 0,
             },
         );
-        let repeats = self.sink.poisoned.iter().any(|(path, span)| {
-            path == &diagnostic.path
-                && span.start < diagnostic.span.end.max(diagnostic.span.start + 1)
-                && diagnostic.span.start < span.end
-        });
+        let end = diagnostic.span.end.max(diagnostic.span.start + 1);
+        // The last poisoned span starting before this one ends is the only one that can
+        // overlap it.
+        let repeats = self
+            .sink
+            .poisoned
+            .get(&diagnostic.path)
+            .and_then(|spans| spans.range(..end).next_back())
+            .is_some_and(|(_, &poisoned_end)| diagnostic.span.start < poisoned_end);
         if !repeats {
             self.sink.diagnostics.push(diagnostic);
         }
@@ -183,7 +234,10 @@ impl Sink {
 
     /// Suppresses later diagnostics overlapping `span`: its problem is already reported.
     pub(crate) fn poison(&mut self, file: &SourceFile, span: Range<usize>) {
-        self.poisoned.push((file.path.clone(), span));
+        self.poisoned
+            .entry(file.path.clone())
+            .or_default()
+            .insert(span.start, span.end);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -239,12 +293,19 @@ impl LoadError {
             RenderStyle::Plain => Renderer::plain(),
             RenderStyle::Color => Renderer::styled(),
         };
+        // Each file is masked once, whatever the number of its problems: secrets are
+        // masked with as many bytes as they have, so that carets stay aligned.
+        let mut masked: HashMap<&Path, Option<SourceFile>> = HashMap::new();
         let mut out = String::new();
         for diagnostic in &self.diagnostics {
-            let file = self.files.iter().find(|f| f.path == diagnostic.path);
-            // Mask secrets with as many bytes as they have, so that carets stay aligned.
-            let masked = file.map(|f| SourceFile::new(f.path.clone(), self.secrets.mask(&f.text)));
-            out.push_str(&render_one(&renderer, diagnostic, masked.as_ref()));
+            let file = masked.entry(&diagnostic.path).or_insert_with(|| {
+                let file = self.files.iter().find(|f| f.path == diagnostic.path)?;
+                Some(SourceFile::new(
+                    file.path.clone(),
+                    self.secrets.mask(&file.text),
+                ))
+            });
+            out.push_str(&render_one(&renderer, diagnostic, file.as_ref()));
             out.push_str("\n\n");
         }
         let n = self.diagnostics.len();
@@ -263,12 +324,21 @@ fn render_one(renderer: &Renderer, d: &Diagnostic, file: Option<&SourceFile>) ->
         // A problem with no place in the file (an unknown `--target`) names the file only.
         Some(file) if !file.text.is_empty() && !unplaced(d) => {
             let span = clamp_span(&file.text, d.span.clone());
-            title.element(
-                Snippet::source(&*file.text)
-                    .path(path.as_str())
-                    .fold(true)
-                    .annotation(AnnotationKind::Primary.span(span).label(d.label.as_str())),
-            )
+            // Only the lines of the span are handed over: the renderer reads all it is
+            // given, and a file with many problems would be read once per problem.
+            let (lines, first_line) = file.lines_of(&span);
+            if lines.len() <= LONG_EXCERPT {
+                let span = span.start - lines.start..span.end - lines.start;
+                title.element(
+                    Snippet::source(&file.text[lines])
+                        .path(path.as_str())
+                        .line_start(first_line)
+                        .fold(true)
+                        .annotation(AnnotationKind::Primary.span(span).label(d.label.as_str())),
+                )
+            } else {
+                return render_long_line(renderer, d, file, &path, span, lines, first_line);
+            }
         }
         _ => title.element(
             annotate_snippets::Origin::path(path.as_str())
@@ -282,6 +352,52 @@ fn render_one(renderer: &Renderer, d: &Diagnostic, file: Option<&SourceFile>) ->
     let report: [Group<'_>; 1] = [group];
     renderer.render(&report)
 }
+
+/// A long line is quoted only around its span: the renderer reads every character it is
+/// given (and would cut the line to the terminal's width anyway). The renderer places
+/// the `-->` line from the quoted text, so the snippet is rendered without a path and
+/// the location line, rendered on its own, is put where it belongs.
+fn render_long_line(
+    renderer: &Renderer,
+    d: &Diagnostic,
+    file: &SourceFile,
+    path: &str,
+    span: Range<usize>,
+    lines: Range<usize>,
+    first_line: usize,
+) -> String {
+    let start =
+        floor_char_boundary(&file.text, span.start.saturating_sub(CONTEXT)).max(lines.start);
+    let end = floor_char_boundary(&file.text, (span.start + CONTEXT).min(lines.end)).max(start);
+    let quoted = span.start - start..span.end.min(end) - start;
+    let mut group = Level::ERROR.primary_title(d.message.as_str()).element(
+        Snippet::source(&file.text[start..end])
+            .line_start(first_line)
+            .fold(true)
+            .annotation(AnnotationKind::Primary.span(quoted).label(d.label.as_str())),
+    );
+    if let Some(help) = &d.help {
+        group = group.element(Level::HELP.message(help.as_str()));
+    }
+    let body = renderer.render(&[group]);
+    let origin = renderer.render(&[Level::ERROR.primary_title("").element(
+        annotate_snippets::Origin::path(path)
+            .line(d.line as usize)
+            .char_column(d.column as usize),
+    )]);
+    let location = origin.lines().nth(1).unwrap_or_default().trim_start();
+    let last_line = file.line_col(span.end.min(end)).0;
+    let gutter = " ".repeat(last_line.to_string().len());
+    match body.split_once('\n') {
+        Some((title, rest)) => format!("{title}\n{gutter}{location}\n{rest}"),
+        None => body,
+    }
+}
+
+/// Lines longer than this (in bytes) are quoted only around the span.
+const LONG_EXCERPT: usize = 1024;
+/// Bytes quoted on each side of a span in a long line.
+const CONTEXT: usize = 256;
 
 /// A problem with an empty span and no label concerns the file, not a place in it.
 fn unplaced(d: &Diagnostic) -> bool {
@@ -342,4 +458,53 @@ pub(crate) fn display_path(path: &Path) -> PathBuf {
         .components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_across_checkpoints() {
+        // Long lines of two- and three-byte characters, so that lines, characters and
+        // checkpoints all straddle each other.
+        let text: String = (0..3 * BLOCK)
+            .map(|i| match i % 7 {
+                0 => 'é',
+                1 => '€',
+                // Short lines first, then lines longer than a block.
+                _ if (i < BLOCK && i % 300 == 299) || i % 5000 == 4999 => '\n',
+                _ => 'a',
+            })
+            .collect();
+        let file = SourceFile::new(PathBuf::from("x.toml"), text.as_str());
+        for (offset, _) in text.char_indices().step_by(13).chain([(text.len(), ' ')]) {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
+            assert_eq!(
+                file.line_col(offset),
+                (to_u32(line), to_u32(column)),
+                "{offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_lines_are_quoted_around_the_span() {
+        let text = format!("a = [{}\"bad\", 1]\n", "\"ok\", ".repeat(400));
+        let file = SourceFile::new(PathBuf::from("x.toml"), text.as_str());
+        let at = text.find("\"bad\"").unwrap();
+        let mut sink = Sink::default();
+        sink.error(&file, at..at + 5, "unknown identity `bad`")
+            .label("here");
+        let error = LoadError::new(sink.diagnostics, vec![file], Secrets::default());
+        let rendered = error.render(RenderStyle::Plain);
+        let expected = format!(
+            "error: unknown identity `bad`\n --> x.toml:1:2406\n  |\n1 | ...{}\"bad\", 1]\n  | {}^^^^^ here\n",
+            "\"ok\", ".repeat(10),
+            " ".repeat(63),
+        );
+        assert!(rendered.starts_with(&expected), "{rendered}");
+    }
 }

@@ -1,8 +1,11 @@
 //! Generated inputs: loading never panics and every problem is located inside its file.
 //!
-//! Two generators: structured route files built from valid and invalid pieces, and byte
-//! mutations of a valid suite. `ROLECALL_PROPTEST_CASES` sets the number of inputs per
-//! generator (default 10,000; CI sets 50,000, so each CI run tries 100,000 inputs); raise it for a longer soak.
+//! Three generators: structured route files built from valid and invalid pieces, byte
+//! mutations of a valid suite, and header names and values of any characters (literal or
+//! from the environment) in every place a header is set, which load exactly when the
+//! `http` crate accepts them on the wire. `ROLECALL_PROPTEST_CASES` sets the number of
+//! inputs per generator (default 10,000; CI sets 50,000, so each CI run tries 150,000
+//! inputs); raise it for a longer soak.
 
 use std::path::PathBuf;
 
@@ -240,4 +243,186 @@ fn the_unmutated_inputs_are_valid() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(suite.cases.len(), 6);
+}
+
+/// A character of a header name or value: mostly visible ASCII, often one the wire
+/// refuses or that splits a header.
+fn header_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        8 => prop::char::range(' ', '~').prop_filter("no interpolation", |c| *c != '$'),
+        1 => prop::sample::select(vec!['\t', '\r', '\n', '\0', '\u{7f}', ':', ';', ' ', 'é', '\u{a0}', '\u{2028}']),
+        1 => prop::char::range('\u{1}', '\u{1f}'),
+        1 => any::<char>().prop_filter("no interpolation", |c| *c != '$'),
+    ]
+}
+
+fn header_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(header_char(), 0..6).prop_map(|chars| chars.into_iter().collect())
+}
+
+/// A TOML basic string holding `text`.
+fn quoted(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Where a generated header goes, and whether its value is read from the environment.
+#[derive(Debug, Clone)]
+struct Placed {
+    place: usize,
+    name: String,
+    value: String,
+    from_env: bool,
+}
+
+fn wire_name(name: &str) -> bool {
+    http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+}
+
+/// A value the wire accepts and the receiver reads back as text. `http` sends obs-text
+/// (bytes above 0x7f) but will not read it as text, nor will the mock: rolecall refuses
+/// it when the suite loads.
+fn wire_value(value: &str) -> bool {
+    http::HeaderValue::from_str(value).is_ok_and(|v| v.to_str().is_ok())
+}
+
+#[test]
+fn header_names_and_values_load_exactly_when_the_wire_accepts_them() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let placed = (0usize..7, header_text(), header_text(), any::<bool>()).prop_map(
+        |(place, name, value, from_env)| Placed {
+            place,
+            name,
+            value,
+            from_env,
+        },
+    );
+    let strategy = prop::collection::vec(placed, 1..5);
+    runner
+        .run(&strategy, |headers| {
+            let mut defaults = Vec::new();
+            let mut identity = Vec::new();
+            let mut cookies = Vec::new();
+            let mut route = Vec::new();
+            let mut extra = String::new();
+            let mut env = Vec::new();
+            let mut expected = true;
+            let mut seen = std::collections::HashSet::new();
+            for (i, h) in headers.iter().enumerate() {
+                let value = if h.from_env {
+                    env.push((format!("HV{i}"), h.value.clone()));
+                    format!("\"${{env:HV{i}}}\"")
+                } else {
+                    quoted(&h.value)
+                };
+                // Names are table keys; a repeated one would be a TOML error.
+                if [0, 1, 2, 3].contains(&h.place) && !seen.insert((h.place, h.name.clone())) {
+                    continue;
+                }
+                let entry = format!("{} = {value}", quoted(&h.name));
+                match h.place {
+                    0 => defaults.push(entry),
+                    1 => identity.push(entry),
+                    2 => route.push(entry),
+                    3 => {
+                        cookies.push(entry);
+                        expected &= !h.value.contains(';');
+                    }
+                    4 => {
+                        extra.push_str(&format!("user_agent = {value}\n"));
+                        seen.insert((4, String::new()));
+                    }
+                    5 => {
+                        extra.push_str(&format!(
+                            "api_key = {{ header = {}, value = {value} }}\n",
+                            quoted(&h.name)
+                        ));
+                    }
+                    _ => {
+                        extra.push_str(&format!("bearer = {value}\n"));
+                    }
+                }
+                expected &= wire_value(&h.value);
+                expected &= h.place == 4 || h.place == 6 || wire_name(&h.name);
+            }
+            // One user agent, one API key and one bearer token at most.
+            for place in [4usize, 5, 6] {
+                if headers.iter().filter(|h| h.place == place).count() > 1 {
+                    return Ok(());
+                }
+            }
+            let suite = format!(
+                "[defaults]\nheaders = {{ {} }}\n[targets.local]\nbase_url = \"http://127.0.0.1:9\"\n[identities.anonymous]\n[identities.admin]\nheaders = {{ {} }}\ncookies = {{ {} }}\n{extra}",
+                defaults.join(", "),
+                identity.join(", "),
+                cookies.join(", "),
+            );
+            let routes = format!(
+                "[[route]]\nrequest = \"GET /a\"\nheaders = {{ {} }}\n",
+                route.join(", ")
+            );
+            let suite_file = SourceFile::new(PathBuf::from("rolecall.toml"), suite.as_str());
+            let route_file = SourceFile::new(PathBuf::from("routes.toml"), routes.as_str());
+            let options = LoadOptions::new().env(move |name| {
+                env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+            });
+            let result = from_sources(
+                PathBuf::from("."),
+                suite_file.clone(),
+                vec![(PathBuf::from("routes.toml"), route_file.clone())],
+                Sink::default(),
+                &options,
+            );
+            match result {
+                Ok(loaded) => {
+                    prop_assert!(expected, "loaded, but the wire refuses a header:\n{suite}\n{routes}");
+                    let mut all: Vec<(&str, String)> = loaded
+                        .settings
+                        .headers
+                        .iter()
+                        .chain(&loaded.routes[0].headers)
+                        .map(|(n, v)| (n.as_str(), v.clone()))
+                        .collect();
+                    for identity in &loaded.identities {
+                        let c = &identity.credentials;
+                        all.extend(c.headers.iter().map(|(n, v)| (n.as_str(), v.clone())));
+                        all.extend(c.cookies.iter().map(|(n, v)| (n.as_str(), v.expose().to_owned())));
+                        all.extend(c.api_key.iter().map(|(n, v)| (n.as_str(), v.expose().to_owned())));
+                        all.extend(c.user_agent.iter().map(|v| ("user-agent", v.clone())));
+                        all.extend(c.bearer.iter().map(|v| ("authorization", format!("Bearer {}", v.expose()))));
+                    }
+                    for (name, value) in all {
+                        prop_assert!(wire_name(name), "{name:?}");
+                        prop_assert!(wire_value(&value), "{value:?}");
+                    }
+                }
+                Err(error) => {
+                    prop_assert!(!expected, "refused headers the wire accepts:\n{error}\n{suite}\n{routes}");
+                    let files = [suite_file, route_file];
+                    for d in error.diagnostics() {
+                        let file = files.iter().find(|f| f.path == d.path);
+                        prop_assert!(file.is_some(), "diagnostic outside the inputs: {:?}", d);
+                        let file = file.unwrap();
+                        prop_assert!(d.span.start <= d.span.end && d.span.end <= file.text.len(), "{:?}", d);
+                        prop_assert!(!d.label.is_empty(), "unplaced: {:?}", d);
+                    }
+                    let _ = error.render(crate::RenderStyle::Plain);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
 }

@@ -285,7 +285,7 @@ pub(super) fn build_jwt(
         }
         (None, Some(path)) => {
             let full = cx.root.join(path.get_ref());
-            match std::fs::read_to_string(&full) {
+            match load::read_text(&full) {
                 Ok(pem) => {
                     cx.secrets.add(pem.trim());
                     JwtKey::PrivateKeyPem(Secret::new(pem))
@@ -294,7 +294,7 @@ pub(super) fn build_jwt(
                     cx.error(
                         file,
                         path.span(),
-                        format!("cannot read private key `{}`: {e}", path.get_ref()),
+                        format!("private key `{}` {}", path.get_ref(), e.reason()),
                     )
                     .label("unreadable key file")
                     .help("the path is relative to the suite directory");

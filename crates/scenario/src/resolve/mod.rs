@@ -1,15 +1,18 @@
 //! Validation and expansion: raw file items become identities, a target, routes and cases.
 
+mod headers;
 mod identities;
 mod routes;
 mod target;
 mod values;
 
+use headers::check_headers;
 use identities::*;
 use routes::*;
 use target::*;
 use values::*;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
@@ -21,7 +24,9 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, display_path};
 use crate::layer::Layer;
-use crate::load::{self, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate};
+use crate::load::{
+    self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate,
+};
 use crate::model::*;
 use crate::raw::*;
 
@@ -35,7 +40,7 @@ const JWT_ALGS: [&str; 12] = [
 /// or that file). Every problem in every file is reported at once; nothing is returned
 /// from a suite with any problem.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
-    let (root, route_paths) = load::discover(path).map_err(|message| {
+    let found = load::discover(path).map_err(|message| {
         LoadError::new(
             vec![crate::Diagnostic {
                 message,
@@ -50,16 +55,25 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
             crate::Secrets::default(),
         )
     })?;
-    let suite_path = if path.is_dir() {
-        root.join(load::SUITE_FILE)
-    } else {
-        path.to_path_buf()
-    };
     let mut sink = Sink::default();
-    let suite_file = read_file(&suite_path, &mut sink);
-    let route_files = route_paths
+    for (path, problem) in &found.problems {
+        let file = SourceFile::new(display_path(path), "");
+        let help = problem.contains("is a directory").then(|| {
+            "a name ending in `.toml` is read as a route file; rename the directory".to_owned()
+        });
+        sink.error(&file, 0..0, problem.clone())
+            .label("")
+            .help_opt(help);
+    }
+    let suite_file = load::read_source(
+        &found.suite_file,
+        display_path(&found.suite_file),
+        &mut sink,
+    );
+    let route_files = found
+        .routes
         .iter()
-        .filter_map(|p| read_file(p, &mut sink).map(|f| (p.clone(), f)))
+        .filter_map(|p| load::read_source(p, display_path(p), &mut sink).map(|f| (p.clone(), f)))
         .collect();
     let Some(suite_file) = suite_file else {
         return Err(LoadError::new(
@@ -68,20 +82,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
             Secrets::default(),
         ));
     };
-    from_sources(root, suite_file, route_files, sink, options)
-}
-
-fn read_file(path: &Path, sink: &mut Sink) -> Option<SourceFile> {
-    let shown = display_path(path);
-    match std::fs::read_to_string(path) {
-        Ok(text) => Some(SourceFile::new(shown, text)),
-        Err(e) => {
-            let file = SourceFile::new(shown, "");
-            sink.error(&file, 0..0, format!("cannot read file: {e}"))
-                .label("");
-            None
-        }
-    }
+    from_sources(found.root, suite_file, route_files, sink, options)
 }
 
 /// Validates and expands a suite from files already in memory. `route_files` pairs each
@@ -275,17 +276,32 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
     }
     // Interpolate everything but the targets that are not selected: a staging URL that
     // is not set must not stop a local run.
+    let mut pieces = EnvPieces::default();
     for (key, value) in table.get_mut().iter_mut() {
         if key.get_ref() == "targets" {
             if let DeValue::Table(targets) = value.get_mut() {
                 for (name, target) in targets.iter_mut() {
                     if Some(name.get_ref().as_ref()) == selected.as_deref() {
-                        interpolate(target, file, options, &mut cx.secrets, &mut cx.sink);
+                        interpolate(
+                            target,
+                            file,
+                            options,
+                            &mut cx.secrets,
+                            &mut pieces,
+                            &mut cx.sink,
+                        );
                     }
                 }
             }
         } else {
-            interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
+            interpolate(
+                value,
+                file,
+                options,
+                &mut cx.secrets,
+                &mut pieces,
+                &mut cx.sink,
+            );
         }
     }
 
@@ -297,8 +313,8 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
     for (key, value) in entries {
         match key.get_ref().as_ref() {
             "defaults" => {
-                if let Some(d) =
-                    deserialize_item(value, file, &mut cx.sink, &|_| fields_of::<Defaults>())
+                check_headers(cx, file, &pieces, value, headers::DEFAULTS);
+                if let Some(d) = deserialize_item(value, file, &mut cx.sink, &top_level::<Defaults>)
                 {
                     parts.defaults = d;
                 }
@@ -312,7 +328,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
                 saw_targets = true;
                 for (name, v) in table_entries(cx, file, value, "targets") {
                     if let Some(def) =
-                        deserialize_item(v, file, &mut cx.sink, &|_| fields_of::<TargetDef>())
+                        deserialize_item(v, file, &mut cx.sink, &top_level::<TargetDef>)
                     {
                         parts.targets.push((name, def));
                     }
@@ -321,6 +337,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
             "identities" => {
                 saw_identities = true;
                 for (name, v) in table_entries(cx, file, value, "identities") {
+                    check_headers(cx, file, &pieces, v, headers::IDENTITY);
                     if let Some(def) = deserialize_item(v, file, &mut cx.sink, &identity_fields) {
                         parts.identities.push((name, def));
                     }
@@ -387,25 +404,131 @@ fn identity_fields(path: &[Seg]) -> &'static [&'static str] {
     }
 }
 
+/// The fields of `T` at the top of an item, and none below (its maps take any key).
+fn top_level<T: serde::de::DeserializeOwned>(path: &[Seg]) -> &'static [&'static str] {
+    if path.is_empty() {
+        fields_of::<T>()
+    } else {
+        &[]
+    }
+}
+
 fn route_fields(path: &[Seg]) -> &'static [&'static str] {
     match path {
         [] => fields_of::<RouteDef>(),
         [Seg::Key(k)] if k == "body" => fields_of::<BodyDef>(),
-        [Seg::Key(k), Seg::Index(_)] if k == "case" => fields_of::<CaseDef>(),
-        [Seg::Key(k), Seg::Index(_), Seg::Key(b)] if k == "case" && b == "body" => {
-            fields_of::<BodyMatchDef>()
-        }
-        [Seg::Key(k), Seg::Index(_), Seg::Key(h), Seg::Key(_)] if k == "case" && h == "headers" => {
-            fields_of::<HeaderMatchDef>()
-        }
         _ => &[],
     }
 }
 
+fn case_fields(path: &[Seg]) -> &'static [&'static str] {
+    match path {
+        [] => fields_of::<CaseDef>(),
+        [Seg::Key(b)] if b == "body" => fields_of::<BodyMatchDef>(),
+        _ => &[],
+    }
+}
+
+/// Takes the array of tables at `key` out of `item`, when it is one.
+fn take_items<'i>(item: &mut Spanned<DeValue<'i>>, key: &str) -> Option<Vec<Spanned<DeValue<'i>>>> {
+    let DeValue::Table(table) = item.get_mut() else {
+        return None;
+    };
+    match table.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::Array(items)) if items.iter().all(|i| i.get_ref().is_table()) => {}
+        _ => return None,
+    }
+    match table.remove(key).map(Spanned::into_inner) {
+        Some(DeValue::Array(items)) => Some(items.into_iter().collect()),
+        _ => None,
+    }
+}
+
+/// Takes the table at `key` out of `item`, when it is one of tables.
+fn take_table<'i>(
+    item: &mut Spanned<DeValue<'i>>,
+    key: &str,
+) -> Option<Vec<(String, Spanned<DeValue<'i>>)>> {
+    let DeValue::Table(table) = item.get_mut() else {
+        return None;
+    };
+    match table.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::Table(t)) if t.values().all(|v| v.get_ref().is_table()) => {}
+        _ => return None,
+    }
+    match table.remove(key).map(Spanned::into_inner) {
+        Some(DeValue::Table(t)) => Some(
+            t.into_iter()
+                .map(|(k, v)| (k.into_inner().into_owned(), v))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Reads a route, each of its `[[route.case]]` tables, and each header matcher of a case
+/// as items of their own: a route with many cases costs each case's problems one pass
+/// over that case, not over the route.
+fn read_route(
+    cx: &mut Cx,
+    file: &SourceFile,
+    pieces: &EnvPieces,
+    item: &Spanned<DeValue<'_>>,
+) -> Option<RouteDef> {
+    check_headers(cx, file, pieces, item, headers::ROUTE);
+    let mut item = item.clone();
+    let case_items = take_items(&mut item, "case");
+    let def = deserialize_item::<RouteDef>(&item, file, &mut cx.sink, &route_fields);
+    let mut cases = Vec::new();
+    let mut ok = true;
+    for case_item in case_items.iter().flatten() {
+        check_headers(cx, file, pieces, case_item, headers::CASE);
+        match read_case(cx, file, case_item) {
+            Some(case) => cases.push(case),
+            None => ok = false,
+        }
+    }
+    let mut def = def.filter(|_| ok)?;
+    if case_items.is_some() {
+        def.case = Some(cases);
+    }
+    Some(def)
+}
+
+fn read_case(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Option<CaseDef> {
+    let mut item = item.clone();
+    let matcher_items = take_table(&mut item, "headers");
+    let def = deserialize_item::<CaseDef>(&item, file, &mut cx.sink, &case_fields);
+    let mut matchers = BTreeMap::new();
+    let mut ok = true;
+    for (name, matcher) in matcher_items.iter().flatten() {
+        let fields = |path: &[Seg]| top_level::<HeaderMatchDef>(path);
+        match deserialize_item::<HeaderMatchDef>(matcher, file, &mut cx.sink, &fields) {
+            Some(m) => {
+                matchers.insert(name.clone(), m);
+            }
+            None => ok = false,
+        }
+    }
+    let mut def = def.filter(|_| ok)?;
+    if matcher_items.is_some() {
+        def.headers = Some(matchers);
+    }
+    Some(def)
+}
+
 fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
     let mut table = load::parse(file, &mut cx.sink);
+    let mut pieces = EnvPieces::default();
     for (_, value) in table.get_mut().iter_mut() {
-        interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
+        interpolate(
+            value,
+            file,
+            options,
+            &mut cx.secrets,
+            &mut pieces,
+            &mut cx.sink,
+        );
     }
     let mut defs = Vec::new();
     let mut entries: Vec<_> = table.get_ref().iter().collect();
@@ -427,8 +550,7 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
             continue;
         };
         for item in items.iter() {
-            if let Some(def) = deserialize_item::<RouteDef>(item, file, &mut cx.sink, &route_fields)
-            {
+            if let Some(def) = read_route(cx, file, &pieces, item) {
                 defs.push(def);
             }
         }

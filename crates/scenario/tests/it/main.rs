@@ -1,7 +1,11 @@
 //! Integration tests of rolecall-scenario: one binary, one module per area.
 
 mod expand;
+mod files;
 mod fixtures;
+mod headers;
+mod item_errors;
+mod many_problems;
 
 use std::path::Path;
 
