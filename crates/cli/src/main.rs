@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rolecall_scenario::{LoadOptions, RenderStyle};
 
+mod args;
 mod mock;
 mod run;
 
@@ -42,17 +43,18 @@ enum Command {
         /// Send to this base URL instead of the target's. Writes are then skipped unless
         /// `--allow-mutations` is given: a URL typed here never inherits the target's
         /// permission to write.
-        #[arg(long)]
+        #[arg(long, value_parser = args::base_url)]
         base_url: Option<String>,
         /// Send POST, PUT, PATCH and DELETE with `--base-url`.
         #[arg(long, requires = "base_url")]
         allow_mutations: bool,
-        /// Requests in flight at once (default: the suite's, 64).
-        #[arg(long)]
+        /// Requests in flight at once, 1 to 4096 (default: the suite's, 64).
+        #[arg(long, value_parser = args::concurrency(), allow_negative_numbers = true)]
         concurrency: Option<usize>,
-        /// Write a report: `json=FILE`.
-        #[arg(long, value_name = "FORMAT=FILE")]
-        report: Vec<String>,
+        /// Write a report: `json=FILE`. The file's directory must exist and be writable;
+        /// the file is replaced only once the report is complete.
+        #[arg(long, value_name = "FORMAT=FILE", value_parser = args::report)]
+        report: Vec<PathBuf>,
     },
     /// Run a suite through the libtest harness, exactly as `cargo test` would; arguments
     /// after `--` go to libtest (`--list`, `--exact`, `--format json` …).

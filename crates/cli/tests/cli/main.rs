@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod args;
 mod mock_serve;
 mod server;
 
