@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rolecall_scenario::{LoadOptions, RenderStyle};
+use rolecall_scenario::{Endpoint, LoadOptions, RenderStyle, Suite};
 
 mod args;
 mod mock;
@@ -151,9 +151,24 @@ pub(crate) fn load_options(target: Option<String>) -> LoadOptions {
     }
 }
 
+/// Validates the mock configuration the selected target names, as strictly as the suite:
+/// a broken one is invalid input, reported (every problem, located) before anything is sent.
+pub(crate) fn check_mock(suite: &Suite) -> Result<(), ExitCode> {
+    if let Endpoint::Mock(path) = &suite.target.endpoint
+        && let Err(error) = rolecall_mock::MockConfig::from_path(path)
+    {
+        eprint!("{}", error.render(render_style()));
+        return Err(ExitCode::from(EXIT_INVALID));
+    }
+    Ok(())
+}
+
 fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {
     match rolecall_scenario::load(path, &load_options(target)) {
         Ok(suite) => {
+            if let Err(code) = check_mock(&suite) {
+                return code;
+            }
             println!(
                 "ok: {} route file{}, {} routes, {} identities, {} cases (target `{}`)",
                 suite.route_file_count(),

@@ -10,7 +10,7 @@ use rolecall_runner::{CaseResult, Keep, Outcome, RunConfig, Summary};
 use rolecall_scenario::Suite;
 
 use crate::args::ReportFile;
-use crate::{EXIT_INVALID, load_options, render_style};
+use crate::{EXIT_INVALID, check_mock, load_options, render_style};
 
 /// Exit code when a case failed or errored.
 const EXIT_FAILED: u8 = 1;
@@ -26,12 +26,12 @@ pub(crate) struct RunArgs {
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
-    rolecall_scenario::load(path, &load_options(target))
-        .map(Arc::new)
-        .map_err(|error| {
-            eprint!("{}", error.render(render_style()));
-            ExitCode::from(EXIT_INVALID)
-        })
+    let suite = rolecall_scenario::load(path, &load_options(target)).map_err(|error| {
+        eprint!("{}", error.render(render_style()));
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    check_mock(&suite)?;
+    Ok(Arc::new(suite))
 }
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {

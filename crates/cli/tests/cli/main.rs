@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod args;
+mod mock_config;
 mod mock_serve;
 mod server;
 
