@@ -472,10 +472,17 @@ impl Compiler<'_> {
                 )
                 .label("a PEM public key, relative to this file's folder");
         };
-        let pem = match std::fs::read(&full) {
+        // A device or a FIFO named here would never end: only a small regular file is read.
+        let pem = match std::fs::metadata(&full) {
+            Ok(meta) if !meta.is_file() => Err("not a regular file".to_owned()),
+            Ok(meta) if meta.len() > MAX_KEY_BYTES => Err("larger than 64 KiB".to_owned()),
+            Ok(_) => std::fs::read(&full).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let pem = match pem {
             Ok(pem) => pem,
-            Err(err) => {
-                key_error(err.to_string());
+            Err(reason) => {
+                key_error(reason);
                 return None;
             }
         };
@@ -528,6 +535,9 @@ impl Compiler<'_> {
         ok.then_some(key)
     }
 }
+
+/// A PEM public key is a few kilobytes.
+const MAX_KEY_BYTES: u64 = 64 * 1024;
 
 /// Algorithm names, for "did you mean".
 const JWT_ALGORITHMS: [&str; 12] = [

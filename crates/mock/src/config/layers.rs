@@ -88,13 +88,6 @@ impl Compiler<'_> {
             LayerFile::UserAgent(l) => {
                 let persona = self.persona(l.persona, defaults.cdn, "cdn", &layer, clean);
                 let paths = self.globs(&l.paths, false);
-                let mut valid = true;
-                for pattern in &l.block {
-                    if let Err(err) = regex::Regex::new(pattern.get_ref()) {
-                        self.invalid_regex(pattern.span(), &err);
-                        valid = false;
-                    }
-                }
                 if l.block.is_empty() && !l.block_empty {
                     self.needs(
                         clean,
@@ -103,13 +96,21 @@ impl Compiler<'_> {
                     );
                     return None;
                 }
-                if !valid {
-                    return None;
-                }
+                // One compilation when every pattern is good; each alone only to find
+                // the bad ones.
                 let block = match RegexSet::new(l.block.iter().map(|p| p.get_ref().as_str())) {
                     Ok(set) => set,
                     Err(err) => {
-                        self.invalid_regex(span, &err);
+                        let mut located = false;
+                        for pattern in &l.block {
+                            if let Err(err) = regex::Regex::new(pattern.get_ref()) {
+                                self.invalid_regex(pattern.span(), &err);
+                                located = true;
+                            }
+                        }
+                        if !located {
+                            self.invalid_regex(span, &err);
+                        }
                         return None;
                     }
                 };
@@ -230,10 +231,6 @@ impl Compiler<'_> {
                     .help("add \"headers\" to the rule's `targets`");
                 valid = false;
             }
-            if let Err(err) = regex::Regex::new(rule.pattern.get_ref()) {
-                self.invalid_regex(rule.pattern.span(), &err);
-                valid = false;
-            }
             let Some(headers) = headers else {
                 valid = false;
                 continue;
@@ -271,16 +268,18 @@ impl Compiler<'_> {
             );
             return None;
         }
-        if !valid {
-            return None;
-        }
         let waf = match Waf::new(rules, threshold, l.body_limit.unwrap_or(8192)) {
             Ok(waf) => waf,
-            Err((index, err)) => {
-                self.invalid_regex(spans[index].clone(), &err);
+            Err(errors) => {
+                for (index, err) in errors {
+                    self.invalid_regex(spans[index].clone(), &err);
+                }
                 return None;
             }
         };
+        if !valid {
+            return None;
+        }
         Some(EdgeLayer {
             name: l.name.clone().unwrap_or_else(|| "waf".to_owned()),
             kind: "waf",

@@ -408,6 +408,15 @@ fn key_files_are_read_relative_to_the_config() {
     let d = &err.diagnostics()[0];
     assert!(d.message.starts_with("cannot load key file"), "{err}");
     assert_eq!((d.line, d.column), (2, 19));
+    // A device named as a key file would never end: refused at once.
+    let start = Instant::now();
+    let err = MockConfig::from_str(
+        "[origin.app.jwt]\npublic_key_file = \"/dev/zero\"\n",
+        Path::new(FIXTURES),
+    )
+    .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
     let toml =
         "[origin.app.jwt]\npublic_key_file = \"keys/es256.pub.pem\"\nalgorithms = [\"RS256\"]\n";
     let err = MockConfig::from_str(toml, Path::new(FIXTURES)).unwrap_err();
