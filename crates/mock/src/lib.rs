@@ -177,6 +177,8 @@ mod file;
 mod path;
 mod persona;
 mod problems;
+#[cfg(test)]
+mod proptests;
 mod proxy;
 mod rate_limit;
 mod read;
