@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rolecall_scenario::{LoadOptions, RenderStyle};
+use rolecall_scenario::{Endpoint, LoadOptions, RenderStyle, Suite};
 
+mod args;
 mod mock;
 mod run;
 
@@ -42,17 +43,18 @@ enum Command {
         /// Send to this base URL instead of the target's. Writes are then skipped unless
         /// `--allow-mutations` is given: a URL typed here never inherits the target's
         /// permission to write.
-        #[arg(long)]
+        #[arg(long, value_parser = args::base_url)]
         base_url: Option<String>,
         /// Send POST, PUT, PATCH and DELETE with `--base-url`.
         #[arg(long, requires = "base_url")]
         allow_mutations: bool,
-        /// Requests in flight at once (default: the suite's, 64).
-        #[arg(long)]
+        /// Requests in flight at once, 1 to 4096 (default: the suite's, 64).
+        #[arg(long, value_parser = args::concurrency(), allow_negative_numbers = true)]
         concurrency: Option<usize>,
-        /// Write a report: `json=FILE`.
-        #[arg(long, value_name = "FORMAT=FILE")]
-        report: Vec<String>,
+        /// Write a report: `json=FILE`. The file's directory must exist and be writable;
+        /// the file is replaced only once the report is complete.
+        #[arg(long, value_name = "FORMAT=FILE", value_parser = args::report)]
+        report: Vec<PathBuf>,
     },
     /// Run a suite through the libtest harness, exactly as `cargo test` would; arguments
     /// after `--` go to libtest (`--list`, `--exact`, `--format json` …).
@@ -149,9 +151,24 @@ pub(crate) fn load_options(target: Option<String>) -> LoadOptions {
     }
 }
 
+/// Validates the mock configuration the selected target names, as strictly as the suite:
+/// a broken one is invalid input, reported (every problem, located) before anything is sent.
+pub(crate) fn check_mock(suite: &Suite) -> Result<(), ExitCode> {
+    if let Endpoint::Mock(path) = &suite.target.endpoint
+        && let Err(error) = rolecall_mock::MockConfig::from_path(path)
+    {
+        eprint!("{}", error.render(render_style()));
+        return Err(ExitCode::from(EXIT_INVALID));
+    }
+    Ok(())
+}
+
 fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {
     match rolecall_scenario::load(path, &load_options(target)) {
         Ok(suite) => {
+            if let Err(code) = check_mock(&suite) {
+                return code;
+            }
             println!(
                 "ok: {} route file{}, {} routes, {} identities, {} cases (target `{}`)",
                 suite.route_file_count(),

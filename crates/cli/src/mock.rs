@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use rolecall_mock::{MockConfig, MockServer};
 
-use crate::EXIT_INVALID;
+use crate::{EXIT_INVALID, render_style};
 
 pub(crate) fn serve(config: &Path, listen: SocketAddr) -> ExitCode {
     let config = match MockConfig::from_path(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{}", e.render(render_style()));
             return ExitCode::from(EXIT_INVALID);
         }
     };

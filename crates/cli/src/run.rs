@@ -9,7 +9,8 @@ use std::time::Instant;
 use rolecall_runner::{CaseResult, Keep, Outcome, RunConfig, Summary};
 use rolecall_scenario::Suite;
 
-use crate::{EXIT_INVALID, load_options, render_style};
+use crate::args::ReportFile;
+use crate::{EXIT_INVALID, check_mock, load_options, render_style};
 
 /// Exit code when a case failed or errored.
 const EXIT_FAILED: u8 = 1;
@@ -21,41 +22,28 @@ pub(crate) struct RunArgs {
     pub(crate) base_url: Option<String>,
     pub(crate) allow_mutations: bool,
     pub(crate) concurrency: Option<usize>,
-    pub(crate) report: Vec<String>,
+    pub(crate) report: Vec<PathBuf>,
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
-    rolecall_scenario::load(path, &load_options(target))
-        .map(Arc::new)
-        .map_err(|error| {
-            eprint!("{}", error.render(render_style()));
-            ExitCode::from(EXIT_INVALID)
-        })
-}
-
-/// Parses `json=FILE` report specifications before anything is sent.
-fn parse_reports(specs: &[String]) -> Result<Vec<PathBuf>, String> {
-    specs
-        .iter()
-        .map(|spec| match spec.split_once('=') {
-            Some(("json", file)) if !file.is_empty() => Ok(PathBuf::from(file)),
-            _ => Err(format!("invalid --report `{spec}`: expected `json=FILE`")),
-        })
-        .collect()
+    let suite = rolecall_scenario::load(path, &load_options(target)).map_err(|error| {
+        eprint!("{}", error.render(render_style()));
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    check_mock(&suite)?;
+    Ok(Arc::new(suite))
 }
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
-    let reports = match parse_reports(&args.report) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
-    };
-    if args.concurrency == Some(0) {
-        eprintln!("error: --concurrency must be at least 1");
-        return ExitCode::from(EXIT_INVALID);
-    }
+    // Before anything is read or sent: a report that cannot be written is invalid input.
+    let reports: Vec<ReportFile> =
+        match args.report.iter().map(|p| ReportFile::prepare(p)).collect() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        };
     let suite = match load(&args.path, args.target.clone()) {
         Ok(s) => s,
         Err(code) => return code,
@@ -98,15 +86,12 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    for file in &reports {
+    for report in reports {
+        let path = report.path().to_owned();
         // Streamed case by case: a large run's report is never held in memory whole.
-        let written = std::fs::File::create(file).and_then(|f| {
-            let mut out = std::io::BufWriter::new(f);
-            rolecall_runner::write_json_report(&suite, &output, &mut out)?;
-            out.flush()
-        });
+        let written = report.write(|out| rolecall_runner::write_json_report(&suite, &output, out));
         if let Err(e) = written {
-            eprintln!("error: cannot write report {}: {e}", file.display());
+            eprintln!("error: cannot write report {}: {e}", path.display());
             return ExitCode::from(EXIT_FAILED);
         }
     }

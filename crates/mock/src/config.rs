@@ -1,34 +1,37 @@
-//! Loading a `mock.toml`: parse, validate and compile everything up front, so a bad regex,
-//! CIDR or key file is an error at load time with its line and column, never a surprise
-//! on the first request.
+//! Loading a `mock.toml`: read every item, then validate and compile everything up front,
+//! so a bad regex, CIDR or key file is an error at load time with its line and column,
+//! never a surprise on the first request. Every problem of the file is reported at once.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::io::Read as _;
 use std::net::IpAddr;
 use std::ops::Range;
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use http::header::{HeaderName, HeaderValue};
-use http::{Method, StatusCode, Uri};
+use http::Method;
+use http::header::HeaderName;
 use ipnet::IpNet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use regex::RegexSet;
+use rolecall_scenario::SourceFile;
 use toml::Spanned;
 
-use crate::app::{App, Csrf, Login, Route, Segment, parse_segments};
-use crate::auth::{Authenticator, JwtVerifier, Principal};
+use crate::app::App;
 use crate::client_ip::ClientIpResolver;
-use crate::edge::{Check, EdgeLayer, Fault, FaultEnd};
-use crate::errors::{MockConfigError, MockConfigErrorKind};
-use crate::file::{self, FaultAbort, LayerFile, MockFile, OriginFile, WafTarget};
+use crate::edge::EdgeLayer;
+use crate::errors::MockConfigError;
+use crate::file::{EdgeFile, LayerFile, OriginFile};
 use crate::persona::{Persona, PersonaSettings};
+use crate::problems::{self, Problems};
 use crate::proxy::Proxy;
-use crate::rate_limit::RateLimiter;
-use crate::waf::{Waf, WafRule, preset_rules};
+use crate::read::{self, Items, Read};
+
+mod app;
+mod layers;
+
+/// A larger configuration is a mistake (a log file named by accident), not a mock edge.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A loaded and validated `mock.toml`, ready to serve. Cheap to clone.
 #[derive(Clone)]
@@ -79,987 +82,498 @@ impl fmt::Debug for MockConfig {
 
 impl MockConfig {
     /// Reads and compiles a `mock.toml`. Key files it names are read relative to its folder.
+    /// Only a regular file of at most 4 MiB is read: a FIFO or a device is refused, not
+    /// waited on.
     pub fn from_path(path: &Path) -> Result<Self, MockConfigError> {
-        let src = std::fs::read_to_string(path)
-            .map_err(|err| MockConfigError::new(path, None, MockConfigErrorKind::Read(err)))?;
-        Self::from_str(&src, path)
+        let text = read_text(path)
+            .map_err(|message| problems::unreadable(SourceFile::new(shown(path), ""), message))?;
+        Self::from_str(&text, path)
     }
 
     /// Compiles `mock.toml` text; `path` names the file in errors, and its folder is where
-    /// relative key files are looked up.
+    /// relative key files are looked up. `${env:NAME}` reads the process environment.
     pub fn from_str(src: &str, path: &Path) -> Result<Self, MockConfigError> {
+        Self::compile(src, path, &|name| std::env::var(name).ok())
+    }
+
+    /// [`from_str`](Self::from_str) with `env` in place of the process environment.
+    pub(crate) fn compile(
+        src: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, MockConfigError> {
+        let problems = Problems::new(SourceFile::new(shown(path), src));
+        let items = read::read(&problems);
         let compiler = Compiler {
-            src,
-            path,
+            p: &problems,
             base: path.parent().unwrap_or(Path::new(".")),
+            env,
         };
-        let file: MockFile = toml::from_str(src).map_err(|err| {
-            let line_col = err.span().map(|span| line_col(src, span.start));
-            MockConfigError::new(
-                path,
-                line_col,
-                MockConfigErrorKind::Syntax(err.message().to_owned()),
-            )
-        })?;
-        let edge = compiler.compile(file)?;
-        Ok(Self {
-            edge: Arc::new(edge),
-        })
+        let edge = compiler.compile(items);
+        match edge {
+            Some(edge) if problems.is_empty() => Ok(Self {
+                edge: Arc::new(edge),
+            }),
+            _ => {
+                if problems.is_empty() {
+                    // Every step that gives up reports why; this would be a bug.
+                    problems.error(0..0, "the configuration could not be compiled");
+                }
+                Err(problems.into_error())
+            }
+        }
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
-    let before = &src[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+/// The path as the user should see it: relative to the working directory when inside it,
+/// without `./`.
+fn shown(path: &Path) -> PathBuf {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    relative
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    // Opening a FIFO would block until a writer came: look before opening.
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
+    if !metadata.is_file() {
+        return Err("cannot read file: not a regular file".to_owned());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "cannot read file: larger than {} MiB",
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = String::from_utf8_lossy(&bytes[..at]);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        format!("invalid UTF-8 at line {line}, column {column}")
+    })
 }
 
 struct Compiler<'a> {
-    src: &'a str,
-    path: &'a Path,
+    p: &'a Problems,
     base: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
 }
 
-type Result<T, E = MockConfigError> = std::result::Result<T, E>;
+/// The default persona of a tier, from `[edge]`. `Unknown` when `[edge]` had a problem:
+/// then a layer that relies on the default is not also reported.
+#[derive(Debug, Clone, Copy)]
+enum Tier {
+    Set(Persona),
+    Unset,
+    Unknown,
+}
+
+/// Default personas by tier.
+struct Defaults {
+    cdn: Tier,
+    server: Tier,
+    waf: Tier,
+}
 
 impl Compiler<'_> {
-    fn error(&self, span: Range<usize>, kind: MockConfigErrorKind) -> MockConfigError {
-        MockConfigError::new(self.path, Some(line_col(self.src, span.start)), kind)
-    }
-
-    fn invalid(&self, span: Range<usize>, message: impl Into<String>) -> MockConfigError {
-        self.error(span, MockConfigErrorKind::Invalid(message.into()))
-    }
-
-    fn compile(&self, file: MockFile) -> Result<Edge> {
-        let edge = file.edge;
-        let cdn = match edge.cdn {
-            Some(cdn)
-                if !matches!(
-                    *cdn.get_ref(),
-                    Persona::Cloudflare | Persona::Cloudfront | Persona::Akamai
-                ) =>
-            {
-                return Err(
-                    self.invalid(cdn.span(), "`cdn` must be cloudflare, cloudfront or akamai")
-                );
+    fn compile(&self, items: Items) -> Option<Edge> {
+        let (edge, edge_clean) = match items.edge {
+            Some(Read { value, clean }) => (value, clean),
+            None => (EdgeFile::default(), true),
+        };
+        let tier = |persona: Option<Persona>, valid: bool| match persona {
+            Some(p) if valid => Tier::Set(p),
+            Some(_) => Tier::Unknown,
+            None if edge_clean => Tier::Unset,
+            None => Tier::Unknown,
+        };
+        let cdn = edge.cdn.as_ref().map(|cdn| {
+            let ok = matches!(
+                cdn.get_ref(),
+                Persona::Cloudflare | Persona::Cloudfront | Persona::Akamai
+            );
+            if !ok {
+                self.p
+                    .error(cdn.span(), "`cdn` must be cloudflare, cloudfront or akamai")
+                    .label("not a CDN");
             }
-            cdn => cdn.map(Spanned::into_inner),
-        };
-        let server = match edge.server {
-            Some(server) if !matches!(*server.get_ref(), Persona::Nginx | Persona::Apache) => {
-                return Err(self.invalid(server.span(), "`server` must be nginx or apache"));
+            (*cdn.get_ref(), ok)
+        });
+        let server = edge.server.as_ref().map(|server| {
+            let ok = matches!(server.get_ref(), Persona::Nginx | Persona::Apache);
+            if !ok {
+                self.p
+                    .error(server.span(), "`server` must be nginx or apache")
+                    .label("not a web server");
             }
-            server => server.map(Spanned::into_inner),
+            (*server.get_ref(), ok)
+        });
+        let defaults = Defaults {
+            cdn: tier(cdn.map(|c| c.0), cdn.is_none_or(|c| c.1)),
+            server: tier(server.map(|s| s.0), server.is_none_or(|s| s.1)),
+            waf: tier(edge.waf, true),
         };
-        let defaults = PersonaSettings::default();
-        let request_id_header = edge
-            .request_id_header
-            .map(|h| self.header_name(&h))
-            .transpose()?;
-        let settings = PersonaSettings {
-            colo: edge.colo.unwrap_or(defaults.colo),
-            pop: edge.pop.unwrap_or(defaults.pop),
-            server_name: edge.server_name.unwrap_or(defaults.server_name),
-            request_id_header,
-            nginx_server: edge.nginx_server.unwrap_or(defaults.nginx_server),
-            apache_server: edge.apache_server.unwrap_or(defaults.apache_server),
-            modsecurity_host: server.unwrap_or(Persona::Apache),
-            aws_waf_action_header: edge.aws_waf_action_header,
+        let settings = self.settings(&edge, server.filter(|s| s.1).map(|s| s.0));
+        let client_ip = self.client_ip(&edge);
+        let layers: Vec<Option<EdgeLayer>> = items
+            .layers
+            .into_iter()
+            .map(|layer| self.layer(layer, &defaults))
+            .collect();
+        let origin = match items.origin {
+            Some(Read {
+                value: OriginFile::App(app),
+                ..
+            }) => self.app(*app).map(|app| Origin::App(Box::new(app))),
+            Some(Read {
+                value: OriginFile::Proxy(proxy),
+                ..
+            }) => self
+                .proxy(proxy)
+                .map(|proxy| Origin::Proxy(Box::new(proxy))),
+            None => None,
         };
-        for (name, value) in [
-            ("colo", &settings.colo),
-            ("pop", &settings.pop),
-            ("server_name", &settings.server_name),
-            ("nginx_server", &settings.nginx_server),
-            ("apache_server", &settings.apache_server),
-        ] {
-            if value.is_empty() || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-                return Err(MockConfigError::new(
-                    self.path,
-                    None,
-                    MockConfigErrorKind::Invalid(format!("[edge] {name} must be printable ASCII")),
-                ));
-            }
-        }
-        let trusted = match edge.trusted_proxies {
-            Some(list) => self.networks(&list)?,
-            None => vec![
-                "127.0.0.0/8".parse().expect("valid CIDR"),
-                "::1/128".parse().expect("valid CIDR"),
-            ],
-        };
-        let client_ip = ClientIpResolver {
-            trusted,
-            header: match edge.client_ip_header {
-                Some(h) => self.header_name(&h)?,
-                None => HeaderName::from_static("x-forwarded-for"),
-            },
-        };
-        let personas = Defaults {
-            cdn,
-            server,
-            waf: edge.waf,
-        };
-        let mut layers = Vec::with_capacity(file.layer.len());
-        for layer in file.layer {
-            layers.push(self.layer(layer, &personas)?);
-        }
+        let layers: Vec<EdgeLayer> = layers.into_iter().collect::<Option<_>>()?;
         let body_limit = layers.iter().map(EdgeLayer::body_limit).max().unwrap_or(0);
-        let origin = match file.origin {
-            OriginFile::App(app) => Origin::App(Box::new(self.app(*app)?)),
-            OriginFile::Proxy(proxy) => Origin::Proxy(Box::new(self.proxy(proxy)?)),
-        };
-        Ok(Edge {
-            settings,
-            cdn,
-            server,
-            client_ip,
+        Some(Edge {
+            settings: settings?,
+            cdn: cdn.map(|c| c.0),
+            server: server.map(|s| s.0),
+            client_ip: client_ip?,
             layers,
-            origin,
+            origin: origin?,
             body_limit,
         })
     }
 
-    fn layer(&self, layer: Spanned<LayerFile>, defaults: &Defaults) -> Result<EdgeLayer> {
-        let span = layer.span();
-        let persona = |explicit: Option<Persona>, fallback: Option<Persona>, edge_key: &str| {
-            explicit.or(fallback).ok_or_else(|| {
-                self.invalid(
-                    span.clone(),
-                    format!("this layer names no `persona` and `[edge] {edge_key}` is not set"),
-                )
-            })
+    fn settings(&self, edge: &EdgeFile, server: Option<Persona>) -> Option<PersonaSettings> {
+        let defaults = PersonaSettings::default();
+        let request_id_header = match &edge.request_id_header {
+            Some(h) => Some(self.header_name(h)?),
+            None => None,
         };
-        let build = |name: Option<String>,
-                     kind: &'static str,
-                     persona: Persona,
-                     paths: Option<GlobSet>,
-                     check: Check| EdgeLayer {
-            name: name.unwrap_or_else(|| kind.to_owned()),
-            kind,
-            persona,
-            paths,
-            check,
-            mark: None,
+        let text = |value: &Option<Spanned<String>>, name: &str, default: String| match value {
+            None => Some(default),
+            Some(v)
+                if !v.get_ref().is_empty()
+                    && v.get_ref().bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+            {
+                Some(v.get_ref().clone())
+            }
+            Some(v) => {
+                self.p
+                    .error(v.span(), format!("`{name}` must be printable ASCII"))
+                    .label("empty, or not printable ASCII")
+                    .help("it is sent in headers and pages, as the vendor would");
+                None
+            }
         };
-        Ok(match layer.into_inner() {
-            LayerFile::Ip(l) => {
-                let (allow, deny) = (self.networks(&l.allow)?, self.networks(&l.deny)?);
-                if allow.is_empty() && deny.is_empty() {
-                    return Err(self.invalid(span, "an ip layer needs `allow` or `deny`"));
-                }
-                build(
-                    l.name,
-                    "ip",
-                    persona(l.persona, defaults.cdn, "cdn")?,
-                    self.globs(&l.paths, false)?,
-                    Check::Ip { allow, deny },
-                )
-            }
-            LayerFile::Geo(l) => {
-                let header = match &l.header {
-                    Some(h) => self.header_name(h)?,
-                    None => HeaderName::from_static("cf-ipcountry"),
-                };
-                let (allow, block) = (self.countries(&l.allow)?, self.countries(&l.block)?);
-                if allow.is_empty() && block.is_empty() && !l.block_unknown {
-                    return Err(self.invalid(
-                        span,
-                        "a geo layer needs `allow`, `block` or `block_unknown`",
-                    ));
-                }
-                let check = Check::Geo {
-                    header,
-                    allow,
-                    block,
-                    block_unknown: l.block_unknown,
-                };
-                build(
-                    l.name,
-                    "geo",
-                    persona(l.persona, defaults.cdn, "cdn")?,
-                    self.globs(&l.paths, false)?,
-                    check,
-                )
-            }
-            LayerFile::Waf(l) => {
-                let threshold = l.threshold.unwrap_or(5).max(1);
-                let mut rules: Vec<WafRule> = Vec::new();
-                let mut seen = HashSet::new();
-                for preset in &l.presets {
-                    if seen.insert(*preset) {
-                        rules.extend(preset_rules(*preset));
-                    }
-                }
-                let mut spans = vec![span.clone(); rules.len()];
-                for rule in &l.rule {
-                    let headers = rule
-                        .headers
-                        .iter()
-                        .map(|h| self.header_name(h))
-                        .collect::<Result<Vec<_>>>()?;
-                    let targets = rule.targets.clone().unwrap_or_else(|| {
-                        vec![WafTarget::Path, WafTarget::Query, WafTarget::Body]
-                    });
-                    if !headers.is_empty() && !targets.contains(&WafTarget::Headers) {
-                        return Err(self.invalid(
-                            rule.pattern.span(),
-                            "`headers` needs \"headers\" in `targets`",
-                        ));
-                    }
-                    spans.push(rule.pattern.span());
-                    rules.push(WafRule {
-                        name: rule.name.clone(),
-                        pattern: rule.pattern.get_ref().clone(),
-                        score: rule.score.unwrap_or(threshold),
-                        targets,
-                        headers,
-                    });
-                }
-                if rules.is_empty() {
-                    return Err(
-                        self.invalid(span, "a waf layer needs `presets` or at least one `rule`")
-                    );
-                }
-                let waf = Waf::new(rules, threshold, l.body_limit.unwrap_or(8192)).map_err(
-                    |(index, err)| {
-                        self.invalid(spans[index].clone(), format!("invalid regex: {err}"))
-                    },
-                )?;
-                let mark = match &l.mark {
-                    Some(mark) => {
-                        let value = HeaderValue::from_str(mark.value.get_ref()).map_err(|_| {
-                            self.invalid(mark.value.span(), "not a valid header value")
-                        })?;
-                        Some((self.header_name(&mark.header)?, value))
-                    }
-                    None => None,
-                };
-                EdgeLayer {
-                    mark,
-                    ..build(
-                        l.name,
-                        "waf",
-                        persona(l.persona, defaults.waf, "waf")?,
-                        self.globs(&l.paths, false)?,
-                        Check::Waf(waf),
-                    )
-                }
-            }
-            LayerFile::UserAgent(l) => {
-                for pattern in &l.block {
-                    regex::Regex::new(pattern.get_ref()).map_err(|err| {
-                        self.invalid(pattern.span(), format!("invalid regex: {err}"))
-                    })?;
-                }
-                let block = RegexSet::new(l.block.iter().map(|p| p.get_ref().as_str()))
-                    .map_err(|err| self.invalid(span.clone(), format!("invalid regex: {err}")))?;
-                if block.is_empty() && !l.block_empty {
-                    return Err(
-                        self.invalid(span, "a user_agent layer needs `block` or `block_empty`")
-                    );
-                }
-                let check = Check::UserAgent {
-                    block,
-                    block_empty: l.block_empty,
-                };
-                build(
-                    l.name,
-                    "user_agent",
-                    persona(l.persona, defaults.cdn, "cdn")?,
-                    self.globs(&l.paths, false)?,
-                    check,
-                )
-            }
-            LayerFile::Hotlink(l) => {
-                let paths = self.globs(&l.paths, false)?;
-                if paths.is_none() {
-                    return Err(self.invalid(span, "a hotlink layer needs `paths` to protect"));
-                }
-                let allow_hosts = l
-                    .allow_hosts
-                    .iter()
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect();
-                let check = Check::Hotlink {
-                    allow_hosts,
-                    allow_empty: l.allow_empty.unwrap_or(true),
-                };
-                build(
-                    l.name,
-                    "hotlink",
-                    persona(l.persona, defaults.cdn, "cdn")?,
-                    paths,
-                    check,
-                )
-            }
-            LayerFile::PathDeny(l) => {
-                let prefixes = self.prefixes(&l.prefixes)?;
-                let globs = self.globs(&l.globs, l.case_insensitive)?;
-                if prefixes.is_empty() && globs.is_none() {
-                    return Err(self.invalid(span, "a path_deny layer needs `prefixes` or `globs`"));
-                }
-                let check = Check::PathDeny {
-                    prefixes,
-                    globs,
-                    case_insensitive: l.case_insensitive,
-                };
-                build(
-                    l.name,
-                    "path_deny",
-                    persona(l.persona, defaults.server, "server")?,
-                    None,
-                    check,
-                )
-            }
-            LayerFile::DirectoryListing(l) => {
-                let prefixes = match &l.prefixes {
-                    Some(list) => self.prefixes(list)?,
-                    None => vec!["/".to_owned()],
-                };
-                let check = Check::DirectoryListing { prefixes };
-                build(
-                    l.name,
-                    "directory_listing",
-                    persona(l.persona, defaults.server, "server")?,
-                    None,
-                    check,
-                )
-            }
-            LayerFile::Method(l) => {
-                let (allow, deny) = (self.methods(&l.allow)?, self.methods(&l.deny)?);
-                if allow.is_empty() && deny.is_empty() {
-                    return Err(self.invalid(span, "a method layer needs `allow` or `deny`"));
-                }
-                let check = Check::Method { allow, deny };
-                build(
-                    l.name,
-                    "method",
-                    persona(l.persona, defaults.server, "server")?,
-                    self.globs(&l.paths, false)?,
-                    check,
-                )
-            }
-            LayerFile::RateLimit(l) => self.rate_limit(l, span, defaults)?,
-            LayerFile::Fault(l) => {
-                let paths = self.globs(&l.paths, false)?;
-                if paths.is_none() {
-                    return Err(self.invalid(span, "a fault layer needs `paths`"));
-                }
-                let delay = l.delay.as_ref().map(|d| self.duration(d)).transpose()?;
-                let end = match (l.abort, &l.status) {
-                    (Some(_), Some(status)) => {
-                        return Err(self.invalid(
-                            status.span(),
-                            "a fault either aborts or answers with a status, not both",
-                        ));
-                    }
-                    (Some(FaultAbort::Reset), None) => Some(FaultEnd::Reset),
-                    (Some(FaultAbort::Close), None) => Some(FaultEnd::Close),
-                    (None, Some(status)) => match StatusCode::from_u16(*status.get_ref()) {
-                        Ok(code) if code.is_server_error() => Some(FaultEnd::Status(code)),
-                        _ => return Err(self.invalid(status.span(), "a fault status must be 5xx")),
-                    },
-                    (None, None) => None,
-                };
-                if delay.is_none() && end.is_none() {
-                    return Err(
-                        self.invalid(span, "a fault layer needs `delay`, `abort` or `status`")
-                    );
-                }
-                let probability = match &l.probability {
-                    Some(p) if !(0.0..=1.0).contains(p.get_ref()) => {
-                        return Err(
-                            self.invalid(p.span(), "`probability` must be between 0.0 and 1.0")
-                        );
-                    }
-                    Some(p) => *p.get_ref(),
-                    None => 1.0,
-                };
-                let check = Check::Fault(Fault {
-                    delay,
-                    end,
-                    probability,
-                });
-                build(
-                    l.name,
-                    "fault",
-                    persona(l.persona, defaults.server, "server")?,
-                    paths,
-                    check,
-                )
-            }
+        let colo = text(&edge.colo, "colo", defaults.colo);
+        let pop = text(&edge.pop, "pop", defaults.pop);
+        let server_name = text(&edge.server_name, "server_name", defaults.server_name);
+        let nginx_server = text(&edge.nginx_server, "nginx_server", defaults.nginx_server);
+        let apache_server = text(&edge.apache_server, "apache_server", defaults.apache_server);
+        Some(PersonaSettings {
+            colo: colo?,
+            pop: pop?,
+            server_name: server_name?,
+            request_id_header,
+            nginx_server: nginx_server?,
+            apache_server: apache_server?,
+            modsecurity_host: server.unwrap_or(Persona::Apache),
+            aws_waf_action_header: edge.aws_waf_action_header,
         })
     }
 
-    fn rate_limit(
+    fn client_ip(&self, edge: &EdgeFile) -> Option<ClientIpResolver> {
+        let trusted = match &edge.trusted_proxies {
+            Some(list) => self.networks(list),
+            None => Some(vec![
+                "127.0.0.0/8".parse().expect("valid CIDR"),
+                "::1/128".parse().expect("valid CIDR"),
+            ]),
+        };
+        let header = match &edge.client_ip_header {
+            Some(h) => self.header_name(h),
+            None => Some(HeaderName::from_static("x-forwarded-for")),
+        };
+        Some(ClientIpResolver {
+            trusted: trusted?,
+            header: header?,
+        })
+    }
+
+    /// The layer's persona, or its tier's default from `[edge]`.
+    fn persona(
         &self,
-        l: file::RateLimitLayer,
-        span: Range<usize>,
-        defaults: &Defaults,
-    ) -> Result<EdgeLayer> {
-        let persona = l.persona.or(defaults.cdn).ok_or_else(|| {
-            self.invalid(
-                span.clone(),
-                "this layer names no `persona` and `[edge] cdn` is not set",
-            )
-        })?;
-        if l.requests == 0 {
-            return Err(self.invalid(span, "`requests` must be at least 1"));
-        }
-        let per = match &l.per {
-            Some(per) => self.duration(per)?,
-            None => Duration::from_secs(1),
-        };
-        let status = match &l.status {
-            Some(status) => match StatusCode::from_u16(*status.get_ref()) {
-                Ok(code) if code.is_client_error() || code.is_server_error() => code,
-                _ => {
-                    return Err(
-                        self.invalid(status.span(), "a rate limit status must be 4xx or 5xx")
-                    );
+        explicit: Option<Persona>,
+        default: Tier,
+        edge_key: &str,
+        layer: &Spanned<LayerFile>,
+        clean: bool,
+    ) -> Option<Persona> {
+        match (explicit, default) {
+            (Some(p), _) | (None, Tier::Set(p)) => Some(p),
+            (None, Tier::Unset) => {
+                if clean {
+                    self.p
+                        .error(
+                            layer.span(),
+                            format!(
+                                "this layer names no `persona` and `[edge] {edge_key}` is not set"
+                            ),
+                        )
+                        .label("no persona")
+                        .help(format!(
+                            "add `persona = \"…\"` to the layer, or set `{edge_key}` in `[edge]`"
+                        ));
                 }
-            },
-            None => StatusCode::TOO_MANY_REQUESTS,
-        };
-        let burst = l.burst.unwrap_or(l.requests);
-        let limiter = RateLimiter::new(l.requests, per, burst, l.max_clients.unwrap_or(10_000));
-        let describe = format!(
-            "more than {} requests per {} (burst {burst})",
-            l.requests,
-            humantime::format_duration(per)
-        );
-        Ok(EdgeLayer {
-            name: l.name.unwrap_or_else(|| "rate_limit".to_owned()),
-            kind: "rate_limit",
-            persona,
-            paths: self.globs(&l.paths, false)?,
-            check: Check::RateLimit {
-                limiter,
-                status,
-                describe,
-            },
-            mark: None,
+                None
+            }
+            (None, Tier::Unknown) => None,
+        }
+    }
+
+    /// A check that an absent value would fail ("a geo layer needs `allow`"): only made on
+    /// items read whole, since a value taken out for a problem is already reported.
+    fn needs(&self, clean: bool, span: Range<usize>, message: &str) {
+        if clean {
+            self.p.error(span, message).label("incomplete");
+        }
+    }
+
+    fn invalid_regex(&self, span: Range<usize>, err: &regex::Error) {
+        // The regex crate's message is a multi-line picture of the pattern; its last line
+        // says what is wrong.
+        let text = err.to_string();
+        let reason = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid")
+            .trim()
+            .trim_start_matches("error: ");
+        self.p
+            .error(span, format!("invalid regex: {reason}"))
+            .label("not a regular expression")
+            .help("the syntax is Rust's `regex` crate (no look-around, no back-references)");
+    }
+
+    /// Checks every element, reporting each bad one; `None` when any was bad.
+    fn each<T>(
+        &self,
+        list: &[Spanned<String>],
+        check: impl Fn(&Spanned<String>) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let checked: Vec<Option<T>> = list.iter().map(check).collect();
+        checked.into_iter().collect()
+    }
+
+    fn networks(&self, list: &[Spanned<String>]) -> Option<Vec<IpNet>> {
+        self.each(list, |item| {
+            let text = item.get_ref().trim();
+            let net = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc());
+            if net.is_err() {
+                self.p
+                    .error(
+                        item.span(),
+                        format!("`{text}` is not an IP address or CIDR block"),
+                    )
+                    .label("expected e.g. \"203.0.113.0/24\" or \"2001:db8::1\"");
+            }
+            net.ok()
         })
     }
 
-    fn networks(&self, list: &[Spanned<String>]) -> Result<Vec<IpNet>> {
-        list.iter()
-            .map(|item| {
-                let text = item.get_ref().trim();
-                text.parse::<IpNet>()
-                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                    .map(|net| net.trunc())
-                    .map_err(|_| {
-                        self.invalid(
-                            item.span(),
-                            format!("`{text}` is not an IP address or CIDR block"),
-                        )
-                    })
-            })
-            .collect()
-    }
-
-    fn countries(&self, list: &[Spanned<String>]) -> Result<Vec<String>> {
-        list.iter()
-            .map(|item| {
-                let code = item.get_ref().trim();
-                if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    Ok(code.to_ascii_uppercase())
-                } else {
-                    Err(self.invalid(
+    fn countries(&self, list: &[Spanned<String>]) -> Option<Vec<String>> {
+        self.each(list, |item| {
+            let code = item.get_ref().trim();
+            if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                Some(code.to_ascii_uppercase())
+            } else {
+                self.p
+                    .error(
                         item.span(),
                         format!("`{code}` is not a two-letter country code"),
-                    ))
-                }
-            })
-            .collect()
+                    )
+                    .label("expected an ISO 3166 code such as \"DE\"");
+                None
+            }
+        })
     }
 
-    fn globs(&self, list: &[Spanned<String>], case_insensitive: bool) -> Result<Option<GlobSet>> {
-        if list.is_empty() {
-            return Ok(None);
-        }
-        let mut builder = GlobSetBuilder::new();
-        for item in list {
+    fn globs(&self, list: &[Spanned<String>], case_insensitive: bool) -> Option<Option<GlobSet>> {
+        let globs = self.each(list, |item| {
             let pattern = item.get_ref();
             if !pattern.starts_with('/') {
-                return Err(self.invalid(
-                    item.span(),
-                    format!("path glob `{pattern}` must start with `/`"),
-                ));
+                self.p
+                    .error(
+                        item.span(),
+                        format!("path glob `{pattern}` must start with `/`"),
+                    )
+                    .label("not an absolute path")
+                    .help(format!("write \"/{}\"", pattern.trim_start_matches('*')));
+                return None;
             }
-            let glob = GlobBuilder::new(pattern)
+            match GlobBuilder::new(pattern)
                 .literal_separator(true)
                 .case_insensitive(case_insensitive)
                 .build()
-                .map_err(|err| {
-                    self.invalid(item.span(), format!("invalid glob: {}", err.kind()))
-                })?;
+            {
+                Ok(glob) => Some(glob),
+                Err(err) => {
+                    self.p
+                        .error(item.span(), format!("invalid glob: {}", err.kind()))
+                        .label("not a glob");
+                    None
+                }
+            }
+        })?;
+        if globs.is_empty() {
+            return Some(None);
+        }
+        let mut builder = GlobSetBuilder::new();
+        for glob in globs {
             builder.add(glob);
         }
-        builder
-            .build()
-            .map(Some)
-            .map_err(|err| self.invalid(list[0].span(), format!("invalid glob: {err}")))
+        match builder.build() {
+            Ok(set) => Some(Some(set)),
+            Err(err) => {
+                self.p
+                    .error(list[0].span(), format!("invalid glob: {err}"))
+                    .label("in this list");
+                None
+            }
+        }
     }
 
-    fn prefixes(&self, list: &[Spanned<String>]) -> Result<Vec<String>> {
-        list.iter()
-            .map(|item| {
-                let prefix = item.get_ref();
-                if prefix.starts_with('/') {
-                    Ok(prefix.clone())
-                } else {
-                    Err(self.invalid(
+    fn prefixes(&self, list: &[Spanned<String>]) -> Option<Vec<String>> {
+        self.each(list, |item| {
+            let prefix = item.get_ref();
+            if prefix.starts_with('/') {
+                Some(prefix.clone())
+            } else {
+                self.p
+                    .error(
                         item.span(),
                         format!("path prefix `{prefix}` must start with `/`"),
-                    ))
-                }
-            })
-            .collect()
-    }
-
-    fn methods(&self, list: &[Spanned<String>]) -> Result<Vec<Method>> {
-        list.iter()
-            .map(|item| {
-                Method::from_bytes(item.get_ref().trim().to_ascii_uppercase().as_bytes()).map_err(
-                    |_| {
-                        self.invalid(
-                            item.span(),
-                            format!("`{}` is not an HTTP method", item.get_ref()),
-                        )
-                    },
-                )
-            })
-            .collect()
-    }
-
-    fn header_name(&self, name: &Spanned<String>) -> Result<HeaderName> {
-        HeaderName::from_bytes(name.get_ref().trim().as_bytes()).map_err(|_| {
-            self.invalid(
-                name.span(),
-                format!("`{}` is not a header name", name.get_ref()),
-            )
+                    )
+                    .label("not an absolute path");
+                None
+            }
         })
     }
 
-    fn duration(&self, text: &Spanned<String>) -> Result<Duration> {
+    fn methods(&self, list: &[Spanned<String>]) -> Option<Vec<Method>> {
+        self.each(list, |item| {
+            let method = Method::from_bytes(item.get_ref().trim().to_ascii_uppercase().as_bytes());
+            if method.is_err() {
+                self.p
+                    .error(
+                        item.span(),
+                        format!("`{}` is not an HTTP method", item.get_ref()),
+                    )
+                    .label("expected e.g. \"GET\" or \"DELETE\"");
+            }
+            method.ok()
+        })
+    }
+
+    fn header_name(&self, name: &Spanned<String>) -> Option<HeaderName> {
+        let parsed = HeaderName::from_bytes(name.get_ref().trim().as_bytes());
+        if parsed.is_err() {
+            self.p
+                .error(
+                    name.span(),
+                    format!("`{}` is not a header name", name.get_ref()),
+                )
+                .label("letters, digits and `-` only, e.g. \"X-Request-Id\"");
+        }
+        parsed.ok()
+    }
+
+    fn duration(&self, text: &Spanned<String>) -> Option<Duration> {
         match humantime::parse_duration(text.get_ref().trim()) {
-            Ok(duration) if !duration.is_zero() => Ok(duration),
-            Ok(_) => Err(self.invalid(text.span(), "the duration must be more than zero")),
-            Err(err) => Err(self.invalid(
-                text.span(),
-                format!("invalid duration `{}`: {err}", text.get_ref()),
-            )),
+            Ok(duration) if !duration.is_zero() => Some(duration),
+            Ok(_) => {
+                self.p
+                    .error(text.span(), "the duration must be more than zero")
+                    .label("zero");
+                None
+            }
+            Err(err) => {
+                self.p
+                    .error(
+                        text.span(),
+                        format!("invalid duration `{}`: {err}", text.get_ref()),
+                    )
+                    .label("expected e.g. \"250ms\", \"1s\" or \"5m\"");
+                None
+            }
         }
     }
 
-    /// Replaces `${env:NAME}` references.
-    fn expand(&self, text: &Spanned<String>) -> Result<String> {
+    /// Replaces `${env:NAME}` references. The result is a credential: it is masked in every
+    /// problem that would quote it.
+    fn secret(&self, text: &Spanned<String>) -> Option<String> {
         let mut out = String::new();
         let mut rest = text.get_ref().as_str();
+        let mut complete = true;
         while let Some(start) = rest.find("${env:") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 6..];
             let Some(end) = after.find('}') else {
-                return Err(self.invalid(text.span(), "unclosed `${env:` reference"));
+                self.p
+                    .error(text.span(), "unclosed `${env:` reference")
+                    .label("expected `${env:NAME}`");
+                return None;
             };
             let name = &after[..end];
-            let value = std::env::var(name).map_err(|_| {
-                self.error(
-                    text.span(),
-                    MockConfigErrorKind::MissingEnv(name.to_owned()),
-                )
-            })?;
-            out.push_str(&value);
+            match (self.env)(name) {
+                Some(value) => {
+                    self.p.secret(&value);
+                    out.push_str(&value);
+                }
+                None => {
+                    let reference = format!("${{env:{name}}}");
+                    self.p
+                        .error(
+                            self.locate(text.span(), &reference),
+                            format!("environment variable `{name}` is not set"),
+                        )
+                        .label("used here")
+                        .help(format!("export {name}=… before starting the mock"));
+                    complete = false;
+                }
+            }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
-        Ok(out)
+        // A literal credential is one too; a reference's name is not.
+        self.p.secret(&out);
+        complete.then_some(out)
     }
 
-    fn proxy(&self, proxy: file::ProxyFile) -> Result<Proxy> {
-        let upstream = proxy.upstream.get_ref();
-        let uri: Uri = upstream.parse().map_err(|err| {
-            self.invalid(
-                proxy.upstream.span(),
-                format!("invalid upstream URL: {err}"),
-            )
-        })?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(self.invalid(
-                proxy.upstream.span(),
-                "the upstream must be an http:// URL with a host",
-            ));
+    /// Narrows a string value's span to `needle` when the source spells it plainly.
+    fn locate(&self, span: Range<usize>, needle: &str) -> Range<usize> {
+        let text = &self.p.file().text;
+        match text.get(span.clone()).and_then(|hay| hay.find(needle)) {
+            Some(at) => span.start + at..span.start + at + needle.len(),
+            None => span,
         }
-        let timeout = match &proxy.timeout {
-            Some(t) => self.duration(t)?,
-            None => Duration::from_secs(30),
-        };
-        Ok(Proxy::new(uri, timeout))
-    }
-
-    fn app(&self, app: file::AppFile) -> Result<App> {
-        let realm = app.realm.unwrap_or_else(|| "rolecall-mock".to_owned());
-        if realm.contains(['"', '\\']) || !realm.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return Err(MockConfigError::new(
-                self.path,
-                None,
-                MockConfigErrorKind::Invalid(
-                    "`realm` must be printable ASCII without quotes".to_owned(),
-                ),
-            ));
-        }
-        let api_key_header = match &app.api_key_header {
-            Some(h) => self.header_name(h)?,
-            None => HeaderName::from_static("x-api-key"),
-        };
-        let jwt = app.jwt.map(|jwt| self.jwt(jwt)).transpose()?;
-        let principal = |sub: String,
-                         roles: Vec<String>,
-                         scopes: Vec<String>,
-                         tenant: Option<String>| Principal {
-            sub,
-            roles,
-            scopes,
-            tenant,
-        };
-        let mut bearer_tokens = HashMap::new();
-        let mut api_keys = HashMap::new();
-        for (index, token) in app.token.into_iter().enumerate() {
-            let who = principal(
-                token.sub.unwrap_or_else(|| format!("token-{}", index + 1)),
-                token.roles,
-                token.scopes,
-                token.tenant,
-            );
-            if token.bearer.is_none() && token.api_key.is_none() {
-                return Err(MockConfigError::new(
-                    self.path,
-                    None,
-                    MockConfigErrorKind::Invalid(format!(
-                        "token #{} needs `bearer` or `api_key`",
-                        index + 1
-                    )),
-                ));
-            }
-            if let Some(bearer) = &token.bearer
-                && bearer_tokens
-                    .insert(self.expand(bearer)?, who.clone())
-                    .is_some()
-            {
-                return Err(self.invalid(bearer.span(), "this bearer token is listed twice"));
-            }
-            if let Some(key) = &token.api_key
-                && api_keys.insert(self.expand(key)?, who).is_some()
-            {
-                return Err(self.invalid(key.span(), "this API key is listed twice"));
-            }
-        }
-        let mut users = HashMap::new();
-        for user in app.user {
-            let password = self.expand(&user.password)?;
-            let who = principal(
-                user.sub.unwrap_or_else(|| user.username.clone()),
-                user.roles,
-                user.scopes,
-                user.tenant,
-            );
-            if users
-                .insert(user.username.clone(), (password, who))
-                .is_some()
-            {
-                return Err(self.invalid(
-                    user.password.span(),
-                    format!("user `{}` is listed twice", user.username),
-                ));
-            }
-        }
-        let login = app.login.map(|login| Login {
-            path: login.path.unwrap_or_else(|| "/v1/login".to_owned()),
-            cookie: login.cookie.unwrap_or_else(|| "session".to_owned()),
-        });
-        if let Some(login) = &login
-            && (!login.path.starts_with('/')
-                || login.cookie.is_empty()
-                || login.cookie.contains([';', '=', ' ']))
-        {
-            return Err(MockConfigError::new(
-                self.path,
-                None,
-                MockConfigErrorKind::Invalid(
-                    "[origin.app.login] needs a path starting with `/` and a plain cookie name"
-                        .to_owned(),
-                ),
-            ));
-        }
-        let csrf = app.csrf.map(|csrf| Csrf {
-            allowed_origins: csrf.allowed_origins,
-            require_origin: csrf.require_origin,
-        });
-        let mut routes: Vec<Route> = Vec::new();
-        for route in app.route {
-            let compiled = self.route(route)?;
-            if let Some(other) = routes.iter().find(|r| {
-                r.method == compiled.method && same_shape(&r.segments, &compiled.segments)
-            }) {
-                return Err(MockConfigError::new(
-                    self.path,
-                    None,
-                    MockConfigErrorKind::Invalid(format!(
-                        "routes `{}` and `{}` overlap",
-                        other.label, compiled.label
-                    )),
-                ));
-            }
-            routes.push(compiled);
-        }
-        let auth = Authenticator::new(
-            api_key_header,
-            jwt,
-            bearer_tokens,
-            api_keys,
-            users,
-            login.as_ref().map(|l| l.cookie.clone()),
-        );
-        Ok(App {
-            realm,
-            auth,
-            routes,
-            csrf,
-            login,
-        })
-    }
-
-    fn route(&self, route: file::RouteFile) -> Result<Route> {
-        let span = route.request.span();
-        let text = route.request.get_ref().trim();
-        let Some((method, path)) = text.split_once(char::is_whitespace) else {
-            return Err(self.invalid(span, "a route is written \"METHOD /path\""));
-        };
-        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| self.invalid(span.clone(), format!("`{method}` is not an HTTP method")))?;
-        let path = path.trim();
-        let segments =
-            parse_segments(path).map_err(|message| self.invalid(span.clone(), message))?;
-        let tenant_param = match route.tenant_param {
-            Some(param) => {
-                let known = segments
-                    .iter()
-                    .any(|s| matches!(s, Segment::Param(name) if name == param.get_ref()));
-                if !known {
-                    return Err(self.invalid(
-                        param.span(),
-                        format!("`{}` is not a parameter of `{path}`", param.get_ref()),
-                    ));
-                }
-                Some(param.into_inner())
-            }
-            None => None,
-        };
-        let status = match route.status {
-            Some(status) => StatusCode::from_u16(*status.get_ref())
-                .ok()
-                .filter(StatusCode::is_success)
-                .ok_or_else(|| self.invalid(status.span(), "a route status must be 2xx"))?,
-            None if method == Method::POST => StatusCode::CREATED,
-            None => StatusCode::OK,
-        };
-        if route.public
-            && (!route.roles.is_empty() || !route.scopes.is_empty() || tenant_param.is_some())
-        {
-            return Err(self.invalid(
-                span,
-                "a public route cannot also require roles, scopes or a tenant",
-            ));
-        }
-        Ok(Route {
-            label: format!("{method} {path}"),
-            method,
-            segments,
-            public: route.public,
-            roles: route.roles,
-            scopes: route.scopes,
-            tenant_param,
-            conceal: route.conceal,
-            status,
-        })
-    }
-
-    fn jwt(&self, jwt: file::JwtFile) -> Result<JwtVerifier> {
-        // Both crypto backends may be enabled by feature unification in a bigger build;
-        // naming ours avoids jsonwebtoken's ambiguity panic. A second install is harmless.
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-        let mut algorithms = Vec::new();
-        for alg in &jwt.algorithms {
-            if alg.get_ref().eq_ignore_ascii_case("none") {
-                return Err(self.invalid(alg.span(), "the `none` algorithm is never accepted"));
-            }
-            let parsed = Algorithm::from_str(alg.get_ref()).map_err(|_| {
-                self.invalid(
-                    alg.span(),
-                    format!("unknown JWT algorithm `{}`", alg.get_ref()),
-                )
-            })?;
-            algorithms.push((parsed, alg.span()));
-        }
-        let key = match (&jwt.secret, &jwt.public_key_file) {
-            (Some(secret), None) => {
-                if algorithms.is_empty() {
-                    algorithms.push((Algorithm::HS256, secret.span()));
-                }
-                if let Some((alg, span)) = algorithms.iter().find(|(a, _)| {
-                    !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-                }) {
-                    return Err(self.invalid(
-                        span.clone(),
-                        format!("{alg:?} needs `public_key_file`, not `secret`"),
-                    ));
-                }
-                DecodingKey::from_secret(self.expand(secret)?.as_bytes())
-            }
-            (None, Some(file)) => {
-                let full = self.base.join(file.get_ref());
-                let pem = std::fs::read(&full).map_err(|err| {
-                    self.error(
-                        file.span(),
-                        MockConfigErrorKind::Key {
-                            file: full.clone(),
-                            reason: err.to_string(),
-                        },
-                    )
-                })?;
-                let key_error = |reason: String| {
-                    self.error(
-                        file.span(),
-                        MockConfigErrorKind::Key {
-                            file: full.clone(),
-                            reason,
-                        },
-                    )
-                };
-                let (key, family) = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
-                    (key, "rsa")
-                } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
-                    (key, "ec")
-                } else if let Ok(key) = DecodingKey::from_ed_pem(&pem) {
-                    (key, "ed")
-                } else {
-                    return Err(key_error(
-                        "not an RSA, EC or Ed25519 public key in PEM form".to_owned(),
-                    ));
-                };
-                if algorithms.is_empty() {
-                    let default = match family {
-                        "rsa" => Algorithm::RS256,
-                        "ec" => Algorithm::ES256,
-                        _ => Algorithm::EdDSA,
-                    };
-                    algorithms.push((default, file.span()));
-                }
-                for (alg, span) in &algorithms {
-                    let fits = match family {
-                        "rsa" => matches!(
-                            alg,
-                            Algorithm::RS256
-                                | Algorithm::RS384
-                                | Algorithm::RS512
-                                | Algorithm::PS256
-                                | Algorithm::PS384
-                                | Algorithm::PS512
-                        ),
-                        "ec" => matches!(alg, Algorithm::ES256 | Algorithm::ES384),
-                        _ => matches!(alg, Algorithm::EdDSA),
-                    };
-                    if !fits {
-                        return Err(self.invalid(
-                            span.clone(),
-                            format!(
-                                "{alg:?} does not fit the {family} key in `{}`",
-                                file.get_ref()
-                            ),
-                        ));
-                    }
-                }
-                key
-            }
-            _ => {
-                return Err(MockConfigError::new(
-                    self.path,
-                    None,
-                    MockConfigErrorKind::Invalid(
-                        "[origin.app.jwt] needs exactly one of `secret` and `public_key_file`"
-                            .to_owned(),
-                    ),
-                ));
-            }
-        };
-        let mut validation = Validation::new(algorithms[0].0);
-        validation.algorithms = algorithms.iter().map(|(alg, _)| *alg).collect();
-        validation.leeway = jwt.leeway.unwrap_or(0);
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
-        if let Some(issuer) = &jwt.issuer {
-            validation.set_issuer(&[issuer]);
-        }
-        if jwt.audience.is_empty() {
-            // Without a configured audience, a token's `aud` is not checked (jsonwebtoken
-            // would otherwise refuse every token that has one).
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&jwt.audience);
-        }
-        Ok(JwtVerifier {
-            key,
-            validation,
-            roles_claim: jwt.roles_claim,
-            scopes_claim: jwt.scopes_claim,
-            tenant_claim: jwt.tenant_claim.unwrap_or_else(|| "tenant".to_owned()),
-        })
-    }
-}
-
-/// Default personas by tier, from `[edge]`.
-struct Defaults {
-    cdn: Option<Persona>,
-    server: Option<Persona>,
-    waf: Option<Persona>,
-}
-
-/// Whether two routes would match the same paths (parameters match anything).
-fn same_shape(a: &[Segment], b: &[Segment]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|pair| match pair {
-            (Segment::Literal(x), Segment::Literal(y)) => x == y,
-            _ => matches!(pair, (Segment::Param(_), Segment::Param(_))),
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_col_counts_characters() {
-        let src = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_col(src, 0), (1, 1));
-        assert_eq!(line_col(src, 6), (2, 1));
-        assert_eq!(line_col(src, src.find('=').unwrap()), (1, 3));
-        let second_eq = src.rfind('=').unwrap();
-        assert_eq!(line_col(src, second_eq), (2, 4));
-    }
-
-    #[test]
-    fn route_shapes_overlap_on_parameters_only() {
-        let a = parse_segments("/v1/{id}").unwrap();
-        let b = parse_segments("/v1/{name}").unwrap();
-        let c = parse_segments("/v1/me").unwrap();
-        assert!(same_shape(&a, &b));
-        assert!(!same_shape(&a, &c));
     }
 }

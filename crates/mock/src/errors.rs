@@ -3,84 +3,41 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
-/// A `mock.toml` that cannot be used, with the place in the file that says why.
-#[derive(Debug, thiserror::Error)]
-#[error("{}{}: {kind}", path.display(), location(*line_col))]
+use rolecall_scenario::{Diagnostic, LoadError, RenderStyle};
+
+/// A `mock.toml` that cannot be used: every problem in it, each at its file, line and
+/// column, rendered rustc-style exactly as a suite's problems are.
+#[derive(Debug, Clone)]
 pub struct MockConfigError {
-    path: PathBuf,
-    line_col: Option<(usize, usize)>,
-    #[source]
-    kind: MockConfigErrorKind,
-}
-
-fn location(line_col: Option<(usize, usize)>) -> String {
-    match line_col {
-        Some((line, col)) => format!(":{line}:{col}"),
-        None => String::new(),
-    }
+    error: LoadError,
 }
 
 impl MockConfigError {
-    pub(crate) fn new(
-        path: &Path,
-        line_col: Option<(usize, usize)>,
-        kind: MockConfigErrorKind,
-    ) -> Self {
-        Self {
-            path: path.to_owned(),
-            line_col,
-            kind,
-        }
+    pub(crate) fn new(error: LoadError) -> Self {
+        Self { error }
     }
 
-    /// The file the error is about.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Every problem found, ordered by position.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        self.error.diagnostics()
     }
 
-    /// The 1-based line of the offending value, when the error has a place in the file.
-    pub fn line(&self) -> Option<usize> {
-        self.line_col.map(|(line, _)| line)
-    }
-
-    /// The 1-based column (in characters) of the offending value.
-    pub fn column(&self) -> Option<usize> {
-        self.line_col.map(|(_, col)| col)
-    }
-
-    /// What is wrong.
-    pub fn kind(&self) -> &MockConfigErrorKind {
-        &self.kind
+    /// Every problem rustc-style: `error: …`, `--> mock.toml:line:col`, the source line
+    /// with carets and a `help:` line, then how many there were. Credentials the file
+    /// holds are masked.
+    pub fn render(&self, style: RenderStyle) -> String {
+        self.error.render(style)
     }
 }
 
-/// What is wrong with a `mock.toml`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MockConfigErrorKind {
-    /// The file could not be read.
-    #[error("cannot read the file")]
-    Read(#[source] io::Error),
-    /// The file is not valid TOML or does not match the format (unknown key, wrong type …).
-    #[error("{0}")]
-    Syntax(String),
-    /// A value is well-formed TOML but not acceptable (a bad CIDR, regex, glob, duration …).
-    #[error("{0}")]
-    Invalid(String),
-    /// A key file named by the configuration could not be read or parsed.
-    #[error("cannot load key file `{file}`: {reason}")]
-    Key {
-        /// The key file as resolved against the configuration's folder.
-        file: PathBuf,
-        /// Why it could not be used.
-        reason: String,
-    },
-    /// A `${env:NAME}` reference names a variable that is not set.
-    #[error("environment variable `{0}` is not set")]
-    MissingEnv(String),
+impl fmt::Display for MockConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(RenderStyle::Plain))
+    }
 }
+
+impl std::error::Error for MockConfigError {}
 
 /// The mock edge could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -3,13 +3,23 @@
 //! Layers are one-key tables (`[[layer]]` then `[layer.waf]`) rather than a `kind` field:
 //! serde's externally tagged enums deserialize without buffering, so every error keeps the
 //! exact line and column of the offending key, and `deny_unknown_fields` works per kind.
+//!
+//! At run time `read` deserializes each item on its own (the edge, each layer, the origin,
+//! each token, user and route), so that every problem of a file is reported at once;
+//! [`MockFile`] describes the whole file for the JSON Schema.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::persona::Persona;
+use crate::read::Read;
 
 /// The whole file.
+#[cfg(feature = "schema")]
+#[expect(
+    dead_code,
+    reason = "describes the whole file for the JSON Schema; `read` reads it item by item"
+)]
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(title = "rolecall mock.toml"))]
@@ -44,15 +54,20 @@ pub(crate) struct EdgeFile {
     /// The default persona of waf layers (modsecurity, aws_waf, cloudflare …).
     pub(crate) waf: Option<Persona>,
     /// Cloudflare data centre code in cf-ray ids. Default "FRA".
-    pub(crate) colo: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) colo: Option<Spanned<String>>,
     /// CloudFront edge location in x-amz-cf-pop. Default "FRA56-P1".
-    pub(crate) pop: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) pop: Option<Spanned<String>>,
     /// Host name Apache's pages name when the request has no Host header. Default "localhost".
-    pub(crate) server_name: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) server_name: Option<Spanned<String>>,
     /// nginx's `Server` header and page signature. Default "nginx/1.22.1".
-    pub(crate) nginx_server: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) nginx_server: Option<Spanned<String>>,
     /// Apache's `Server` header and page signature. Default "Apache/2.4.71 (Debian)".
-    pub(crate) apache_server: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) apache_server: Option<Spanned<String>>,
     /// Header in which nginx/Apache refusals carry a request id (as with `add_header
     /// X-Request-Id $request_id`). Default: none, as the servers ship.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
@@ -355,7 +370,8 @@ pub(crate) struct RateLimitLayer {
     #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub(crate) paths: Vec<Spanned<String>>,
     /// Requests refilled per `per`.
-    pub(crate) requests: u32,
+    #[cfg_attr(feature = "schema", schemars(with = "u32"))]
+    pub(crate) requests: Spanned<u32>,
     /// Refill period, e.g. "1s", "1m". Default "1s".
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) per: Option<Spanned<String>>,
@@ -434,25 +450,30 @@ pub(crate) struct ProxyFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AppFile {
     /// Realm in `WWW-Authenticate` challenges. Default "rolecall-mock".
-    pub(crate) realm: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) realm: Option<Spanned<String>>,
     /// Header carrying API keys of the token table. Default "X-Api-Key".
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) api_key_header: Option<Spanned<String>>,
     /// JWT bearer verification.
-    pub(crate) jwt: Option<JwtFile>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<JwtFile>"))]
+    pub(crate) jwt: Option<Read<Spanned<JwtFile>>>,
     /// Static bearer tokens and API keys.
     #[serde(default)]
-    pub(crate) token: Vec<TokenFile>,
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<TokenFile>"))]
+    pub(crate) token: Vec<Read<Spanned<TokenFile>>>,
     /// Users for basic auth and the login endpoint.
     #[serde(default)]
-    pub(crate) user: Vec<UserFile>,
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<UserFile>"))]
+    pub(crate) user: Vec<Read<Spanned<UserFile>>>,
     /// A login endpoint that issues session tokens and cookies.
     pub(crate) login: Option<LoginFile>,
     /// Origin check on unsafe methods.
     pub(crate) csrf: Option<CsrfFile>,
     /// The routes the app serves.
     #[serde(default)]
-    pub(crate) route: Vec<RouteFile>,
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<RouteFile>"))]
+    pub(crate) route: Vec<Read<Spanned<RouteFile>>>,
 }
 
 /// `[origin.app.jwt]`
@@ -537,9 +558,11 @@ pub(crate) struct UserFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginFile {
     /// Path of the POST endpoint taking {"username", "password"}. Default "/v1/login".
-    pub(crate) path: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) path: Option<Spanned<String>>,
     /// Session cookie name. Default "session".
-    pub(crate) cookie: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) cookie: Option<Spanned<String>>,
 }
 
 /// `[origin.app.csrf]`
@@ -582,4 +605,12 @@ pub(crate) struct RouteFile {
     /// Status of an allowed request. Default 201 for POST, else 200.
     #[cfg_attr(feature = "schema", schemars(with = "Option<u16>"))]
     pub(crate) status: Option<Spanned<u16>>,
+}
+
+/// An item read whole by serde (as in a unit test) is clean; `read` marks the items it
+/// had to take problems out of.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Read<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|value| Read { value, clean: true })
+    }
 }

@@ -85,6 +85,13 @@
 //!
 //! With the `schema` feature, [`json_schema`] describes the format for editors.
 //!
+//! A configuration with problems is refused whole, with every problem at once, each at its
+//! line and column and rendered rustc-style exactly like a suite's ([`MockConfigError`]):
+//! unknown keys and layer kinds with the closest known name, wrong types that hide neither
+//! each other nor an unknown key, and bad values (CIDR blocks, regexes, globs, statuses,
+//! durations, countries, personas, header names) at the value. `rolecall check` validates
+//! the mock configuration a target names.
+//!
 //! # Personas
 //!
 //! | persona | layer | refusal |
@@ -157,7 +164,6 @@
 //! - CDN pages are modelled on the vendors' public pages and carry their recognisable
 //!   strings and headers, but are not byte-identical; nginx and Apache pages are.
 //! - nginx's MSIE padding and Apache's `ErrorDocument` are not imitated.
-//! - Configuration errors stop at the first problem.
 #![forbid(unsafe_code)]
 
 mod app;
@@ -170,8 +176,12 @@ mod errors;
 mod file;
 mod path;
 mod persona;
+mod problems;
+#[cfg(test)]
+mod proptests;
 mod proxy;
 mod rate_limit;
+mod read;
 mod request_id;
 #[cfg(feature = "schema")]
 mod schema;
@@ -181,7 +191,7 @@ mod waf;
 mod wiremock;
 
 pub use config::MockConfig;
-pub use errors::{MockConfigError, MockConfigErrorKind, MockServerError, MockServerErrorKind};
+pub use errors::{MockConfigError, MockServerError, MockServerErrorKind};
 pub use persona::{DenyReason, Persona};
 #[cfg(feature = "schema")]
 pub use schema::json_schema;

@@ -148,36 +148,45 @@ pub(crate) struct WafInput<'a> {
 }
 
 impl Waf {
-    /// Compiles the rules; a bad pattern is reported with the index of its rule.
+    /// Compiles the rules; every bad pattern is reported with the index of its rule.
     pub(crate) fn new(
         rules: Vec<WafRule>,
         threshold: u32,
         body_limit: usize,
-    ) -> Result<Self, (usize, regex::Error)> {
-        // Compile each rule alone first so that an error names the rule at fault.
-        for (index, rule) in rules.iter().enumerate() {
-            regex::Regex::new(&rule.pattern).map_err(|err| (index, err))?;
-        }
-        let build = |wants: &dyn Fn(&WafRule) -> bool| {
-            TargetSet::build(&rules, wants).map_err(|err| (0, err))
+    ) -> Result<Self, Vec<(usize, regex::Error)>> {
+        // The sets are compiled first, each rule once: only when one fails is each rule
+        // compiled alone, so that every error names the rule at fault.
+        let located = |err: regex::Error| {
+            let bad: Vec<(usize, regex::Error)> = rules
+                .iter()
+                .enumerate()
+                .filter_map(|(index, rule)| {
+                    regex::Regex::new(&rule.pattern).err().map(|e| (index, e))
+                })
+                .collect();
+            if bad.is_empty() { vec![(0, err)] } else { bad }
         };
-        let path = build(&|r| r.targets.contains(&WafTarget::Path))?;
-        let query = build(&|r| r.targets.contains(&WafTarget::Query))?;
-        let body = build(&|r| r.targets.contains(&WafTarget::Body))?;
-        let all_headers =
-            build(&|r| r.targets.contains(&WafTarget::Headers) && r.headers.is_empty())?;
-        let mut named_headers = Vec::new();
-        for (index, rule) in rules.iter().enumerate() {
-            if rule.targets.contains(&WafTarget::Headers) && !rule.headers.is_empty() {
-                let set = TargetSet::build(std::slice::from_ref(rule), |_| true)
-                    .map_err(|err| (index, err))?
-                    .map(|mut set| {
-                        set.rules = vec![index];
-                        set
-                    });
-                named_headers.extend(set.map(|set| (index, set)));
+        let build = |wants: &dyn Fn(&WafRule) -> bool| TargetSet::build(&rules, wants);
+        let sets = (|| {
+            let path = build(&|r| r.targets.contains(&WafTarget::Path))?;
+            let query = build(&|r| r.targets.contains(&WafTarget::Query))?;
+            let body = build(&|r| r.targets.contains(&WafTarget::Body))?;
+            let all_headers =
+                build(&|r| r.targets.contains(&WafTarget::Headers) && r.headers.is_empty())?;
+            let mut named_headers = Vec::new();
+            for (index, rule) in rules.iter().enumerate() {
+                if rule.targets.contains(&WafTarget::Headers) && !rule.headers.is_empty() {
+                    let set =
+                        TargetSet::build(std::slice::from_ref(rule), |_| true)?.map(|mut set| {
+                            set.rules = vec![index];
+                            set
+                        });
+                    named_headers.extend(set.map(|set| (index, set)));
+                }
             }
-        }
+            Ok((path, query, body, all_headers, named_headers))
+        })();
+        let (path, query, body, all_headers, named_headers) = sets.map_err(located)?;
         Ok(Self {
             rules,
             threshold,
@@ -425,7 +434,13 @@ mod tests {
             targets: vec![WafTarget::Path],
             headers: Vec::new(),
         };
-        let err = Waf::new(vec![rule("ok"), rule("(unclosed")], 5, 1).unwrap_err();
-        assert_eq!(err.0, 1);
+        let errors = Waf::new(
+            vec![rule("ok"), rule("(unclosed"), rule("ok"), rule("[")],
+            5,
+            1,
+        )
+        .unwrap_err();
+        let named: Vec<usize> = errors.iter().map(|(index, _)| *index).collect();
+        assert_eq!(named, [1, 3]);
     }
 }

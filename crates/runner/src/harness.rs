@@ -39,6 +39,11 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A broken mock configuration is a broken suite: every problem, before any trial.
+    if let Err(rendered) = crate::target::check_mock(&suite) {
+        eprint!("{rendered}");
+        return ExitCode::from(2);
+    }
     let config = RunConfig::from_env();
     run_trials(suite, &config, &args).exit_code()
 }

@@ -136,13 +136,25 @@ async fn start_mock(
     guard: &mut TargetGuard,
 ) -> Result<String, RunnerError> {
     let config = rolecall_mock::MockConfig::from_path(path)
-        .map_err(|e| target_error(format!("invalid mock configuration: {e}")))?;
+        .map_err(|e| target_error(format!("invalid mock configuration:\n{e}")))?;
     let server = rolecall_mock::MockServer::start(config, ([127, 0, 0, 1], 0).into())
         .await
         .map_err(|e| target_error(format!("cannot start the mock edge: {e}")))?;
     let url = server.url().trim_end_matches('/').to_owned();
     guard._mock = Some(server);
     Ok(url)
+}
+
+/// The mock configuration the suite's target names, validated up front: `Err` holds
+/// every problem, rendered.
+pub(crate) fn check_mock(suite: &Suite) -> Result<(), String> {
+    match &suite.target.endpoint {
+        #[cfg(feature = "mock")]
+        Endpoint::Mock(path) => rolecall_mock::MockConfig::from_path(path)
+            .map(drop)
+            .map_err(|e| e.render(rolecall_scenario::RenderStyle::Plain)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(not(feature = "mock"))]
@@ -154,4 +166,32 @@ async fn start_mock(
         "target uses the mock edge ({}), but rolecall-runner was built without its `mock` feature",
         path.display()
     )))
+}
+
+#[cfg(all(test, feature = "mock"))]
+mod tests {
+    use super::*;
+
+    /// The harness refuses a suite whose mock configuration is broken before any trial
+    /// runs: every problem, located.
+    #[test]
+    fn a_broken_mock_configuration_is_reported_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "rolecall.toml",
+            "[targets.local]\nmock = \"edge.toml\"\n[identities.anonymous]\n",
+        );
+        write("r.toml", "[[route]]\nrequest = \"GET /a\"\npublic = true\n");
+        write(
+            "edge.toml",
+            "[edge]\ncolour = \"red\"\n[[layer]]\nip = { persona = \"nginx\", deny = [\"10.0.0.0/33\"] }\n[origin.app]\n",
+        );
+        let suite = rolecall_scenario::load(dir.path(), &Default::default()).unwrap();
+        let rendered = check_mock(&suite).unwrap_err();
+        assert!(rendered.contains("edge.toml:2:1"), "{rendered}");
+        assert!(rendered.contains("edge.toml:4:35"), "{rendered}");
+        write("edge.toml", "[origin.app]\n");
+        assert_eq!(check_mock(&suite), Ok(()));
+    }
 }

@@ -37,7 +37,8 @@ impl fmt::Debug for SourceFile {
 }
 
 impl SourceFile {
-    pub(crate) fn new(path: PathBuf, text: impl Into<Arc<str>>) -> Self {
+    /// A file's text, named by `path` as the user should see it.
+    pub fn new(path: PathBuf, text: impl Into<Arc<str>>) -> Self {
         let text = text.into();
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -255,6 +256,8 @@ pub struct LoadError {
     diagnostics: Vec<Diagnostic>,
     files: Vec<SourceFile>,
     secrets: Secrets,
+    /// What could not be loaded, for the closing line.
+    subject: &'static str,
 }
 
 impl LoadError {
@@ -277,6 +280,22 @@ impl LoadError {
             diagnostics,
             files,
             secrets,
+            subject: "the suite",
+        }
+    }
+
+    /// The problems of another file that rolecall reads (a mock configuration), so that it
+    /// reports them exactly as a suite does. `subject` ends the closing line, "could not
+    /// load {subject} due to N previous errors"; `secrets` are redacted as in a suite.
+    pub fn from_diagnostics(
+        subject: &'static str,
+        diagnostics: Vec<Diagnostic>,
+        files: Vec<SourceFile>,
+        secrets: Secrets,
+    ) -> Self {
+        LoadError {
+            subject,
+            ..LoadError::new(diagnostics, files, secrets)
         }
     }
 
@@ -310,7 +329,8 @@ impl LoadError {
         }
         let n = self.diagnostics.len();
         out.push_str(&format!(
-            "error: could not load the suite due to {n} previous error{}\n",
+            "error: could not load {} due to {n} previous error{}\n",
+            self.subject,
             if n == 1 { "" } else { "s" }
         ));
         self.secrets.redact(&out)
@@ -435,11 +455,8 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Suggests the closest known name, rustc-style.
-pub(crate) fn did_you_mean<'a>(
-    unknown: &str,
-    known: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+/// Suggests the closest known name, rustc-style: "did you mean `admin`?".
+pub fn did_you_mean<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
     known
         .into_iter()
         .map(|k| (strsim::jaro_winkler(unknown, k), k))

@@ -53,7 +53,7 @@ mod resolve;
 #[cfg(feature = "schema")]
 mod schema;
 
-pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile};
+pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE};
 pub use model::{

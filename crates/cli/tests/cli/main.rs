@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod args;
 mod hostile_input;
+mod mock_config;
 mod mock_serve;
 mod server;
 

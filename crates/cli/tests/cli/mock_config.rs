@@ -1,0 +1,90 @@
+//! A target's mock configuration is part of the suite: `check`, `run` and `test` report
+//! every problem in it, located, and exit 2 before anything is sent.
+
+use crate::server::Recorder;
+use crate::{rolecall, text, write};
+
+/// Proxies to `upstream` once it loads; as written it has a problem on lines 3 and 6.
+fn broken_mock(upstream: &str) -> String {
+    format!(
+        "[edge]\ncdn = \"cloudflare\"\ncolour = \"orange\"\n\n[[layer]]\nip = {{ deny = [\"10.0.0.0/33\"] }}\n\n[origin.proxy]\nupstream = \"{upstream}\"\n"
+    )
+}
+
+#[test]
+fn a_broken_mock_configuration_exits_2_with_every_problem_before_anything_is_sent() {
+    let recorder = Recorder::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "rolecall.toml",
+                "[targets.local]\nmock = \"mock.toml\"\nallow_mutations = true\n[identities.anonymous]\n",
+            ),
+            ("r.toml", "[[route]]\nrequest = \"GET /a\"\npublic = true\n"),
+            ("mock.toml", &broken_mock(&recorder.url())),
+        ],
+    );
+    for args in [
+        &["check", "."][..],
+        &["run", "."][..],
+        &["test", "."][..],
+        &["test", ".", "--", "--list"][..],
+    ] {
+        let out = rolecall(args, dir.path());
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}:\n{all}");
+        for needle in [
+            "error: unknown key `colour`\n --> mock.toml:3:1\n  |\n3 | colour = \"orange\"\n  | ^^^^^^ not a known key here",
+            "help: did you mean `colo`?",
+            "error: `10.0.0.0/33` is not an IP address or CIDR block\n --> mock.toml:6:16",
+            "error: could not load the mock configuration due to 2 previous errors",
+        ] {
+            assert!(
+                all.contains(needle),
+                "{args:?}: missing `{needle}` in:\n{all}"
+            );
+        }
+        assert!(!all.contains("panicked"), "{all}");
+        assert_eq!(recorder.connections(), 0, "{args:?} sent a request");
+    }
+    // Fixed, the same suite passes `check` and its run goes through the mock to the upstream.
+    let fixed = broken_mock(&recorder.url())
+        .replace("colour = \"orange\"\n", "")
+        .replace("/33", "/8");
+    write(dir.path(), &[("mock.toml", &fixed)]);
+    let out = rolecall(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = rolecall(&["run", "."], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(recorder.connections() > 0, "the fixed mock sent nothing");
+}
+
+#[test]
+fn mock_serve_reports_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[("mock.toml", &broken_mock("http://127.0.0.1:9"))],
+    );
+    let out = rolecall(
+        &[
+            "mock",
+            "serve",
+            "--config",
+            "mock.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        dir.path(),
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains(" --> mock.toml:3:1"), "{all}");
+    assert!(all.contains(" --> mock.toml:6:16"), "{all}");
+    assert!(
+        all.contains("could not load the mock configuration due to 2 previous errors"),
+        "{all}"
+    );
+}
