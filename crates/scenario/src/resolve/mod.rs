@@ -24,6 +24,7 @@ use crate::layer::Layer;
 use crate::load::{self, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate};
 use crate::model::*;
 use crate::raw::*;
+use crate::secrets::{Secret, Secrets};
 
 const SUITE_KEYS: [&str; 5] = ["defaults", "vars", "targets", "identities", "groups"];
 const JWT_ALGS: [&str; 12] = [
@@ -47,7 +48,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
                 column: 1,
             }],
             Vec::new(),
-            crate::Secrets::default(),
+            Secrets::default(),
         )
     })?;
     let suite_path = if path.is_dir() {
