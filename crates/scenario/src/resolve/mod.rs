@@ -1,10 +1,12 @@
 //! Validation and expansion: raw file items become identities, a target, routes and cases.
 
+mod credentials;
 mod identities;
 mod routes;
 mod target;
 mod values;
 
+use credentials::{Item, collect_credentials};
 use identities::*;
 use routes::*;
 use target::*;
@@ -99,6 +101,7 @@ pub(crate) fn from_sources(
         sink,
         secrets: Secrets::default(),
         files: vec![suite_file.clone()],
+        as_written: HashMap::new(),
     };
     let suite_file = Some(suite_file);
     let parts = suite_file
@@ -193,6 +196,9 @@ struct Cx {
     pub(super) sink: Sink,
     pub(super) secrets: Secrets,
     pub(super) files: Vec<SourceFile>,
+    /// The current route file's `request` and `name` strings that read the environment,
+    /// as written (by span start): names are made from these, never from the values.
+    pub(super) as_written: HashMap<usize, String>,
 }
 
 impl Cx {
@@ -298,6 +304,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
     for (key, value) in entries {
         match key.get_ref().as_ref() {
             "defaults" => {
+                collect_credentials(cx, file, value, Item::Headers);
                 if let Some(d) =
                     deserialize_item(value, file, &mut cx.sink, &|_| fields_of::<Defaults>())
                 {
@@ -322,6 +329,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
             "identities" => {
                 saw_identities = true;
                 for (name, v) in table_entries(cx, file, value, "identities") {
+                    collect_credentials(cx, file, v, Item::Identity);
                     if let Some(def) = deserialize_item(v, file, &mut cx.sink, &identity_fields) {
                         parts.identities.push((name, def));
                     }
@@ -403,8 +411,27 @@ fn route_fields(path: &[Seg]) -> &'static [&'static str] {
     }
 }
 
+/// The `request` and `name` of every route that reads the environment, as written.
+fn written_names(table: &DeTable<'_>) -> HashMap<usize, String> {
+    let Some(DeValue::Array(routes)) = table.get("route").map(|r| r.get_ref()) else {
+        return HashMap::new();
+    };
+    routes
+        .iter()
+        .filter_map(|route| route.get_ref().as_table())
+        .flat_map(|route| ["request", "name"].map(|key| route.get(key)))
+        .flatten()
+        .filter_map(|value| {
+            let text = value.get_ref().as_str()?;
+            text.contains("${")
+                .then(|| (value.span().start, text.to_owned()))
+        })
+        .collect()
+}
+
 fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
     let mut table = load::parse(file, &mut cx.sink);
+    cx.as_written = written_names(table.get_ref());
     for (_, value) in table.get_mut().iter_mut() {
         interpolate(value, file, options, &mut cx.secrets, &mut cx.sink);
     }
@@ -428,6 +455,7 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
             continue;
         };
         for item in items.iter() {
+            collect_credentials(cx, file, item, Item::Headers);
             if let Some(def) = deserialize_item::<RouteDef>(item, file, &mut cx.sink, &route_fields)
             {
                 defs.push(def);
