@@ -3,12 +3,12 @@
 //! Exit codes: 0 success, 1 a case failed, 2 invalid input (scenario files, arguments).
 #![forbid(unsafe_code)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rolecall_scenario::{LoadOptions, RenderStyle};
+use rolecall_scenario::{LoadOptions, Redacted, RenderStyle};
 
 mod mock;
 mod run;
@@ -152,7 +152,9 @@ pub(crate) fn load_options(target: Option<String>) -> LoadOptions {
 fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {
     match rolecall_scenario::load(path, &load_options(target)) {
         Ok(suite) => {
-            println!(
+            let mut out = Redacted::new(suite.secrets.clone(), std::io::stdout());
+            let _ = writeln!(
+                out,
                 "ok: {} route file{}, {} routes, {} identities, {} cases (target `{}`)",
                 suite.route_file_count(),
                 if suite.route_file_count() == 1 {

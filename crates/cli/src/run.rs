@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rolecall_runner::{CaseResult, Keep, Outcome, RunConfig, Summary};
-use rolecall_scenario::Suite;
+use rolecall_scenario::{Redacted, Suite};
 
 use crate::{EXIT_INVALID, load_options, render_style};
 
@@ -74,46 +74,60 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     };
     let start = Instant::now();
     // A line per case, as it completes: flushed at once on a terminal, buffered when
-    // piped (thousands of small writes would cost more than the requests).
+    // piped (thousands of small writes would cost more than the requests). Everything
+    // printed goes through the run's secrets, those learned while it runs included.
     let terminal = std::io::stdout().is_terminal();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = Redacted::new(
+        suite.secrets.clone(),
+        std::io::BufWriter::new(std::io::stdout().lock()),
+    );
     // Without a report, passing cases keep only what their line shows.
     let keep = if reports.is_empty() {
         Keep::Lines
     } else {
         Keep::Reports
     };
-    let output = rolecall_runner::run(suite.clone(), &config, &selected, keep, |suite, result| {
-        let _ = out.write_all(line(suite, result).as_bytes());
-        if terminal {
-            let _ = out.flush();
-        }
-    });
+    let output = rolecall_runner::run(
+        suite.clone(),
+        &config,
+        &selected,
+        keep,
+        |suite, result, secrets| {
+            out.learn(secrets);
+            let _ = out.write_all(line(suite, result).as_bytes());
+            if terminal {
+                let _ = out.flush();
+            }
+        },
+    );
     let _ = out.flush();
-    drop(out);
     let output = match output {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {}", suite.secrets.redact(&e.to_string()));
+            drop(out);
+            let mut err = Redacted::new(suite.secrets.clone(), std::io::stderr());
+            let _ = writeln!(err, "error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
     for file in &reports {
         // Streamed case by case: a large run's report is never held in memory whole.
         let written = std::fs::File::create(file).and_then(|f| {
-            let mut out = std::io::BufWriter::new(f);
-            rolecall_runner::write_json_report(&suite, &output, &mut out)?;
-            out.flush()
+            let mut report = Redacted::new(output.secrets.clone(), std::io::BufWriter::new(f));
+            rolecall_runner::write_json_report(&suite, &output, &mut report)?;
+            report.flush()
         });
         if let Err(e) = written {
-            eprintln!("error: cannot write report {}: {e}", file.display());
+            let mut err = Redacted::new(output.secrets.clone(), std::io::stderr());
+            let _ = writeln!(err, "error: cannot write report {}: {e}", file.display());
             return ExitCode::from(EXIT_FAILED);
         }
     }
     let s = Summary::of(&output.results);
+    out.learn(&output.secrets);
     // `rolecall run … | head` must not panic on a closed pipe.
     let _ = writeln!(
-        std::io::stdout(),
+        out,
         "\n{} passed, {} failed, {} skipped, {} errors; {} of {} cases in {:.2}s (target `{}`, {})",
         s.pass,
         s.fail,
@@ -123,8 +137,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         suite.cases.len(),
         start.elapsed().as_secs_f64(),
         suite.target.name,
-        output.secrets.redact(&output.base_url),
+        output.base_url,
     );
+    let _ = out.flush();
     if s.fail + s.error > 0 {
         ExitCode::from(EXIT_FAILED)
     } else {

@@ -65,4 +65,4 @@ pub use model::{
 pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
-pub use secrets::{MIN_SECRET_LEN, Secret, Secrets, is_credential_header};
+pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};

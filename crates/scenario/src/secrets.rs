@@ -8,6 +8,9 @@ use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
 mod forms;
+mod redacted;
+
+pub use redacted::Redacted;
 
 /// A string that must never be printed. `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq, Hash)]

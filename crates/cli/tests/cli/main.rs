@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod mock_serve;
+mod outputs;
 mod server;
 
 fn rolecall(args: &[&str], dir: &Path) -> Output {

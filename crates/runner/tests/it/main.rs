@@ -41,7 +41,7 @@ pub(crate) fn run_all(suite: &Arc<Suite>) -> RunOutput {
         &RunConfig::default(),
         &all,
         rolecall_runner::Keep::Reports,
-        |_, _| {},
+        |_, _, _| {},
     )
     .unwrap()
 }
