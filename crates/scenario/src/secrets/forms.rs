@@ -11,9 +11,9 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// The most forms one value has, itself included: 1 raw, 8 percent-encoded, 8
-/// JSON-escaped, 18 HTML-escaped (8 named styles twice, 2 numeric), 10 base64 and 21
+/// JSON-escaped, 20 HTML-escaped (8 named styles twice, 4 numeric), 10 base64 and 21
 /// encodings of the base64 forms.
-pub(crate) const MAX_FORMS: usize = 1 + PERCENT.len() + JSON.len() + 18 + 10 + 21;
+pub(crate) const MAX_FORMS: usize = 1 + PERCENT.len() + JSON.len() + 20 + 10 + 21;
 
 /// RFC 3986 unreserved characters kept: Go's `PathEscape`, Python's `quote(s, safe='')`.
 const STRICT: &AsciiSet = &NON_ALPHANUMERIC
@@ -141,10 +141,11 @@ enum HtmlStyle {
         apos: Option<&'static str>,
         slash: Option<&'static str>,
     },
-    /// Every character but letters, digits and ` ,.-_` as `&#N;` (OWASP ESAPI).
-    Decimal,
+    /// Every character but letters, digits and these as `&#N;` (OWASP ESAPI keeps
+    /// ` ,.-_`; hand-written escapers often keep nothing).
+    Decimal(&'static str),
     /// The same as `&#xH;`.
-    Hex,
+    Hex(&'static str),
 }
 
 const fn named(
@@ -155,7 +156,7 @@ const fn named(
     HtmlStyle::Named { quot, apos, slash }
 }
 
-const HTML: [HtmlStyle; 10] = [
+const HTML: [HtmlStyle; 12] = [
     // Rails, lodash.
     named(Some("&quot;"), Some("&#39;"), None),
     // Python's html.escape.
@@ -171,8 +172,10 @@ const HTML: [HtmlStyle; 10] = [
     named(Some("&quot;"), Some("&apos;"), None),
     // Text-only escapers (`&`, `<`, `>`).
     named(None, None, None),
-    HtmlStyle::Decimal,
-    HtmlStyle::Hex,
+    HtmlStyle::Decimal(" ,.-_"),
+    HtmlStyle::Decimal(""),
+    HtmlStyle::Hex(" ,.-_"),
+    HtmlStyle::Hex(""),
 ];
 
 /// Every form of `value` worth matching, `value` itself first, without duplicates (ASCII
@@ -260,14 +263,17 @@ fn json(value: &str, style: JsonStyle) -> String {
 fn html(value: &str, style: HtmlStyle, non_ascii_decimal: bool) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     for c in value.chars() {
-        let kept = c.is_ascii_alphanumeric() || " ,.-_".contains(c);
         match style {
             HtmlStyle::Named { .. } if non_ascii_decimal && !c.is_ascii() => {
                 out.push_str(&format!("&#{};", u32::from(c)));
             }
-            HtmlStyle::Decimal if !kept => out.push_str(&format!("&#{};", u32::from(c))),
-            HtmlStyle::Hex if !kept => out.push_str(&format!("&#x{:x};", u32::from(c))),
-            HtmlStyle::Decimal | HtmlStyle::Hex => out.push(c),
+            HtmlStyle::Decimal(kept) | HtmlStyle::Hex(kept)
+                if c.is_ascii_alphanumeric() || kept.contains(c) =>
+            {
+                out.push(c);
+            }
+            HtmlStyle::Decimal(_) => out.push_str(&format!("&#{};", u32::from(c))),
+            HtmlStyle::Hex(_) => out.push_str(&format!("&#x{:x};", u32::from(c))),
             HtmlStyle::Named { quot, apos, slash } => match (c, quot, apos, slash) {
                 ('&', ..) => out.push_str("&amp;"),
                 ('<', ..) => out.push_str("&lt;"),
@@ -370,21 +376,23 @@ mod tests {
 
     #[test]
     fn html_forms_cover_named_and_numeric_entities() {
-        let v = "a&b<c>\"d'e/é";
+        let v = "a&b<c>\"d'e/é f";
         check_contains(
             v,
             &[
-                "a&amp;b&lt;c&gt;&quot;d&#39;e/é",
-                "a&amp;b&lt;c&gt;&quot;d&#x27;e/é",
-                "a&amp;b&lt;c&gt;&#34;d&#39;e/é",
-                "a&amp;b&lt;c&gt;&quot;d&#039;e/é",
-                "a&amp;b&lt;c&gt;&quot;d&#x27;e&#x2F;é",
-                "a&amp;b&lt;c&gt;&quot;d&#39;e&#47;é",
-                "a&amp;b&lt;c&gt;&quot;d&apos;e/é",
-                "a&amp;b&lt;c&gt;\"d'e/é",
-                "a&amp;b&lt;c&gt;&quot;d&#x27;e/&#233;",
-                "a&#38;b&#60;c&#62;&#34;d&#39;e&#47;&#233;",
-                "a&#x26;b&#x3C;c&#x3E;&#x22;d&#x27;e&#x2F;&#xE9;",
+                "a&amp;b&lt;c&gt;&quot;d&#39;e/é f",
+                "a&amp;b&lt;c&gt;&quot;d&#x27;e/é f",
+                "a&amp;b&lt;c&gt;&#34;d&#39;e/é f",
+                "a&amp;b&lt;c&gt;&quot;d&#039;e/é f",
+                "a&amp;b&lt;c&gt;&quot;d&#x27;e&#x2F;é f",
+                "a&amp;b&lt;c&gt;&quot;d&#39;e&#47;é f",
+                "a&amp;b&lt;c&gt;&quot;d&apos;e/é f",
+                "a&amp;b&lt;c&gt;\"d'e/é f",
+                "a&amp;b&lt;c&gt;&quot;d&#x27;e/&#233; f",
+                "a&#38;b&#60;c&#62;&#34;d&#39;e&#47;&#233; f",
+                "a&#38;b&#60;c&#62;&#34;d&#39;e&#47;&#233;&#32;f",
+                "a&#x26;b&#x3C;c&#x3E;&#x22;d&#x27;e&#x2F;&#xE9; f",
+                "a&#x26;b&#x3C;c&#x3E;&#x22;d&#x27;e&#x2F;&#xE9;&#x20;f",
             ],
         );
     }
