@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rolecall_runner::{CaseResult, Keep, Outcome, RunConfig, Summary};
+use rolecall_runner::{Keep, RunConfig, Summary};
 use rolecall_scenario::{Redacted, Suite};
 
 use crate::{EXIT_INVALID, load_options, render_style};
@@ -94,7 +94,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         keep,
         |suite, result, secrets| {
             out.learn(secrets);
-            let _ = out.write_all(line(suite, result).as_bytes());
+            let _ = out.write_all(rolecall_runner::line(suite, result).as_bytes());
             if terminal {
                 let _ = out.flush();
             }
@@ -145,35 +145,6 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// One line per case; failures and errors add their explanation, indented.
-fn line(suite: &Suite, result: &CaseResult) -> String {
-    let case = &suite.cases[result.index];
-    let label = match result.outcome {
-        Outcome::Pass => "PASS ",
-        Outcome::Fail => "FAIL ",
-        Outcome::Skipped => "SKIP ",
-        Outcome::Error => "ERROR",
-    };
-    let observed = match (&result.observed, &result.attribution) {
-        (Some(o), Some(a)) => format!(
-            " {} (expected {}) {}/{}",
-            o.status, case.expect.status, a.layer, a.vendor
-        ),
-        _ => String::new(),
-    };
-    let mut out = format!("{label} {}{observed}\n", case.name);
-    if result.outcome != Outcome::Pass
-        && let Some(message) = &result.message
-    {
-        for l in message.lines() {
-            out.push_str("      ");
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> ExitCode {

@@ -7,7 +7,7 @@ use rolecall_scenario::{Secrets, Suite};
 use crate::engine::{Engine, Retain, RunConfig};
 use crate::errors::RunnerError;
 use crate::inbox::Inbox;
-use crate::results::CaseResult;
+use crate::results::{CaseResult, Outcome};
 
 /// Everything a run produced.
 #[derive(Debug, Clone)]
@@ -75,4 +75,34 @@ pub fn run(
         base_url: engine.base_url().to_owned(),
         secrets: engine.secrets(),
     })
+}
+
+/// The line `rolecall run` prints for a case; failures and errors add their explanation,
+/// indented. Print it through [`Redacted`](rolecall_scenario::Redacted).
+pub fn line(suite: &Suite, result: &CaseResult) -> String {
+    let case = &suite.cases[result.index];
+    let label = match result.outcome {
+        Outcome::Pass => "PASS ",
+        Outcome::Fail => "FAIL ",
+        Outcome::Skipped => "SKIP ",
+        Outcome::Error => "ERROR",
+    };
+    let observed = match (&result.observed, &result.attribution) {
+        (Some(o), Some(a)) => format!(
+            " {} (expected {}) {}/{}",
+            o.status, case.expect.status, a.layer, a.vendor
+        ),
+        _ => String::new(),
+    };
+    let mut out = format!("{label} {}{observed}\n", case.name);
+    if result.outcome != Outcome::Pass
+        && let Some(message) = &result.message
+    {
+        for l in message.lines() {
+            out.push_str("      ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -1,6 +1,8 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
+mod derived_secrets;
 mod expectations;
+mod hostile;
 mod identities;
 mod personas;
 mod secrets;
