@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod hostile_target;
 mod mock_serve;
 mod outputs;
 mod server;
