@@ -3,12 +3,12 @@
 //! Exit codes: 0 success, 1 a case failed, 2 invalid input (scenario files, arguments).
 #![forbid(unsafe_code)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rolecall_scenario::{Endpoint, LoadOptions, RenderStyle, Suite};
+use rolecall_scenario::{Endpoint, LoadOptions, Redacted, RenderStyle, Suite};
 
 mod args;
 mod mock;
@@ -169,7 +169,9 @@ fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {
             if let Err(code) = check_mock(&suite) {
                 return code;
             }
-            println!(
+            let mut out = Redacted::new(suite.secrets.clone(), std::io::stdout());
+            let _ = writeln!(
+                out,
                 "ok: {} route file{}, {} routes, {} identities, {} cases (target `{}`)",
                 suite.route_file_count(),
                 if suite.route_file_count() == 1 {

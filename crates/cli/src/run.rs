@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rolecall_runner::{CaseResult, Keep, Outcome, RunConfig, Summary};
-use rolecall_scenario::Suite;
+use rolecall_runner::{Keep, RunConfig, Summary};
+use rolecall_scenario::{Redacted, Suite};
 
 use crate::args::ReportFile;
 use crate::{EXIT_INVALID, check_mock, load_options, render_style};
@@ -62,43 +62,61 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     };
     let start = Instant::now();
     // A line per case, as it completes: flushed at once on a terminal, buffered when
-    // piped (thousands of small writes would cost more than the requests).
+    // piped (thousands of small writes would cost more than the requests). Everything
+    // printed goes through the run's secrets, those learned while it runs included.
     let terminal = std::io::stdout().is_terminal();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = Redacted::new(
+        suite.secrets.clone(),
+        std::io::BufWriter::new(std::io::stdout().lock()),
+    );
     // Without a report, passing cases keep only what their line shows.
     let keep = if reports.is_empty() {
         Keep::Lines
     } else {
         Keep::Reports
     };
-    let output = rolecall_runner::run(suite.clone(), &config, &selected, keep, |suite, result| {
-        let _ = out.write_all(line(suite, result).as_bytes());
-        if terminal {
-            let _ = out.flush();
-        }
-    });
+    let output = rolecall_runner::run(
+        suite.clone(),
+        &config,
+        &selected,
+        keep,
+        |suite, result, secrets| {
+            out.learn(secrets);
+            let _ = out.write_all(rolecall_runner::line(suite, result).as_bytes());
+            if terminal {
+                let _ = out.flush();
+            }
+        },
+    );
     let _ = out.flush();
-    drop(out);
     let output = match output {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {}", suite.secrets.redact(&e.to_string()));
+            drop(out);
+            let mut err = Redacted::new(suite.secrets.clone(), std::io::stderr());
+            let _ = writeln!(err, "error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
     for report in reports {
         let path = report.path().to_owned();
         // Streamed case by case: a large run's report is never held in memory whole.
-        let written = report.write(|out| rolecall_runner::write_json_report(&suite, &output, out));
+        let written = report.write(|out| {
+            let mut out = Redacted::new(output.secrets.clone(), out);
+            rolecall_runner::write_json_report(&suite, &output, &mut out)?;
+            out.flush()
+        });
         if let Err(e) = written {
-            eprintln!("error: cannot write report {}: {e}", path.display());
+            let mut err = Redacted::new(output.secrets.clone(), std::io::stderr());
+            let _ = writeln!(err, "error: cannot write report {}: {e}", path.display());
             return ExitCode::from(EXIT_FAILED);
         }
     }
     let s = Summary::of(&output.results);
+    out.learn(&output.secrets);
     // `rolecall run … | head` must not panic on a closed pipe.
     let _ = writeln!(
-        std::io::stdout(),
+        out,
         "\n{} passed, {} failed, {} skipped, {} errors; {} of {} cases in {:.2}s (target `{}`, {})",
         s.pass,
         s.fail,
@@ -108,42 +126,14 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         suite.cases.len(),
         start.elapsed().as_secs_f64(),
         suite.target.name,
-        output.secrets.redact(&output.base_url),
+        output.base_url,
     );
+    let _ = out.flush();
     if s.fail + s.error > 0 {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// One line per case; failures and errors add their explanation, indented.
-fn line(suite: &Suite, result: &CaseResult) -> String {
-    let case = &suite.cases[result.index];
-    let label = match result.outcome {
-        Outcome::Pass => "PASS ",
-        Outcome::Fail => "FAIL ",
-        Outcome::Skipped => "SKIP ",
-        Outcome::Error => "ERROR",
-    };
-    let observed = match (&result.observed, &result.attribution) {
-        (Some(o), Some(a)) => format!(
-            " {} (expected {}) {}/{}",
-            o.status, case.expect.status, a.layer, a.vendor
-        ),
-        _ => String::new(),
-    };
-    let mut out = format!("{label} {}{observed}\n", case.name);
-    if result.outcome != Outcome::Pass
-        && let Some(message) = &result.message
-    {
-        for l in message.lines() {
-            out.push_str("      ");
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> ExitCode {

@@ -5,7 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rolecall_scenario::{Identity, Jwt, JwtDefect, JwtKey, Secrets, Settings};
+use rolecall_scenario::{
+    Identity, Jwt, JwtDefect, JwtKey, Secrets, Settings, is_credential_header,
+};
 
 use crate::errors::{RunnerError, RunnerErrorKind};
 
@@ -152,7 +154,11 @@ pub(crate) fn headers(
         push(&settings.country_header, country.clone());
     }
     for (name, value) in &c.headers {
-        push(name, value.clone());
+        out.push(IdentityHeader {
+            name: name.clone(),
+            value: value.clone(),
+            secret: is_credential_header(name),
+        });
     }
     out
 }

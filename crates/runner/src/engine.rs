@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
-use rolecall_scenario::{Body, Case, Identity, Login, Method, Secrets, Suite};
+use rolecall_scenario::{Body, Case, Identity, Login, MIN_SECRET_LEN, Method, Secrets, Suite};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::classify::Fingerprints;
@@ -168,18 +168,16 @@ impl Engine {
             };
             let jar = Arc::new(Jar::default());
             for (name, value) in &identity.credentials.cookies {
-                jar.add_cookie_str(&format!("{name}={}", value.expose()), &origin);
+                let cookie = format!("{name}={}", value.expose());
+                jar.add_cookie_str(&cookie, &origin);
+                secrets.insert(&cookie);
             }
             let client = build_client(&suite, timeout, tls.as_ref())?;
             let headers = credentials::headers(identity, token.as_deref(), &suite.settings);
             for header in headers.iter().filter(|h| h.secret) {
-                // Servers sometimes echo credentials; encoded forms (Basic) are secrets too.
-                secrets.insert(
-                    header
-                        .value
-                        .split_once(' ')
-                        .map_or(header.value.as_str(), |(_, v)| v),
-                );
+                // Services echo what they received, whole or in part (`Basic` decoded to
+                // `user:password`): every part of a credential as sent is a secret.
+                secrets.insert_header(&header.name, &header.value);
             }
             let wire_headers = headers
                 .iter()
@@ -820,7 +818,10 @@ impl Shared {
                         .map(str::to_owned)
                 });
             match set {
-                Some(value) => self.remember_secret(&value),
+                Some(value) => {
+                    self.remember_secret(identity, &value)?;
+                    self.remember_secret(identity, &format!("{cookie}={value}"))?;
+                }
                 None => {
                     return Err(format!(
                         "login of `{}` did not set cookie `{cookie}`",
@@ -836,7 +837,8 @@ impl Shared {
             .map_err(|_| format!("login of `{}` did not answer JSON", identity.name))?;
         match json.pointer(pointer) {
             Some(serde_json::Value::String(token)) => {
-                self.remember_secret(token);
+                self.remember_secret(identity, token)?;
+                self.remember_secret(identity, &format!("Bearer {token}"))?;
                 Ok(Some(token.clone()))
             }
             _ => Err(format!(
@@ -846,10 +848,20 @@ impl Shared {
         }
     }
 
-    fn remember_secret(&self, value: &str) {
+    /// Makes a captured credential a secret from now on. One too short to be redacted
+    /// without masking ordinary text fails the login instead of being sent.
+    fn remember_secret(&self, identity: &Identity, value: &str) -> Result<(), String> {
+        if value.len() < MIN_SECRET_LEN {
+            return Err(format!(
+                "login of `{}` captured a credential of {} bytes, too short to keep out of the output (at least {MIN_SECRET_LEN})",
+                identity.name,
+                value.len()
+            ));
+        }
         if let Ok(mut secrets) = self.secrets.write() {
             Arc::make_mut(&mut secrets).insert(value);
         }
+        Ok(())
     }
 }
 

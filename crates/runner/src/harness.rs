@@ -79,10 +79,12 @@ pub fn run_trials(
     config: &RunConfig,
     args: &Arguments,
 ) -> libtest_mimic::Conclusion {
-    let names: Vec<Trial> = suite
+    // libtest prints these names (`--list`, every result line): they go through the
+    // suite's secrets like any other output, and filters match what is printed.
+    let names: Vec<String> = suite
         .cases
         .iter()
-        .map(|c| Trial::test(c.name.clone(), || Ok(())))
+        .map(|c| suite.secrets.redact(&c.name))
         .collect();
     let selected: Vec<usize> = if args.list {
         Vec::new()
@@ -90,7 +92,10 @@ pub fn run_trials(
         names
             .iter()
             .enumerate()
-            .filter(|(_, t)| !args.is_filtered_out(t) && !args.is_ignored(t))
+            .filter(|(_, name)| {
+                let trial = Trial::test(name.as_str(), || Ok(()));
+                !args.is_filtered_out(&trial) && !args.is_ignored(&trial)
+            })
             .map(|(i, _)| i)
             .collect()
     };
@@ -125,17 +130,17 @@ pub fn run_trials(
         .err()
         .map(|e| suite.secrets.redact(&e.to_string()));
     let engine = engine.ok().flatten();
-    let trials = suite
-        .cases
-        .iter()
+    let trials = names
+        .into_iter()
         .enumerate()
-        .map(|(index, case)| {
+        .map(|(index, name)| {
             let suite = suite.clone();
             let engine = engine.clone();
             let inbox = inbox.clone();
             let start_error = start_error.clone();
             let scheduled = scheduled[index];
-            Trial::ignorable_test(case.name.clone(), move || {
+            let snapshot_name = suite.cases[index].expect.snapshot.then(|| name.clone());
+            Trial::ignorable_test(name, move || {
                 if let Some(error) = start_error {
                     return Err(Failed::from(format!("target not started: {error}")));
                 }
@@ -151,9 +156,8 @@ pub fn run_trials(
                 let case = &suite.cases[index];
                 match result.outcome {
                     Outcome::Pass => {
-                        if case.expect.snapshot
-                            && let (Some(observed), Some(attribution)) =
-                                (&result.observed, &result.attribution)
+                        if let (Some(name), Some(observed), Some(attribution)) =
+                            (&snapshot_name, &result.observed, &result.attribution)
                         {
                             let secrets = engine.secrets();
                             let route = suite.route(case);
@@ -166,19 +170,19 @@ pub fn run_trials(
                             let content = secrets.redact(&snapshot::render(observed, attribution));
                             snapshot::assert(
                                 &route.location.path,
-                                &case.name,
+                                name,
                                 &secrets.redact(&description),
                                 &content,
                             );
                         }
                         Ok(Completion::Completed)
                     }
-                    Outcome::Skipped => {
-                        Ok(Completion::ignored_with(result.message.unwrap_or_default()))
-                    }
-                    Outcome::Fail | Outcome::Error => {
-                        Err(Failed::from(result.message.unwrap_or_default()))
-                    }
+                    Outcome::Skipped => Ok(Completion::ignored_with(
+                        engine.secrets().redact(&result.message.unwrap_or_default()),
+                    )),
+                    Outcome::Fail | Outcome::Error => Err(Failed::from(
+                        engine.secrets().redact(&result.message.unwrap_or_default()),
+                    )),
                 }
             })
         })

@@ -56,7 +56,7 @@ pub use judge::{Verdict, judge};
 pub use observed::Observed;
 pub use report::{Summary, json_report, write_json_report};
 pub use results::{CaseResult, Outcome};
-pub use run::{Keep, RunOutput, run};
+pub use run::{Keep, RunOutput, line, run};
 
 /// Re-exported so a harness can parse libtest arguments itself.
 pub use libtest_mimic::Arguments;

@@ -1,15 +1,17 @@
 //! The JSON report: read-only view of results, written for dashboards and baselines.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
-use rolecall_scenario::{Secrets, Suite};
+use rolecall_scenario::{Redacted, Suite};
 
 use crate::results::CaseResult;
 
 #[derive(Serialize)]
 struct Report<'a> {
     target: &'a str,
-    base_url: String,
+    base_url: &'a str,
     summary: Summary,
     cases: Cases<'a>,
 }
@@ -19,16 +21,11 @@ struct Report<'a> {
 struct Cases<'a> {
     suite: &'a Suite,
     results: &'a [CaseResult],
-    secrets: &'a Secrets,
 }
 
 impl Serialize for Cases<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.results
-                .iter()
-                .map(|r| report_case(self.suite, r, self.secrets)),
-        )
+        serializer.collect_seq(self.results.iter().map(|r| report_case(self.suite, r)))
     }
 }
 
@@ -66,7 +63,7 @@ struct ReportCase<'a> {
     name: &'a str,
     identity: &'a str,
     method: &'a str,
-    path: String,
+    path: &'a str,
     location: String,
     expected: Expected<'a>,
     observed: Option<ObservedReport<'a>>,
@@ -85,54 +82,54 @@ struct Expected<'a> {
 #[derive(Serialize)]
 struct ObservedReport<'a> {
     status: u16,
-    request_id: Option<String>,
+    request_id: Option<&'a str>,
     layer: &'static str,
     vendor: &'a str,
-    evidence: Vec<String>,
+    evidence: &'a [String],
     ambiguity: Option<&'a str>,
     elapsed_ms: u128,
 }
 
 /// Renders the JSON report of a run. Every secret known to the run (including minted
-/// and captured tokens) is redacted.
+/// and captured tokens), in every form, is redacted.
 pub fn json_report(suite: &Suite, run: &crate::RunOutput) -> String {
-    let mut json = Vec::new();
-    write_json_report(suite, run, &mut json).expect("writing to a Vec does not fail");
+    let mut out = Redacted::new(run.secrets.clone(), Vec::new());
+    write_json_report(suite, run, &mut out).expect("writing to a Vec does not fail");
+    let json = out.into_inner().expect("writing to a Vec does not fail");
     String::from_utf8(json).expect("serde_json writes UTF-8")
 }
 
 /// Writes the JSON report of a run to `out`, case by case: what [`json_report`] returns,
-/// without building it in memory first.
-pub fn write_json_report(
+/// without building it in memory first. `out` redacts every string (keys included)
+/// before it is escaped, with the run's secrets: no field can carry one, and the
+/// report's structure stays valid whatever a secret looks like.
+pub fn write_json_report<W: std::io::Write>(
     suite: &Suite,
     run: &crate::RunOutput,
-    mut out: impl std::io::Write,
+    out: &mut Redacted<W>,
 ) -> std::io::Result<()> {
-    let secrets = &run.secrets;
+    out.learn(&run.secrets);
     let report = Report {
         target: &suite.target.name,
-        base_url: secrets.redact(&run.base_url),
+        base_url: &run.base_url,
         summary: Summary::of(&run.results),
         cases: Cases {
             suite,
             results: &run.results,
-            secrets,
         },
     };
-    // Fields are redacted one by one (messages already were): redacting the serialized
-    // text could corrupt its structure when a secret equals a key or value.
-    serde_json::to_writer_pretty(&mut out, &report)?;
+    out.write_json(&report)?;
     out.write_all(b"\n")
 }
 
-fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult, secrets: &Secrets) -> ReportCase<'a> {
+fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase<'a> {
     let case = &suite.cases[r.index];
     let route = suite.route(case);
     ReportCase {
         name: &case.name,
         identity: &suite.identity(case).name,
         method: route.method.as_str(),
-        path: secrets.redact(&case.path),
+        path: &case.path,
         location: route.location.to_string(),
         expected: Expected {
             status: case.expect.status.to_string(),
@@ -143,10 +140,10 @@ fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult, secrets: &Secrets) -> Re
         observed: match (&r.observed, &r.attribution) {
             (Some(o), Some(a)) => Some(ObservedReport {
                 status: o.status,
-                request_id: r.request_id.as_ref().map(|(id, _)| secrets.redact(id)),
+                request_id: r.request_id.as_ref().map(|(id, _)| id.as_str()),
                 layer: a.layer.as_str(),
                 vendor: &a.vendor,
-                evidence: a.evidence.iter().map(|e| secrets.redact(e)).collect(),
+                evidence: &a.evidence,
                 ambiguity: a.ambiguity.as_deref(),
                 elapsed_ms: o.elapsed.as_millis(),
             }),

@@ -7,7 +7,7 @@ use rolecall_scenario::{Secrets, Suite};
 use crate::engine::{Engine, Retain, RunConfig};
 use crate::errors::RunnerError;
 use crate::inbox::Inbox;
-use crate::results::CaseResult;
+use crate::results::{CaseResult, Outcome};
 
 /// Everything a run produced.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct RunOutput {
     /// Where the requests went.
     pub base_url: String,
     /// Every secret of the run, including minted JWTs and captured login tokens.
-    pub secrets: Secrets,
+    pub secrets: Arc<Secrets>,
 }
 
 /// What the results of passing cases keep. Failures, errors, skips and cases that
@@ -35,12 +35,16 @@ pub enum Keep {
 /// Sends the cases at `selected` (indices into `suite.cases`) with bounded concurrency,
 /// calling `on_result` as each one completes, and returns every result in suite order,
 /// passing ones with what `keep` says.
+///
+/// `on_result` also receives every secret known so far (minted JWTs and captured login
+/// tokens included), for the [`Redacted`](rolecall_scenario::Redacted) writer its output
+/// goes through.
 pub fn run(
     suite: Arc<Suite>,
     config: &RunConfig,
     selected: &[usize],
     keep: Keep,
-    mut on_result: impl FnMut(&Suite, &CaseResult),
+    mut on_result: impl FnMut(&Suite, &CaseResult, &Arc<Secrets>),
 ) -> Result<RunOutput, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
     let inbox = Inbox::in_arrival_order(selected.len());
@@ -61,7 +65,7 @@ pub fn run(
         }
         for finished in batch {
             let result = engine.judged(finished, retain);
-            on_result(&suite, &result);
+            on_result(&suite, &result, &engine.secrets());
             results.push(result);
         }
     }
@@ -69,6 +73,36 @@ pub fn run(
     Ok(RunOutput {
         results,
         base_url: engine.base_url().to_owned(),
-        secrets: Secrets::clone(&engine.secrets()),
+        secrets: engine.secrets(),
     })
+}
+
+/// The line `rolecall run` prints for a case; failures and errors add their explanation,
+/// indented. Print it through [`Redacted`](rolecall_scenario::Redacted).
+pub fn line(suite: &Suite, result: &CaseResult) -> String {
+    let case = &suite.cases[result.index];
+    let label = match result.outcome {
+        Outcome::Pass => "PASS ",
+        Outcome::Fail => "FAIL ",
+        Outcome::Skipped => "SKIP ",
+        Outcome::Error => "ERROR",
+    };
+    let observed = match (&result.observed, &result.attribution) {
+        (Some(o), Some(a)) => format!(
+            " {} (expected {}) {}/{}",
+            o.status, case.expect.status, a.layer, a.vendor
+        ),
+        _ => String::new(),
+    };
+    let mut out = format!("{label} {}{observed}\n", case.name);
+    if result.outcome != Outcome::Pass
+        && let Some(message) = &result.message
+    {
+        for l in message.lines() {
+            out.push_str("      ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }

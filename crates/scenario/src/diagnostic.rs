@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
-use crate::model::Secrets;
+use crate::secrets::Secrets;
 
 /// A file that was read, kept so diagnostics and reports can quote it. `Debug` shows the
 /// path and size only: the text may hold literal credentials.

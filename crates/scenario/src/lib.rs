@@ -52,15 +52,17 @@ mod raw;
 mod resolve;
 #[cfg(feature = "schema")]
 mod schema;
+mod secrets;
 
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE};
 pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
-    Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, Secret, Secrets,
-    Settings, StatusMatch, Suite, Target,
+    Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, Settings, StatusMatch,
+    Suite, Target,
 };
 pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
+pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};

@@ -12,7 +12,7 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
 use crate::diagnostic::{Sink, SourceFile, did_you_mean};
-use crate::model::Secrets;
+use crate::secrets::Secrets;
 
 /// The suite file's name inside a suite directory.
 pub const SUITE_FILE: &str = "rolecall.toml";

@@ -1,11 +1,12 @@
-//! Generated inputs: loading never panics and every problem is located inside its file.
+//! Generated inputs: loading never panics and every problem is located inside its file;
+//! no encoding of a secret survives redaction.
 //!
-//! Three generators: structured route files built from valid and invalid pieces, byte
-//! mutations of a valid suite, and header names and values of any characters (literal or
+//! Four generators: structured route files built from valid and invalid pieces, byte
+//! mutations of a valid suite, header names and values of any characters (literal or
 //! from the environment) in every place a header is set, which load exactly when the
-//! `http` crate accepts them on the wire. `ROLECALL_PROPTEST_CASES` sets the number of
-//! inputs per generator (default 10,000; CI sets 50,000, so each CI run tries 150,000
-//! inputs); raise it for a longer soak.
+//! `http` crate accepts them on the wire, and secrets echoed in the encodings services
+//! use. `ROLECALL_PROPTEST_CASES` sets the number of inputs per generator (default
+//! 10,000; CI sets 50,000); raise it for a longer soak.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use proptest::test_runner::{Config, TestRunner};
 use crate::diagnostic::{Sink, SourceFile};
 use crate::load::LoadOptions;
 use crate::resolve::from_sources;
+use crate::secrets::Secrets;
 
 const SUITE: &str = r#"[defaults]
 deny = 403
@@ -420,6 +422,133 @@ fn header_names_and_values_load_exactly_when_the_wire_accepts_them() {
                         prop_assert!(!d.label.is_empty(), "unplaced: {:?}", d);
                     }
                     let _ = error.render(crate::RenderStyle::Plain);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The characters secrets and the text around them are drawn from: every one that some
+/// encoding changes, and plain ones. (`*` is left out: a secret made of `*` cannot be told
+/// from its own redaction.)
+const SECRET_CHARS: &str = "aZ09-._~/+=&\"'<> %?#:@\\!()é😀\n";
+
+fn secret_text(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+    let chars: Vec<char> = SECRET_CHARS.chars().collect();
+    prop::collection::vec(prop::sample::select(chars), len)
+        .prop_map(|chars| chars.into_iter().collect())
+}
+
+/// Writes `secret` as a service would, with encoders written independently of the
+/// redaction's own (`flip` picks the hex case of each escape).
+fn echo(secret: &str, encoder: usize, flip: &[bool]) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut flips = flip.iter().cycle();
+    let mut case = |hex: String| {
+        if *flips.next().unwrap_or(&false) {
+            hex.to_ascii_lowercase()
+        } else {
+            hex
+        }
+    };
+    match encoder {
+        0 => {
+            let json = serde_json::to_string(secret).unwrap();
+            json[1..json.len() - 1].to_owned()
+        }
+        1 => secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    char::from(b).to_string()
+                } else {
+                    case(format!("%{b:02X}"))
+                }
+            })
+            .collect(),
+        2 => secret
+            .chars()
+            .map(|c| match c {
+                '/' => "\\/".to_owned(),
+                '"' => "\\\"".to_owned(),
+                '\\' => "\\\\".to_owned(),
+                '\n' => "\\n".to_owned(),
+                c if c.is_ascii() => c.to_string(),
+                c => c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|u| case(format!("\\u{u:04X}")))
+                    .collect(),
+            })
+            .collect(),
+        3 => secret
+            .chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '"' => "&quot;".to_owned(),
+                '\'' => case("&#X27;".to_owned()),
+                c => c.to_string(),
+            })
+            .collect(),
+        4 => STANDARD.encode(secret),
+        _ => URL_SAFE_NO_PAD.encode(secret),
+    }
+}
+
+/// Secrets per generated input: building the matcher is what costs, so each input checks
+/// several secrets, and the generator makes `cases() / ECHOES_PER_CASE` inputs.
+const ECHOES_PER_CASE: usize = 8;
+
+#[test]
+fn no_encoding_of_a_secret_survives_redaction() {
+    let mut runner = TestRunner::new(Config {
+        cases: (cases() / ECHOES_PER_CASE as u32).max(1),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let echo_case = (
+        secret_text(4..16),
+        secret_text(0..8),
+        secret_text(0..8),
+        0usize..6,
+        prop::collection::vec(any::<bool>(), 1..8),
+    );
+    let strategy = prop::collection::vec(echo_case, ECHOES_PER_CASE);
+    runner
+        .run(&strategy, |cases| {
+            let mut secrets = Secrets::default();
+            for (secret, ..) in &cases {
+                secrets.insert(secret);
+            }
+            for (secret, before, after, encoder, flip) in cases {
+                // The secret echoed alone, in the middle of other text.
+                let echoed = echo(&secret, encoder, &flip);
+                let text = format!("{before}{echoed}{after}");
+                let redacted = secrets.redact(&text);
+                prop_assert!(
+                    !redacted.contains(&echoed),
+                    "{:?} survives in {:?}",
+                    echoed,
+                    redacted
+                );
+                // The secret inside a longer text that is encoded whole (`user:password`,
+                // a header value, a JSON body): the characters only the secret decides go.
+                if encoder >= 4 {
+                    let whole = echo(&format!("{before}{secret}{after}"), encoder, &flip);
+                    let start = (8 * before.len()).div_ceil(6);
+                    let end = 8 * (before.len() + secret.len()) / 6;
+                    let core = &whole[start..end];
+                    let redacted = secrets.redact(&whole);
+                    prop_assert!(
+                        !redacted.contains(core),
+                        "{:?} survives in {:?}",
+                        core,
+                        redacted
+                    );
                 }
             }
             Ok(())

@@ -5,8 +5,10 @@ use std::process::{Command, Output};
 
 mod args;
 mod hostile_input;
+mod hostile_target;
 mod mock_config;
 mod mock_serve;
+mod outputs;
 mod server;
 
 fn rolecall(args: &[&str], dir: &Path) -> Output {

@@ -224,7 +224,14 @@ allow = ["admin"]
     ]);
     let all: Vec<usize> = (0..suite.cases.len()).collect();
     let run = |keep| {
-        rolecall_runner::run(suite.clone(), &RunConfig::default(), &all, keep, |_, _| {}).unwrap()
+        rolecall_runner::run(
+            suite.clone(),
+            &RunConfig::default(),
+            &all,
+            keep,
+            |_, _, _| {},
+        )
+        .unwrap()
     };
     let (lines, reports) = (run(Keep::Lines), run(Keep::Reports));
     for (lines, reports) in lines.results.iter().zip(&reports.results) {

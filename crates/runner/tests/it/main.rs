@@ -1,6 +1,8 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
+mod derived_secrets;
 mod expectations;
+mod hostile;
 mod identities;
 mod personas;
 mod secrets;
@@ -41,7 +43,7 @@ pub(crate) fn run_all(suite: &Arc<Suite>) -> RunOutput {
         &RunConfig::default(),
         &all,
         rolecall_runner::Keep::Reports,
-        |_, _| {},
+        |_, _, _| {},
     )
     .unwrap()
 }

@@ -273,7 +273,7 @@ allow = ["admin"]
         &overridden,
         &all,
         rolecall_runner::Keep::Reports,
-        |_, _| {},
+        |_, _, _| {},
     )
     .unwrap();
     let seen = server.seen()[before..].to_vec();
@@ -298,7 +298,7 @@ allow = ["admin"]
         &opted_in,
         &all,
         rolecall_runner::Keep::Reports,
-        |_, _| {},
+        |_, _, _| {},
     )
     .unwrap();
     assert_eq!(

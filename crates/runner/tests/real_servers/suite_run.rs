@@ -67,8 +67,14 @@ pub(crate) fn run_against_nginx(servers: &Servers) -> Result<(), Failed> {
         base_url: Some(base_url.clone()),
         ..RunConfig::default()
     };
-    let output = rolecall_runner::run(Arc::clone(&suite), &config, &all, Keep::Reports, |_, _| {})
-        .map_err(|error| format!("run failed: {error}"))?;
+    let output = rolecall_runner::run(
+        Arc::clone(&suite),
+        &config,
+        &all,
+        Keep::Reports,
+        |_, _, _| {},
+    )
+    .map_err(|error| format!("run failed: {error}"))?;
     let json = rolecall_runner::json_report(&suite, &output);
     check_report(&json, &base_url)
         .map_err(|problem| format!("{problem}\n--- report\n{json}").into())

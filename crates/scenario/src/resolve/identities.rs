@@ -287,7 +287,7 @@ pub(super) fn build_jwt(
             let full = cx.root.join(path.get_ref());
             match load::read_text(&full) {
                 Ok(pem) => {
-                    cx.secrets.add(pem.trim());
+                    cx.secrets.add_unsent(pem.trim());
                     JwtKey::PrivateKeyPem(Secret::new(pem))
                 }
                 Err(e) => {

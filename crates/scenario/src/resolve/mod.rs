@@ -1,11 +1,13 @@
 //! Validation and expansion: raw file items become identities, a target, routes and cases.
 
+mod credentials;
 mod headers;
 mod identities;
 mod routes;
 mod target;
 mod values;
 
+use credentials::{Item, collect_credentials};
 use headers::check_headers;
 use identities::*;
 use routes::*;
@@ -29,6 +31,7 @@ use crate::load::{
 };
 use crate::model::*;
 use crate::raw::*;
+use crate::secrets::{Secret, Secrets};
 
 const SUITE_KEYS: [&str; 5] = ["defaults", "vars", "targets", "identities", "groups"];
 const JWT_ALGS: [&str; 12] = [
@@ -52,7 +55,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Suite, LoadError> {
                 column: 1,
             }],
             Vec::new(),
-            crate::Secrets::default(),
+            Secrets::default(),
         )
     })?;
     let mut sink = Sink::default();
@@ -99,6 +102,7 @@ pub(crate) fn from_sources(
         sink,
         secrets: Secrets::default(),
         files: vec![suite_file.clone()],
+        as_written: HashMap::new(),
     };
     let suite_file = Some(suite_file);
     let parts = suite_file
@@ -193,6 +197,9 @@ struct Cx {
     pub(super) sink: Sink,
     pub(super) secrets: Secrets,
     pub(super) files: Vec<SourceFile>,
+    /// The current route file's `request` and `name` strings that read the environment,
+    /// as written (by span start): names are made from these, never from the values.
+    pub(super) as_written: HashMap<usize, String>,
 }
 
 impl Cx {
@@ -314,6 +321,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
         match key.get_ref().as_ref() {
             "defaults" => {
                 check_headers(cx, file, &pieces, value, headers::DEFAULTS);
+                collect_credentials(cx, file, value, Item::Headers);
                 if let Some(d) = deserialize_item(value, file, &mut cx.sink, &top_level::<Defaults>)
                 {
                     parts.defaults = d;
@@ -338,6 +346,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
                 saw_identities = true;
                 for (name, v) in table_entries(cx, file, value, "identities") {
                     check_headers(cx, file, &pieces, v, headers::IDENTITY);
+                    collect_credentials(cx, file, v, Item::Identity);
                     if let Some(def) = deserialize_item(v, file, &mut cx.sink, &identity_fields) {
                         parts.identities.push((name, def));
                     }
@@ -517,9 +526,28 @@ fn read_case(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Opt
     Some(def)
 }
 
+/// The `request` and `name` of every route that reads the environment, as written.
+fn written_names(table: &DeTable<'_>) -> HashMap<usize, String> {
+    let Some(DeValue::Array(routes)) = table.get("route").map(|r| r.get_ref()) else {
+        return HashMap::new();
+    };
+    routes
+        .iter()
+        .filter_map(|route| route.get_ref().as_table())
+        .flat_map(|route| ["request", "name"].map(|key| route.get(key)))
+        .flatten()
+        .filter_map(|value| {
+            let text = value.get_ref().as_str()?;
+            text.contains("${")
+                .then(|| (value.span().start, text.to_owned()))
+        })
+        .collect()
+}
+
 fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
     let mut table = load::parse(file, &mut cx.sink);
     let mut pieces = EnvPieces::default();
+    cx.as_written = written_names(table.get_ref());
     for (_, value) in table.get_mut().iter_mut() {
         interpolate(
             value,
@@ -550,6 +578,7 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
             continue;
         };
         for item in items.iter() {
+            collect_credentials(cx, file, item, Item::Headers);
             if let Some(def) = read_route(cx, file, &pieces, item) {
                 defs.push(def);
             }

@@ -75,6 +75,12 @@ pub(super) fn expand_file(
     for def in defs {
         let line = parse_request_line(cx, file, &def.request);
         let name = match &def.name {
+            Some(n) if cx.as_written.contains_key(&n.span().start) => {
+                cx.error(file, n.span(), "a route name cannot read the environment")
+                    .label("names appear in test names, `--list` and CI logs")
+                    .help("write the name itself");
+                None
+            }
             Some(n) => {
                 let ok = !n.get_ref().is_empty()
                     && n.get_ref()
@@ -91,9 +97,18 @@ pub(super) fn expand_file(
                 }
                 Some((n.get_ref().clone(), n.span()))
             }
-            None => line
-                .as_ref()
-                .map(|l| (derive_route_name(l.method, &l.path), def.request.span())),
+            // A name is made from the request line as written: `${env:NAME}`, never its
+            // value, so that no secret reaches a test name.
+            None => line.as_ref().map(|l| {
+                let written = cx
+                    .as_written
+                    .get(&def.request.span().start)
+                    .and_then(|text| text.split_whitespace().nth(1));
+                (
+                    derive_route_name(l.method, written.unwrap_or(&l.path)),
+                    def.request.span(),
+                )
+            }),
         };
         if let Some((name, span)) = &name {
             if let Some(first) = seen.get(name) {

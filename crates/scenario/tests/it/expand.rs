@@ -217,3 +217,115 @@ fn example_suite_loads() {
     names.dedup();
     assert_eq!(names.len(), suite.cases.len(), "case names are unique");
 }
+
+fn env_options() -> rolecall_scenario::LoadOptions {
+    rolecall_scenario::LoadOptions::new().env(|name| match name {
+        "TENANT" => Some("tenant-from-env".to_owned()),
+        "API_KEY" => Some("key-from-env-7781".to_owned()),
+        "SHORT" => Some("ab".to_owned()),
+        "REGION" => Some("eu".to_owned()),
+        _ => None,
+    })
+}
+
+const ENV_SUITE: &str = "[targets.t]\nbase_url = \"http://127.0.0.1:9\"\n[identities.a]\nbearer = \"token-of-a-1234\"\n";
+
+#[test]
+fn names_come_from_the_request_as_written_never_from_the_environment() {
+    let dir = suite_dir(&[
+        ("rolecall.toml", ENV_SUITE),
+        (
+            "r.toml",
+            "[[route]]\nrequest = \"GET /v1/${env:TENANT}/projects?key=${env:API_KEY}\"\nallow = [\"a\"]\n",
+        ),
+    ]);
+    let suite =
+        rolecall_scenario::load(dir.path(), &env_options()).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = suite.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["r::get_v1_env_tenant_projects::a"]);
+    // The value is what is sent.
+    assert_eq!(
+        suite.routes[0].path,
+        "/v1/tenant-from-env/projects?key=key-from-env-7781"
+    );
+    assert_eq!(suite.routes[0].name, "get_v1_env_tenant_projects");
+}
+
+#[test]
+fn a_route_name_cannot_read_the_environment() {
+    let dir = suite_dir(&[
+        ("rolecall.toml", ENV_SUITE),
+        (
+            "r.toml",
+            "[[route]]\nname = \"${env:TENANT}\"\nrequest = \"GET /a\"\nallow = [\"a\"]\n",
+        ),
+    ]);
+    let error = rolecall_scenario::load(dir.path(), &env_options()).unwrap_err();
+    let found: Vec<(u32, u32, &str)> = error
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    assert_eq!(found, [(2, 8, "a route name cannot read the environment")]);
+    assert!(
+        !error
+            .render(rolecall_scenario::RenderStyle::Plain)
+            .contains("tenant-from-env")
+    );
+}
+
+#[test]
+fn a_short_credential_from_the_environment_is_refused_where_it_is_read() {
+    let dir = suite_dir(&[
+        (
+            "rolecall.toml",
+            "[targets.t]\nbase_url = \"http://127.0.0.1:9\"\n[identities.a]\nbearer = \"${env:SHORT}\"\nvars = { region = \"${env:REGION}\" }\n",
+        ),
+        (
+            "r.toml",
+            "[[route]]\nrequest = \"GET /{region}\"\nallow = [\"a\"]\n",
+        ),
+    ]);
+    let error = rolecall_scenario::load(dir.path(), &env_options()).unwrap_err();
+    let found: Vec<(u32, u32, &str)> = error
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    // The short region is no credential: only the bearer token is refused.
+    assert_eq!(
+        found,
+        [(
+            4,
+            10,
+            "credential of 2 bytes is too short to keep out of the output"
+        )]
+    );
+}
+
+#[test]
+fn credential_headers_and_login_passwords_are_secrets_wherever_they_are_set() {
+    let dir = suite_dir(&[
+        (
+            "rolecall.toml",
+            "[defaults]\nheaders = { X-Suite-Key = \"suite-key-0042\", Accept = \"application/json\" }\n[targets.t]\nbase_url = \"http://127.0.0.1:9\"\nallow_mutations = true\n[identities.a]\nheaders = { X-Auth-Token = \"abc123-literal\", Authorization = \"Basic YWxpY2U6czNjcmV0L3B3\" }\nlogin = { request = \"POST /login\", body.form = { user = \"alice\", password = \"login-password-9\" }, cookie = \"sid\" }\n",
+        ),
+        (
+            "r.toml",
+            "[[route]]\nrequest = \"GET /a\"\nheaders = { Cookie = \"theme=dark; sid=route-cookie-55\" }\nallow = [\"a\"]\n",
+        ),
+    ]);
+    let suite = rolecall_scenario::load(dir.path(), &no_env()).unwrap_or_else(|e| panic!("{e}"));
+    let secrets = &suite.secrets;
+    assert_eq!(
+        secrets.redact(
+            "suite-key-0042 abc123-literal alice:s3cret/pw s3cret/pw login-password-9 route-cookie-55"
+        ),
+        "*** *** *** *** *** ***"
+    );
+    // Neither ordinary headers nor user names are secrets.
+    assert_eq!(
+        secrets.redact("application/json alice"),
+        "application/json alice"
+    );
+}

@@ -1,0 +1,149 @@
+//! The hostile target of the runner's tests, through the `rolecall` binary: no form of a
+//! credential it echoes reaches `rolecall run`'s output or report, `rolecall test`'s
+//! output, `--list`, or a snapshot; and a case name made from a request line that reads
+//! the environment shows `${env:NAME}`, never the value.
+
+use std::process::{Command, Output};
+
+use crate::{text, write};
+
+#[path = "../../../runner/tests/it/hostile.rs"]
+mod hostile;
+
+use hostile::{Encoding, Hostile};
+
+const BEARER: &str = "tok/en +&\"<42>";
+const PASSWORD: &str = "p@ss w/rd+&\"<é>";
+const API_KEY: &str = "k3y/+&\"<v>=";
+const AUTH_TOKEN: &str = "hdr/tok+&<x>";
+const COOKIE: &str = "ck/v+&x<1>";
+const TENANT: &str = "tenant-from-env-5e1";
+
+/// What the hostile target answers for an encoding, so that a case can expect it and
+/// pass, and thereby be snapshotted.
+fn status(encoding: Encoding) -> u16 {
+    match encoding {
+        Encoding::PercentUpper | Encoding::PercentLower | Encoding::FormEncoded => 302,
+        _ => 400,
+    }
+}
+
+fn windows(text: &str, len: usize) -> Vec<&str> {
+    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    (0..starts.len().saturating_sub(len - 1))
+        .map(|i| &text[starts[i]..starts.get(i + len).copied().unwrap_or(text.len())])
+        .collect()
+}
+
+#[test]
+fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
+    let hostile = Hostile::start();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = format!(
+        r#"
+[targets.t]
+base_url = "{}"
+[identities.bearer]
+bearer = "${{env:HOSTILE_BEARER}}"
+[identities.basic]
+basic = {{ username = "alice", password = "${{env:HOSTILE_PASSWORD}}" }}
+[identities.keyed]
+api_key = {{ header = "X-Api-Key", value = {API_KEY:?} }}
+headers = {{ X-Auth-Token = {AUTH_TOKEN:?} }}
+[identities.cookie]
+cookies = {{ sid = {COOKIE:?} }}
+"#,
+        hostile.url()
+    );
+    // Per encoding: a route every identity fails (its message quotes the answer) and one
+    // every identity passes with a snapshot. And a request line that reads the
+    // environment.
+    let mut routes = String::new();
+    for encoding in Encoding::ALL {
+        let path = encoding.path();
+        let name = path.trim_start_matches('/').replace('-', "_");
+        routes += &format!(
+            "[[route]]\nrequest = \"GET {path}\"\n\n[[route]]\nname = \"snapshot_{name}\"\nrequest = \"GET {path}\"\ndeny = {}\nsnapshot = true\n\n",
+            status(encoding)
+        );
+    }
+    routes += "[[route]]\nrequest = \"GET /v1/${env:HOSTILE_TENANT}/landing\"\n";
+    write(
+        dir.path(),
+        &[("rolecall.toml", &suite), ("routes.toml", &routes)],
+    );
+    let rolecall = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_rolecall"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("HOSTILE_BEARER", BEARER)
+            .env("HOSTILE_PASSWORD", PASSWORD)
+            .env("HOSTILE_TENANT", TENANT)
+            .env("INSTA_UPDATE", "always")
+            .env("INSTA_WORKSPACE_ROOT", dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("CI")
+            .output()
+            .unwrap()
+    };
+    let run = rolecall(&["run", ".", "--report", "json=report.json"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let list = rolecall(&["test", ".", "--", "--list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let test = rolecall(&["test", ".", "--", "--test-threads", "2"]);
+    assert!(!test.status.success(), "{}", text(&test));
+
+    // The name shows the placeholder, in `--list` and in a run's lines alike.
+    let name = "routes::get_v1_env_hostile_tenant_landing::bearer";
+    assert!(
+        text(&list).contains(&format!("{name}: test")),
+        "{}",
+        text(&list)
+    );
+    assert!(text(&run).contains(name), "{}", text(&run));
+
+    let mut everything = text(&run) + &text(&list) + &text(&test);
+    everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let mut snapshots = 0;
+    for entry in std::fs::read_dir(dir.path().join("snapshots")).unwrap() {
+        everything += &std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        snapshots += 1;
+    }
+    assert!(
+        snapshots >= Encoding::ALL.len() * 4,
+        "{snapshots} snapshots written"
+    );
+    assert!(
+        everything.contains("***"),
+        "nothing was redacted, so nothing was tested"
+    );
+
+    let echoes = hostile.echoes();
+    for encoding in Encoding::ALL {
+        assert!(
+            echoes.iter().any(|e| e.form == encoding),
+            "nothing echoed as {encoding:?}"
+        );
+    }
+    let mut leaks: Vec<String> = [BEARER, PASSWORD, API_KEY, AUTH_TOKEN, COOKIE, TENANT]
+        .into_iter()
+        .filter(|raw| everything.contains(raw))
+        .map(|raw| format!("raw {raw}"))
+        .collect();
+    for echo in &echoes {
+        if everything.contains(&echo.text) {
+            leaks.push(format!("{:?} {}", echo.form, echo.text));
+        } else if echo.strict
+            && let Some(piece) = windows(&echo.text, 12)
+                .into_iter()
+                .find(|w| everything.contains(w))
+        {
+            leaks.push(format!("{:?} {piece} (of {})", echo.form, echo.text));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} form(s) leaked: {leaks:#?}",
+        leaks.len()
+    );
+}

@@ -1,0 +1,114 @@
+//! Every way out of rolecall goes through redaction.
+//!
+//! Output leaves through [`Redacted`](rolecall_scenario::Redacted) (streams, reports)
+//! or, for text a library prints (libtest, insta), through `Secrets::redact`. This test
+//! counts the calls that print or write in the runner and the binary; a new one (a new
+//! report format, a new message) fails it until it is routed through one of the two and
+//! counted below.
+
+use std::path::{Path, PathBuf};
+
+/// Calls through which bytes leave the process.
+const WAYS_OUT: [&str; 20] = [
+    "print!(",
+    "println!(",
+    "eprint!(",
+    "eprintln!(",
+    "stdout()",
+    "stderr()",
+    "File::create(",
+    "OpenOptions",
+    "fs::write(",
+    "BufWriter::new(",
+    "impl Write",
+    "impl std::io::Write",
+    "dyn Write",
+    "dyn std::io::Write",
+    "Failed::from(",
+    "Trial::test(",
+    "Trial::ignorable_test(",
+    "ignored_with(",
+    "assert_snapshot!(",
+    "set_description(",
+];
+
+/// Each file's ways out, reviewed: how each is redacted.
+const REVIEWED: [(&str, usize, &str); 5] = [
+    (
+        "cli/src/main.rs",
+        3,
+        "a terminal test, `check`'s summary through Redacted, LoadError::render (redacts)",
+    ),
+    (
+        "cli/src/mock.rs",
+        7,
+        "`mock serve` logs what the mock edge receives; it holds no run's secrets",
+    ),
+    (
+        "cli/src/run.rs",
+        10,
+        "LoadError::render, argument errors before any secret is read, a terminal test, lines, errors and reports through Redacted",
+    ),
+    (
+        "runner/src/harness.rs",
+        8,
+        "LoadError::render; trial names, failure and skip messages through Secrets::redact; constant messages",
+    ),
+    (
+        "runner/src/snapshot.rs",
+        2,
+        "content and description, redacted by the harness before the call",
+    ),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Occurrences of `way` that start a word: `print!(` is not counted inside `eprint!(`.
+fn occurrences(text: &str, way: &str) -> usize {
+    text.match_indices(way)
+        .filter(|(at, _)| {
+            !text[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .count()
+}
+
+#[test]
+fn every_way_out_goes_through_redaction() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = Vec::new();
+    for dir in ["cli/src", "runner/src"] {
+        rust_files(&crates.join(dir), &mut files);
+    }
+    files.sort();
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let count: usize = WAYS_OUT.iter().map(|way| occurrences(&text, way)).sum();
+        if count > 0 {
+            let name = file.strip_prefix(crates).unwrap();
+            found.push((name.to_string_lossy().replace('\\', "/"), count));
+        }
+    }
+    let reviewed: Vec<(String, usize)> = REVIEWED
+        .iter()
+        .map(|(file, count, _)| ((*file).to_owned(), *count))
+        .collect();
+    assert_eq!(
+        found, reviewed,
+        "a way out of rolecall was added or removed: route new output through \
+         rolecall_scenario::Redacted (or Secrets::redact for text a library prints), \
+         then update REVIEWED"
+    );
+}

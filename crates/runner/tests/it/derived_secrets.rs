@@ -1,0 +1,182 @@
+//! A hostile target echoes the credentials it receives in the forms real stacks write
+//! them (percent-encoded in either hex case, JSON- and HTML-escaped, base64 of what was
+//! sent); none of these forms may reach a line of `rolecall run`, a failure or error
+//! message, a kept response or the JSON report. One test per form.
+//!
+//! The same target, through the `rolecall` binary (with `--list` and snapshots), is in
+//! the cli crate's tests.
+
+use std::sync::Arc;
+
+use rolecall_runner::{Keep, Outcome, RunConfig};
+use rolecall_scenario::Suite;
+
+use crate::hostile::{Encoding, Hostile};
+
+/// Credentials with characters every encoding changes: `/`, `+`, `&`, `"`, `<`, `>`, a
+/// space and (where a header may carry it, inside `Basic`) non-ASCII.
+const BEARER: &str = "tok/en +&\"<42>";
+const PASSWORD: &str = "p@ss w/rd+&\"<é>";
+const API_KEY: &str = "k3y/+&\"<v>=";
+const AUTH_TOKEN: &str = "hdr/tok+&<x>";
+const COOKIE: &str = "ck/v+&x<1>";
+
+fn suite(url: &str, form: Encoding) -> (tempfile::TempDir, Arc<Suite>) {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = format!(
+        r#"
+[targets.t]
+base_url = "{url}"
+[identities.bearer]
+bearer = "${{env:HOSTILE_BEARER}}"
+[identities.basic]
+basic = {{ username = "alice", password = "${{env:HOSTILE_PASSWORD}}" }}
+[identities.keyed]
+api_key = {{ header = "X-Api-Key", value = {API_KEY:?} }}
+headers = {{ X-Auth-Token = {AUTH_TOKEN:?} }}
+[identities.cookie]
+cookies = {{ sid = {COOKIE:?} }}
+"#
+    );
+    // Every identity must be refused (403): the target's answers all fail, so every
+    // failure message quotes what came back.
+    let routes = format!(
+        "[[route]]\nrequest = \"GET {}\"\n\n[[route]]\nrequest = \"GET /unreachable\"\nfollow_redirects = true\n",
+        form.path()
+    );
+    std::fs::write(dir.path().join("rolecall.toml"), suite).unwrap();
+    std::fs::write(dir.path().join("routes.toml"), routes).unwrap();
+    let options = rolecall_scenario::LoadOptions::new().env(|name| match name {
+        "HOSTILE_BEARER" => Some(BEARER.to_owned()),
+        "HOSTILE_PASSWORD" => Some(PASSWORD.to_owned()),
+        _ => None,
+    });
+    let suite = rolecall_scenario::load(dir.path(), &options).unwrap_or_else(|e| panic!("{e}"));
+    (dir, Arc::new(suite))
+}
+
+/// Every window of `len` characters of `text`.
+fn windows(text: &str, len: usize) -> Vec<&str> {
+    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    (0..starts.len().saturating_sub(len - 1))
+        .map(|i| {
+            let end = starts.get(i + len).copied().unwrap_or(text.len());
+            &text[starts[i]..end]
+        })
+        .collect()
+}
+
+/// Runs every case against the hostile target and asserts that no echoed form of a
+/// credential, nor any 12-character piece of one, reaches any output.
+#[track_caller]
+fn check(form: Encoding) {
+    let hostile = Hostile::start();
+    let (_dir, suite) = suite(&hostile.url(), form);
+    let all: Vec<usize> = (0..suite.cases.len()).collect();
+    let mut lines = String::new();
+    let run = rolecall_runner::run(
+        suite.clone(),
+        &RunConfig::default(),
+        &all,
+        Keep::Reports,
+        |suite, result, secrets| {
+            lines.push_str(&secrets.redact(&rolecall_runner::line(suite, result)));
+        },
+    )
+    .unwrap();
+    let outcomes: Vec<Outcome> = run.results.iter().map(|r| r.outcome).collect();
+    assert!(
+        outcomes.iter().filter(|o| **o == Outcome::Fail).count() == 4
+            && outcomes.iter().filter(|o| **o == Outcome::Error).count() == 4,
+        "every case must fail or error, so that its message quotes the target: {outcomes:?}"
+    );
+    let mut everything = lines;
+    everything.push_str(&rolecall_runner::json_report(&suite, &run));
+    for result in &run.results {
+        everything.push_str(&rolecall_runner::line(&suite, result));
+        everything.push_str(result.message.as_deref().unwrap_or(""));
+        if let Some(observed) = &result.observed {
+            everything.push_str(&observed.body);
+            everything.extend(observed.headers.iter().map(|(_, v)| v.as_str()));
+            everything.extend(observed.redirects.iter().map(String::as_str));
+        }
+    }
+    for case in &suite.cases {
+        everything.push_str(&case.name);
+    }
+
+    let echoes = hostile.echoes();
+    let raw = [BEARER, PASSWORD, API_KEY, AUTH_TOKEN, COOKIE];
+    assert!(
+        echoes.iter().any(|e| e.form == form),
+        "the target echoed nothing as {form:?}"
+    );
+    for echo in &echoes {
+        assert!(
+            raw.iter().all(|r| !echo.text.contains(r)),
+            "{:?} is a raw credential, not a derived form",
+            echo.text
+        );
+    }
+    assert!(
+        everything.contains("***"),
+        "nothing was redacted, so nothing was tested"
+    );
+    let mut leaks: Vec<String> = Vec::new();
+    for echo in &echoes {
+        if everything.contains(&echo.text) {
+            leaks.push(format!("{:?} {}", echo.form, echo.text));
+        } else if echo.strict
+            && let Some(piece) = windows(&echo.text, 12)
+                .into_iter()
+                .find(|w| everything.contains(w))
+        {
+            leaks.push(format!("{:?} {piece} (of {})", echo.form, echo.text));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} form(s) leaked: {leaks:#?}",
+        leaks.len()
+    );
+}
+
+#[test]
+fn percent_encoded_upper_hex_in_a_redirect_query_is_redacted() {
+    check(Encoding::PercentUpper);
+}
+
+#[test]
+fn percent_encoded_lower_hex_in_a_redirect_query_is_redacted() {
+    check(Encoding::PercentLower);
+}
+
+#[test]
+fn form_encoded_in_a_redirect_query_is_redacted() {
+    check(Encoding::FormEncoded);
+}
+
+#[test]
+fn json_escaped_with_slashes_and_lower_unicode_escapes_is_redacted() {
+    check(Encoding::JsonSlash);
+}
+
+#[test]
+fn json_escaped_with_upper_unicode_escapes_is_redacted() {
+    check(Encoding::JsonUnicode);
+}
+
+#[test]
+fn base64_of_what_was_sent_alone_or_inside_longer_text_is_redacted() {
+    check(Encoding::Base64);
+}
+
+#[test]
+fn html_entities_in_an_error_page_are_redacted() {
+    check(Encoding::Html);
+}
+
+#[test]
+fn credentials_echoed_in_response_headers_are_redacted() {
+    check(Encoding::Headers);
+}
