@@ -11,42 +11,18 @@ use std::time::{Duration, Instant};
 use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
-use rolecall_scenario::{Body, Case, Identity, Login, Method, Secrets, Suite};
+use rolecall_scenario::{Body, Identity, Login, Method, Secrets, Suite};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::classify::Fingerprints;
+use crate::config::RunConfig;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
 use crate::observed::{BODY_LIMIT, Observed};
+use crate::permission::Permission;
 use crate::queue::Queue;
 use crate::results::{CaseResult, Evaluator, Outcome};
 use crate::target::{self, TargetGuard};
-
-/// How a run differs from what the suite says.
-#[derive(Debug, Clone, Default)]
-pub struct RunConfig {
-    /// Requests in flight at once; the suite's `defaults.concurrency` when absent.
-    pub concurrency: Option<usize>,
-    /// Send to this base URL instead of the selected target's endpoint.
-    pub base_url: Option<String>,
-    /// Whether writes may be sent. With `base_url` this defaults to `false`, whatever the
-    /// target says: an overridden URL never inherits the target's permission to write.
-    pub allow_mutations: Option<bool>,
-}
-
-impl RunConfig {
-    /// The configuration the environment asks for: `ROLECALL_CONCURRENCY`,
-    /// `ROLECALL_BASE_URL` and `ROLECALL_ALLOW_MUTATIONS` (`1` or `true`).
-    pub fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        RunConfig {
-            concurrency: var("ROLECALL_CONCURRENCY").and_then(|c| c.parse().ok()),
-            base_url: var("ROLECALL_BASE_URL"),
-            allow_mutations: var("ROLECALL_ALLOW_MUTATIONS")
-                .map(|v| matches!(v.as_str(), "1" | "true")),
-        }
-    }
-}
 
 /// What happened when a case was executed.
 #[derive(Debug, Clone)]
@@ -122,7 +98,8 @@ struct Shared {
     /// The route of the last silent failure: timeouts count once per route, so one slow
     /// route does not open the breaker for the healthy ones.
     last_silent_route: AtomicUsize,
-    allow_mutations: bool,
+    /// Whether writes may be sent, and what writes.
+    permission: Permission,
 }
 
 impl std::fmt::Debug for Engine {
@@ -142,6 +119,7 @@ fn install_crypto_provider() {
 impl Engine {
     /// Starts the runtime and the target, mints credentials and builds the clients.
     pub(crate) fn start(suite: Arc<Suite>, config: &RunConfig) -> Result<Self, RunnerError> {
+        config.validate()?;
         install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -214,15 +192,8 @@ impl Engine {
                 Some(user)
             }
         };
-        let allow_mutations = match (&config.base_url, config.allow_mutations) {
-            (_, Some(explicit)) => explicit,
-            (Some(_), None) => false,
-            (None, None) => suite.target.allow_mutations,
-        };
-        let concurrency = config
-            .concurrency
-            .unwrap_or(suite.settings.concurrency)
-            .max(1);
+        let permission = Permission::new(&suite, config);
+        let concurrency = config.concurrency.unwrap_or(suite.settings.concurrency);
         let shared = Arc::new(Shared {
             suite,
             fingerprints: OnceLock::new(),
@@ -235,7 +206,7 @@ impl Engine {
             secrets: RwLock::new(Arc::new(secrets)),
             silent_failures: AtomicUsize::new(0),
             last_silent_route: AtomicUsize::new(usize::MAX),
-            allow_mutations,
+            permission,
         });
         Ok(Engine {
             runtime: Some(runtime),
@@ -441,37 +412,6 @@ fn reqwest_method(method: Method) -> reqwest::Method {
     }
 }
 
-/// Why a case is not sent, if it is not. Writes need the target's permission, and so
-/// does a login flow that writes (a POST), because nothing unsafe is ever sent to a
-/// read-only target.
-fn skip_reason(suite: &Suite, case: &Case, allow_mutations: bool) -> Option<String> {
-    if let Some(reason) = &case.expect.skip {
-        return Some(reason.clone());
-    }
-    if allow_mutations {
-        return None;
-    }
-    let method = suite.route(case).method;
-    if !method.is_safe() {
-        return Some(format!(
-            "{method} not sent: target `{}` does not allow mutations (set `allow_mutations = true` to send writes)",
-            suite.target.name
-        ));
-    }
-    let identity = suite.identity(case);
-    identity
-        .credentials
-        .login
-        .as_ref()
-        .filter(|login| !login.method.is_safe())
-        .map(|login| {
-            format!(
-                "not sent: the login of `{}` is a {} and target `{}` does not allow mutations (allow them, or give the identity a token)",
-                identity.name, login.method, suite.target.name
-            )
-        })
-}
-
 /// A request about to be sent, before identity headers.
 struct Outgoing<'a> {
     method: Method,
@@ -549,7 +489,7 @@ impl Shared {
     async fn execute(&self, index: usize) -> Execution {
         let suite = &self.suite;
         let case = &suite.cases[index];
-        if let Some(reason) = skip_reason(suite, case, self.allow_mutations) {
+        if let Some(reason) = self.permission.skip_reason(suite, case) {
             return Execution::Skipped(reason);
         }
         let identity = &suite.identities[case.identity];

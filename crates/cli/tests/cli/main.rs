@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod environment;
 mod mock_serve;
 mod server;
 
