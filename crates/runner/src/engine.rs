@@ -4,7 +4,7 @@
 //! synchronous function in [`crate::results`]) and hand the finished result on: moving
 //! each raw response to another thread first would cost a thread wake-up per case.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use reqwest::{Client, Url};
 use rolecall_scenario::{Body, Identity, Login, Method, Secrets, Suite};
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::breaker::Breaker;
 use crate::classify::Fingerprints;
 use crate::config::RunConfig;
 use crate::credentials::{self, IdentityHeader};
@@ -35,9 +36,6 @@ pub(crate) enum Execution {
     Error(String),
 }
 
-/// After this many consecutive requests without any answer, the remaining cases fail at
-/// once instead of each waiting for its own timeout.
-const BREAKER_THRESHOLD: usize = 3;
 const MAX_REDIRECTS: usize = 10;
 
 struct IdentityState {
@@ -84,6 +82,8 @@ struct Shared {
     /// The suite's own rules, checked when the engine starts.
     user_fingerprints: Option<Fingerprints>,
     base: String,
+    /// The per-request timeout, for reasons.
+    timeout: Duration,
     /// `base`, parsed.
     origin: Url,
     /// Its origin: nothing configured is sent anywhere else.
@@ -93,11 +93,8 @@ struct Shared {
     /// Replaced, not mutated, when a login captures a token: readers take a cheap snapshot
     /// per case instead of copying the list.
     secrets: RwLock<Arc<Secrets>>,
-    /// Consecutive requests that got no answer at all (connection refused, timeout).
-    silent_failures: AtomicUsize,
-    /// The route of the last silent failure: timeouts count once per route, so one slow
-    /// route does not open the breaker for the healthy ones.
-    last_silent_route: AtomicUsize,
+    /// Notices a target that is down or hung.
+    breaker: Breaker,
     /// Whether writes may be sent, and what writes.
     permission: Permission,
 }
@@ -204,8 +201,8 @@ impl Engine {
             identities,
             semaphore: Semaphore::new(concurrency),
             secrets: RwLock::new(Arc::new(secrets)),
-            silent_failures: AtomicUsize::new(0),
-            last_silent_route: AtomicUsize::new(usize::MAX),
+            breaker: Breaker::new(timeout),
+            timeout,
             permission,
         });
         Ok(Engine {
@@ -530,9 +527,17 @@ impl Shared {
             request,
             login_token.as_deref(),
             case.expect.follow_redirects,
-            case.route,
         )
         .await
+    }
+
+    /// Why a request to `url` failed.
+    fn describe_error(&self, error: &reqwest::Error, url: &Url) -> String {
+        describe_error(
+            error,
+            url.origin().ascii_serialization().as_str(),
+            self.timeout,
+        )
     }
 
     fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url, String> {
@@ -543,29 +548,12 @@ impl Shared {
         Ok(url)
     }
 
-    fn breaker_open(&self) -> bool {
-        self.silent_failures.load(Ordering::Relaxed) >= BREAKER_THRESHOLD
-    }
-
-    /// Records a request that got no answer. Only connection failures and timeouts count,
-    /// and a timeout counts once per route: a route that drops connections or hangs is a
-    /// result to report, not a sign that the target is down.
-    fn silent_failure(&self, error: &reqwest::Error, route: usize) {
-        let counts = error.is_connect()
-            || (error.is_timeout()
-                && self.last_silent_route.swap(route, Ordering::Relaxed) != route);
-        if counts {
-            self.silent_failures.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     async fn send(
         &self,
         state: &IdentityState,
         request: Outgoing<'_>,
         login_token: Option<&str>,
         follow: bool,
-        route: usize,
     ) -> Execution {
         let _permit = self.semaphore.acquire().await;
         let start = Instant::now();
@@ -574,10 +562,8 @@ impl Shared {
         let mut body = request.body;
         let mut redirects = Vec::new();
         loop {
-            if self.breaker_open() {
-                return Execution::Error(format!(
-                    "not sent: the target gave no answer to {BREAKER_THRESHOLD} requests in a row, so the remaining cases fail at once"
-                ));
+            if let Some(reason) = self.breaker.open() {
+                return Execution::Error(reason);
             }
             // Nothing configured goes to a host a redirect names: no credentials, cookies,
             // suite or route headers, and no body (see the redirect handling below).
@@ -632,18 +618,25 @@ impl Shared {
             if let Some(payload) = payload {
                 *outgoing.body_mut() = Some(payload.into());
             }
-            let response = match state.client.execute(outgoing).await {
+            // Every request stops waiting once the target is found hung.
+            let mut watch = self.breaker.watch();
+            let sent = tokio::select! {
+                biased;
+                sent = state.client.execute(outgoing) => sent,
+                () = watch.cancelled() => return Execution::Error(self.breaker.cancelled()),
+            };
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     if same_origin {
-                        self.silent_failure(&e, route);
+                        self.breaker.failed(&e, &watch);
                     }
-                    return Execution::Error(describe_error(
-                        &e,
-                        url.origin().ascii_serialization().as_str(),
-                    ));
+                    return Execution::Error(self.describe_error(&e, &url));
                 }
             };
+            if same_origin {
+                self.breaker.answered();
+            }
             if same_origin && response.headers().contains_key(reqwest::header::SET_COOKIE) {
                 let mut set = response
                     .headers()
@@ -668,18 +661,15 @@ impl Shared {
                 .get("location")
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_owned);
-            let body_text = match read_body(response).await {
-                Ok(b) => b,
-                Err(e) => {
-                    return Execution::Error(describe_error(
-                        &e,
-                        url.origin().ascii_serialization().as_str(),
-                    ));
-                }
+            let read = tokio::select! {
+                biased;
+                read = read_body(response) => read,
+                () = watch.cancelled() => return Execution::Error(self.breaker.cancelled()),
             };
-            if same_origin {
-                self.silent_failures.store(0, Ordering::Relaxed);
-            }
+            let body_text = match read {
+                Ok(b) => b,
+                Err(e) => return Execution::Error(self.describe_error(&e, &url)),
+            };
             let next = location
                 .filter(|_| {
                     follow && (300..400).contains(&status) && redirects.len() < MAX_REDIRECTS
@@ -737,7 +727,7 @@ impl Shared {
             headers,
             body: login.body.as_ref(),
         };
-        let observed = match self.send(state, request, None, false, usize::MAX).await {
+        let observed = match self.send(state, request, None, false).await {
             Execution::Observed(o) => o,
             Execution::Error(e) => return Err(format!("login of `{}` failed: {e}", identity.name)),
             Execution::Skipped(s) => return Err(s),
@@ -851,7 +841,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::E
 }
 
 /// A one-line reason for a failed exchange that names the likely cause.
-fn describe_error(error: &reqwest::Error, base: &str) -> String {
+fn describe_error(error: &reqwest::Error, base: &str, timeout: Duration) -> String {
     let mut source: Option<&dyn std::error::Error> = Some(error);
     let mut detail = String::new();
     while let Some(e) = source {
@@ -859,7 +849,10 @@ fn describe_error(error: &reqwest::Error, base: &str) -> String {
         source = e.source();
     }
     if error.is_timeout() {
-        format!("no answer from {base} within the timeout (the target hangs or is too slow)")
+        format!(
+            "no answer from {base} within the timeout ({}; the target hangs or is too slow)",
+            crate::breaker::shown(timeout)
+        )
     } else if error.is_connect() {
         format!("cannot connect to {base}: {detail} (is the target running?)")
     } else {

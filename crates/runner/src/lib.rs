@@ -31,6 +31,7 @@
 //! target without `allow_mutations`.
 #![forbid(unsafe_code)]
 
+mod breaker;
 mod classify;
 mod config;
 mod credentials;

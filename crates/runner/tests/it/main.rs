@@ -1,6 +1,7 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
 mod expectations;
+mod hangs;
 mod identities;
 mod personas;
 mod secrets;

@@ -82,7 +82,7 @@ fn a_target_that_never_answers_fails_each_case_quickly() {
     let run = run_all(&suite);
     let elapsed = start.elapsed();
     assert!(
-        elapsed < Duration::from_secs(8),
+        elapsed < Duration::from_secs(2),
         "200 hanging cases took {elapsed:?}"
     );
     assert!(run.results.iter().all(|r| r.outcome == Outcome::Error));
@@ -98,7 +98,7 @@ fn a_target_that_never_answers_fails_each_case_quickly() {
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("gave no answer to 3 requests in a row")),
+            .any(|m| m.contains("answered nothing for a whole timeout (300ms)")),
         "{messages:?}"
     );
 }
