@@ -19,7 +19,7 @@ use crate::classify::Fingerprints;
 use crate::config::RunConfig;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
-use crate::observed::{BODY_LIMIT, Observed};
+use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Observed, Truncated};
 use crate::permission::Permission;
 use crate::queue::Queue;
 use crate::results::{CaseResult, Evaluator, Outcome};
@@ -415,14 +415,22 @@ struct Outgoing<'a> {
     url: Url,
     headers: Vec<(&'a str, &'a str)>,
     body: Option<&'a Body>,
+    /// How much of the response body to read.
+    read_limit: usize,
 }
 
 impl Shared {
     /// Drops, on the worker that allocated it, what `retain` does not keep. A passing
     /// case never keeps its response headers and body unless it snapshots them: no
     /// report shows them, and a large suite would otherwise hold every response.
+    /// Whatever is kept, at most an excerpt of a large response is (see
+    /// [`Observed::keep_excerpt`]): a thousand failures with large bodies must not hold
+    /// them all.
     fn strip(&self, result: &mut CaseResult, retain: Retain) {
         if result.outcome != Outcome::Pass || self.suite.cases[result.index].expect.snapshot {
+            if let Some(observed) = &mut result.observed {
+                observed.keep_excerpt();
+            }
             return;
         }
         match retain {
@@ -521,6 +529,13 @@ impl Shared {
             url,
             headers,
             body: route.body.as_ref(),
+            // What judging reads: body expectations the whole body (up to the limit),
+            // layer attribution its beginning.
+            read_limit: if case.expect.body.is_empty() {
+                BODY_SCAN_LIMIT
+            } else {
+                BODY_LIMIT
+            },
         };
         self.send(
             state,
@@ -663,10 +678,10 @@ impl Shared {
                 .map(str::to_owned);
             let read = tokio::select! {
                 biased;
-                read = read_body(response) => read,
+                read = read_body(response, request.read_limit) => read,
                 () = watch.cancelled() => return Execution::Error(self.breaker.cancelled()),
             };
-            let body_text = match read {
+            let (body_text, truncated) = match read {
                 Ok(b) => b,
                 Err(e) => return Execution::Error(self.describe_error(&e, &url)),
             };
@@ -699,6 +714,7 @@ impl Shared {
                         status,
                         headers,
                         body: body_text,
+                        truncated,
                         redirects,
                         elapsed: start.elapsed(),
                     });
@@ -726,6 +742,7 @@ impl Shared {
             url,
             headers,
             body: login.body.as_ref(),
+            read_limit: BODY_LIMIT,
         };
         let observed = match self.send(state, request, None, false).await {
             Execution::Observed(o) => o,
@@ -821,23 +838,44 @@ fn wire_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Str
     Ok((header, value))
 }
 
-async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+/// Reads at most `limit` bytes of the body, as the client decodes it (reqwest is built
+/// without decompression, so a compressed body stays compressed: no bomb can expand),
+/// and says what was left out. Reading stops at the limit, so an endless body costs
+/// no more than a large one.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(String, Option<Truncated>), reqwest::Error> {
+    let announced = response.content_length();
     // Sized by Content-Length when there is one, so a kept body holds no spare room.
-    let hint = response
-        .content_length()
-        .unwrap_or(0)
-        .min(BODY_LIMIT as u64) as usize;
+    let hint = announced.unwrap_or(0).min(limit as u64) as usize;
     let mut body = Vec::with_capacity(hint);
+    let mut received = 0u64;
+    let mut stopped = false;
     while let Some(chunk) = response.chunk().await? {
-        let room = BODY_LIMIT.saturating_sub(body.len());
+        received += chunk.len() as u64;
+        let room = limit.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room <= chunk.len() {
+        if body.len() >= limit {
+            stopped = true;
             break;
         }
     }
+    let kept = body.len() as u64;
+    let truncated = match announced {
+        Some(size) if size > kept => Some((size, false)),
+        Some(_) => None,
+        None => stopped.then_some((received, true)),
+    }
+    .map(|(size, lower_bound)| Truncated {
+        body_size: Some(size),
+        body_size_is_lower_bound: lower_bound,
+        headers_cut: 0,
+    });
     // Valid UTF-8 (nearly every body) becomes the string without a copy.
-    Ok(String::from_utf8(body)
-        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
+    let text = String::from_utf8(body)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
+    Ok((text, truncated))
 }
 
 /// A one-line reason for a failed exchange that names the likely cause.

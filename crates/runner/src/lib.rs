@@ -57,7 +57,7 @@ pub use config::RunConfig;
 pub use errors::{RunnerError, RunnerErrorKind};
 pub use harness::{harness, run_trials};
 pub use judge::{Verdict, judge};
-pub use observed::Observed;
+pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use results::{CaseResult, Outcome};
 pub use run::{Keep, RunOutput, run};

@@ -2,83 +2,14 @@
 //! timeout per run, whatever the mix of routes and identities, and a route that hangs
 //! only for some identities is still judged per case.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rolecall_runner::{Outcome, RunOutput};
 use rolecall_scenario::Suite;
 
+use crate::raw::RawServer;
 use crate::{run_all, suite};
-
-/// How long a hanging connection is held: longer than any test waits.
-const HOLD: Duration = Duration::from_secs(30);
-
-/// A raw HTTP/1.1 server on loopback. `answer` gets the request head and the number of
-/// requests received before it; it returns a response, or `None` to hang on that
-/// request. Counts the connections it accepted.
-struct RawServer {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-}
-
-impl RawServer {
-    fn start(
-        answer: impl Fn(&str, usize) -> Option<&'static [u8]> + Send + Sync + 'static,
-    ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let received = Arc::new(AtomicUsize::new(0));
-        let answer = Arc::new(answer);
-        let count = accepted.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten().take(1_000) {
-                count.fetch_add(1, Ordering::SeqCst);
-                let (answer, received) = (answer.clone(), received.clone());
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream);
-                    // At most 1,000 requests per connection.
-                    for _ in 0..1_000 {
-                        let mut head = String::new();
-                        loop {
-                            let mut line = String::new();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            head.push_str(&line);
-                            if line == "\r\n" {
-                                break;
-                            }
-                        }
-                        match answer(&head, received.fetch_add(1, Ordering::SeqCst)) {
-                            Some(response) => {
-                                if reader.get_mut().write_all(response).is_err() {
-                                    return;
-                                }
-                            }
-                            None => {
-                                std::thread::sleep(HOLD);
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        RawServer { addr, accepted }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
@@ -114,7 +45,7 @@ fn messages(run: &RunOutput) -> Vec<&str> {
 
 #[test]
 fn one_route_for_200_identities_on_a_hung_target_costs_about_one_timeout() {
-    let server = RawServer::start(|_, _| None);
+    let server = RawServer::answering(|_, _| None);
     // The default concurrency (64): waiting a timeout per round of 64 would take 4 s.
     let (_dir, suite) = grid(&server.url(), "timeout = \"1s\"\n", 1, 200);
     let start = Instant::now();
@@ -151,7 +82,7 @@ fn one_route_for_200_identities_on_a_hung_target_costs_about_one_timeout() {
 #[test]
 fn a_hung_target_costs_about_one_timeout_whatever_the_mix_of_routes_and_identities() {
     for (routes, identities, concurrency) in [(3, 70, 8), (40, 5, 16), (200, 1, 64)] {
-        let server = RawServer::start(|_, _| None);
+        let server = RawServer::answering(|_, _| None);
         let (_dir, suite) = grid(
             &server.url(),
             &format!("timeout = \"1s\"\nconcurrency = {concurrency}\n"),
@@ -174,7 +105,7 @@ fn a_hung_target_costs_about_one_timeout_whatever_the_mix_of_routes_and_identiti
 fn a_target_that_hangs_after_answering_costs_about_one_timeout_more() {
     // The target answers its first 40 requests, then hangs: requests sent before it
     // stopped saw answers while they waited; the first sent after it stopped sees none.
-    let server = RawServer::start(|_, received| (received < 40).then_some(OK));
+    let server = RawServer::answering(|_, received| (received < 40).then_some(OK));
     let (_dir, suite) = grid(
         &server.url(),
         "timeout = \"1s\"\nconcurrency = 16\n",
@@ -203,7 +134,7 @@ fn a_target_that_hangs_after_answering_costs_about_one_timeout_more() {
 fn a_route_that_hangs_for_some_identities_is_judged_per_case() {
     // `/slow` hangs for the `hang…` identities and answers everyone else; every other
     // route answers at once.
-    let server = RawServer::start(|head, _| {
+    let server = RawServer::answering(|head, _| {
         let hangs = head.starts_with("GET /slow ") && head.contains("Bearer hang-");
         (!hangs).then_some(OK)
     });

@@ -1,9 +1,11 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
+mod bodies;
 mod expectations;
 mod hangs;
 mod identities;
 mod personas;
+mod raw;
 mod secrets;
 mod server;
 mod targets;
