@@ -1,7 +1,8 @@
 //! The circuit breaker: when the target is down or hung, the remaining cases fail at once
 //! instead of each waiting for its own connection error or timeout.
 //!
-//! Two signs open it. A target that refuses [`REFUSALS`] connections in a row is down.
+//! Two signs open it. A target that [`UNREACHABLE`] connections in a row failed to reach
+//! (refused, or not accepted within the connect timeout) is down.
 //! A target is hung when a request waited its whole timeout and not a single response
 //! (any status; headers are enough) came from the target's origin meanwhile: that holds
 //! whatever the mix of routes and identities in flight, and a route that hangs only
@@ -15,15 +16,15 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-/// After this many connections refused in a row, the target is down.
-const REFUSALS: usize = 3;
+/// After this many connections failed in a row, the target is down.
+const UNREACHABLE: usize = 3;
 
 /// What the workers of a run share to notice a target that is down or hung.
 pub(crate) struct Breaker {
     /// The per-request timeout, for the reason.
     timeout: Duration,
-    /// Connections refused in a row.
-    refused: AtomicUsize,
+    /// Connections that failed in a row.
+    unreachable: AtomicUsize,
     /// Responses from the target's origin so far: a request that times out with this
     /// unchanged since it was sent saw the target answer nothing for a whole timeout.
     answers: AtomicUsize,
@@ -57,7 +58,7 @@ impl Breaker {
         let (cancel, keep) = watch::channel(false);
         Breaker {
             timeout,
-            refused: AtomicUsize::new(0),
+            unreachable: AtomicUsize::new(0),
             answers: AtomicUsize::new(0),
             hung: AtomicBool::new(false),
             cancel,
@@ -73,9 +74,9 @@ impl Breaker {
                 self.hung_reason()
             ));
         }
-        (self.refused.load(Ordering::Relaxed) >= REFUSALS).then(|| {
+        (self.unreachable.load(Ordering::Relaxed) >= UNREACHABLE).then(|| {
             format!(
-                "not sent: the target refused {REFUSALS} connections in a row, so the remaining cases fail at once"
+                "not sent: {UNREACHABLE} connections to the target failed in a row, so the remaining cases fail at once"
             )
         })
     }
@@ -103,21 +104,21 @@ impl Breaker {
     /// Records a response from the target's origin (its status and headers).
     pub(crate) fn answered(&self) {
         self.answers.fetch_add(1, Ordering::Relaxed);
-        if self.refused.load(Ordering::Relaxed) != 0 {
-            self.refused.store(0, Ordering::Relaxed);
+        if self.unreachable.load(Ordering::Relaxed) != 0 {
+            self.unreachable.store(0, Ordering::Relaxed);
         }
     }
 
-    /// Records a request to the target's origin that got no response.
+    /// Records a request to the target's origin that got no response. A connection
+    /// that timed out counts as unreachable, not hung: its timeout is shorter.
     pub(crate) fn failed(&self, error: &reqwest::Error, watch: &Watch) {
-        if error.is_timeout() {
-            if self.answers.load(Ordering::Relaxed) == watch.answers
-                && !self.hung.swap(true, Ordering::Relaxed)
-            {
-                self.cancel.send_replace(true);
-            }
-        } else if error.is_connect() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+        if error.is_connect() {
+            self.unreachable.fetch_add(1, Ordering::Relaxed);
+        } else if error.is_timeout()
+            && self.answers.load(Ordering::Relaxed) == watch.answers
+            && !self.hung.swap(true, Ordering::Relaxed)
+        {
+            self.cancel.send_replace(true);
         }
     }
 }

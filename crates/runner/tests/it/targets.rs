@@ -51,6 +51,12 @@ fn a_target_that_refuses_connections_fails_each_case_quickly() {
             .any(|m| m.contains(&format!("cannot connect to http://127.0.0.1:{port}"))),
         "{messages:?}"
     );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("not sent: 3 connections to the target failed in a row")),
+        "{messages:?}"
+    );
 }
 
 #[test]
