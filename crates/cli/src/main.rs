@@ -40,13 +40,14 @@ enum Command {
         /// Run against this target instead of `defaults.target`.
         #[arg(long)]
         target: Option<String>,
-        /// Send to this base URL instead of the target's. Writes are then skipped unless
-        /// `--allow-mutations` is given: a URL typed here never inherits the target's
-        /// permission to write.
+        /// Send to this base URL instead of the target's (default: `ROLECALL_BASE_URL`).
+        /// Writes are then skipped unless `--allow-mutations` is given: a URL typed here
+        /// never inherits the target's permission to write.
         #[arg(long, value_parser = args::base_url)]
         base_url: Option<String>,
-        /// Send POST, PUT, PATCH and DELETE with `--base-url`.
-        #[arg(long, requires = "base_url")]
+        /// Send writes (POST, PUT, PATCH, DELETE, method overrides) to the URL given with
+        /// `--base-url` or `ROLECALL_BASE_URL`.
+        #[arg(long)]
         allow_mutations: bool,
         /// Requests in flight at once, 1 to 4096 (default: the suite's, 64).
         #[arg(long, value_parser = args::concurrency(), allow_negative_numbers = true)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rolecall_runner::{Keep, RunConfig, Summary};
+use rolecall_runner::{Keep, RunConfig, RunnerErrorKind, Summary};
 use rolecall_scenario::{Redacted, Suite};
 
 use crate::args::ReportFile;
@@ -44,6 +44,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INVALID);
             }
         };
+    let config = match config(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     let suite = match load(&args.path, args.target.clone()) {
         Ok(s) => s,
         Err(code) => return code,
@@ -55,11 +62,6 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         .filter(|(_, c)| args.filter.as_deref().is_none_or(|f| c.name.contains(f)))
         .map(|(i, _)| i)
         .collect();
-    let config = RunConfig {
-        concurrency: args.concurrency,
-        base_url: args.base_url.clone(),
-        allow_mutations: args.allow_mutations.then_some(true),
-    };
     let start = Instant::now();
     // A line per case, as it completes: flushed at once on a terminal, buffered when
     // piped (thousands of small writes would cost more than the requests). Everything
@@ -95,7 +97,10 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             drop(out);
             let mut err = Redacted::new(suite.secrets.clone(), std::io::stderr());
             let _ = writeln!(err, "error: {e}");
-            return ExitCode::from(EXIT_FAILED);
+            return ExitCode::from(match e.kind() {
+                RunnerErrorKind::Config => EXIT_INVALID,
+                _ => EXIT_FAILED,
+            });
         }
     };
     for report in reports {
@@ -136,7 +141,41 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     }
 }
 
+/// The run's configuration: the flags, and the environment (`ROLECALL_CONCURRENCY`,
+/// `ROLECALL_BASE_URL`, `ROLECALL_ALLOW_MUTATIONS`) for what they leave out, all checked
+/// before anything is sent. The permission to write goes with the URL it was given for:
+/// `--base-url` needs `--allow-mutations`, `ROLECALL_BASE_URL` takes either switch, and
+/// neither switch applies to a target's own URL.
+fn config(args: &RunArgs) -> Result<RunConfig, String> {
+    let env = RunConfig::from_env().map_err(|e| e.to_string())?;
+    let explicit = args.allow_mutations.then_some(true);
+    let config = match &args.base_url {
+        Some(url) => RunConfig {
+            concurrency: args.concurrency.or(env.concurrency),
+            base_url: Some(url.clone()),
+            allow_mutations: explicit,
+        },
+        None => RunConfig {
+            concurrency: args.concurrency.or(env.concurrency),
+            allow_mutations: explicit.or(env.allow_mutations),
+            base_url: env.base_url,
+        },
+    };
+    if args.allow_mutations && config.base_url.is_none() {
+        return Err("--allow-mutations applies only to a URL given with --base-url or ROLECALL_BASE_URL: a target's own `allow_mutations` decides for its URL".to_owned());
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
 pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> ExitCode {
+    let config = match RunConfig::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     let suite = match load(path, target) {
         Ok(s) => s,
         Err(code) => return code,
@@ -144,5 +183,5 @@ pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> E
     let args = rolecall_runner::Arguments::from_iter(
         std::iter::once("rolecall".to_owned()).chain(libtest.iter().cloned()),
     );
-    rolecall_runner::run_trials(suite, &RunConfig::from_env(), &args).exit_code()
+    rolecall_runner::run_trials(suite, &config, &args).exit_code()
 }

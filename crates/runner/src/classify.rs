@@ -16,7 +16,7 @@ use fingerprints::Rule;
 
 /// Only this much of a body is searched. Every vendor deny page fits well inside it, and
 /// the cap keeps classification cheap when a refusal comes with a large body.
-const BODY_SCAN_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_SCAN_LIMIT: usize = 64 * 1024;
 
 /// Header values longer than this are shortened in evidence lines, which end up in
 /// one-line failure messages.

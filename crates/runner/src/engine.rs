@@ -4,49 +4,26 @@
 //! synchronous function in [`crate::results`]) and hand the finished result on: moving
 //! each raw response to another thread first would cost a thread wake-up per case.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
-use rolecall_scenario::{Body, Case, Identity, Login, MIN_SECRET_LEN, Method, Secrets, Suite};
+use rolecall_scenario::{Body, Identity, Login, MIN_SECRET_LEN, Method, Secrets, Suite};
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::breaker::Breaker;
 use crate::classify::Fingerprints;
+use crate::config::RunConfig;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
-use crate::observed::{BODY_LIMIT, Observed};
+use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Observed, Truncated};
+use crate::permission::Permission;
 use crate::queue::Queue;
 use crate::results::{CaseResult, Evaluator, Outcome};
 use crate::target::{self, TargetGuard};
-
-/// How a run differs from what the suite says.
-#[derive(Debug, Clone, Default)]
-pub struct RunConfig {
-    /// Requests in flight at once; the suite's `defaults.concurrency` when absent.
-    pub concurrency: Option<usize>,
-    /// Send to this base URL instead of the selected target's endpoint.
-    pub base_url: Option<String>,
-    /// Whether writes may be sent. With `base_url` this defaults to `false`, whatever the
-    /// target says: an overridden URL never inherits the target's permission to write.
-    pub allow_mutations: Option<bool>,
-}
-
-impl RunConfig {
-    /// The configuration the environment asks for: `ROLECALL_CONCURRENCY`,
-    /// `ROLECALL_BASE_URL` and `ROLECALL_ALLOW_MUTATIONS` (`1` or `true`).
-    pub fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        RunConfig {
-            concurrency: var("ROLECALL_CONCURRENCY").and_then(|c| c.parse().ok()),
-            base_url: var("ROLECALL_BASE_URL"),
-            allow_mutations: var("ROLECALL_ALLOW_MUTATIONS")
-                .map(|v| matches!(v.as_str(), "1" | "true")),
-        }
-    }
-}
 
 /// What happened when a case was executed.
 #[derive(Debug, Clone)]
@@ -59,9 +36,6 @@ pub(crate) enum Execution {
     Error(String),
 }
 
-/// After this many consecutive requests without any answer, the remaining cases fail at
-/// once instead of each waiting for its own timeout.
-const BREAKER_THRESHOLD: usize = 3;
 const MAX_REDIRECTS: usize = 10;
 
 struct IdentityState {
@@ -108,6 +82,8 @@ struct Shared {
     /// The suite's own rules, checked when the engine starts.
     user_fingerprints: Option<Fingerprints>,
     base: String,
+    /// The per-request timeout, for reasons.
+    timeout: Duration,
     /// `base`, parsed.
     origin: Url,
     /// Its origin: nothing configured is sent anywhere else.
@@ -117,12 +93,10 @@ struct Shared {
     /// Replaced, not mutated, when a login captures a token: readers take a cheap snapshot
     /// per case instead of copying the list.
     secrets: RwLock<Arc<Secrets>>,
-    /// Consecutive requests that got no answer at all (connection refused, timeout).
-    silent_failures: AtomicUsize,
-    /// The route of the last silent failure: timeouts count once per route, so one slow
-    /// route does not open the breaker for the healthy ones.
-    last_silent_route: AtomicUsize,
-    allow_mutations: bool,
+    /// Notices a target that is down or hung.
+    breaker: Breaker,
+    /// Whether writes may be sent, and what writes.
+    permission: Permission,
 }
 
 impl std::fmt::Debug for Engine {
@@ -142,6 +116,7 @@ fn install_crypto_provider() {
 impl Engine {
     /// Starts the runtime and the target, mints credentials and builds the clients.
     pub(crate) fn start(suite: Arc<Suite>, config: &RunConfig) -> Result<Self, RunnerError> {
+        config.validate()?;
         install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -212,15 +187,8 @@ impl Engine {
                 Some(user)
             }
         };
-        let allow_mutations = match (&config.base_url, config.allow_mutations) {
-            (_, Some(explicit)) => explicit,
-            (Some(_), None) => false,
-            (None, None) => suite.target.allow_mutations,
-        };
-        let concurrency = config
-            .concurrency
-            .unwrap_or(suite.settings.concurrency)
-            .max(1);
+        let permission = Permission::new(&suite, config);
+        let concurrency = config.concurrency.unwrap_or(suite.settings.concurrency);
         let shared = Arc::new(Shared {
             suite,
             fingerprints: OnceLock::new(),
@@ -231,9 +199,9 @@ impl Engine {
             identities,
             semaphore: Semaphore::new(concurrency),
             secrets: RwLock::new(Arc::new(secrets)),
-            silent_failures: AtomicUsize::new(0),
-            last_silent_route: AtomicUsize::new(usize::MAX),
-            allow_mutations,
+            breaker: Breaker::new(timeout),
+            timeout,
+            permission,
         });
         Ok(Engine {
             runtime: Some(runtime),
@@ -439,51 +407,28 @@ fn reqwest_method(method: Method) -> reqwest::Method {
     }
 }
 
-/// Why a case is not sent, if it is not. Writes need the target's permission, and so
-/// does a login flow that writes (a POST), because nothing unsafe is ever sent to a
-/// read-only target.
-fn skip_reason(suite: &Suite, case: &Case, allow_mutations: bool) -> Option<String> {
-    if let Some(reason) = &case.expect.skip {
-        return Some(reason.clone());
-    }
-    if allow_mutations {
-        return None;
-    }
-    let method = suite.route(case).method;
-    if !method.is_safe() {
-        return Some(format!(
-            "{method} not sent: target `{}` does not allow mutations (set `allow_mutations = true` to send writes)",
-            suite.target.name
-        ));
-    }
-    let identity = suite.identity(case);
-    identity
-        .credentials
-        .login
-        .as_ref()
-        .filter(|login| !login.method.is_safe())
-        .map(|login| {
-            format!(
-                "not sent: the login of `{}` is a {} and target `{}` does not allow mutations (allow them, or give the identity a token)",
-                identity.name, login.method, suite.target.name
-            )
-        })
-}
-
 /// A request about to be sent, before identity headers.
 struct Outgoing<'a> {
     method: Method,
     url: Url,
     headers: Vec<(&'a str, &'a str)>,
     body: Option<&'a Body>,
+    /// How much of the response body to read.
+    read_limit: usize,
 }
 
 impl Shared {
     /// Drops, on the worker that allocated it, what `retain` does not keep. A passing
     /// case never keeps its response headers and body unless it snapshots them: no
     /// report shows them, and a large suite would otherwise hold every response.
+    /// Whatever is kept, at most an excerpt of a large response is (see
+    /// [`Observed::keep_excerpt`]): a thousand failures with large bodies must not hold
+    /// them all.
     fn strip(&self, result: &mut CaseResult, retain: Retain) {
         if result.outcome != Outcome::Pass || self.suite.cases[result.index].expect.snapshot {
+            if let Some(observed) = &mut result.observed {
+                observed.keep_excerpt();
+            }
             return;
         }
         match retain {
@@ -547,7 +492,7 @@ impl Shared {
     async fn execute(&self, index: usize) -> Execution {
         let suite = &self.suite;
         let case = &suite.cases[index];
-        if let Some(reason) = skip_reason(suite, case, self.allow_mutations) {
+        if let Some(reason) = self.permission.skip_reason(suite, case) {
             return Execution::Skipped(reason);
         }
         let identity = &suite.identities[case.identity];
@@ -582,15 +527,30 @@ impl Shared {
             url,
             headers,
             body: route.body.as_ref(),
+            // What judging reads: body expectations the whole body (up to the limit),
+            // layer attribution its beginning.
+            read_limit: if case.expect.body.is_empty() {
+                BODY_SCAN_LIMIT
+            } else {
+                BODY_LIMIT
+            },
         };
         self.send(
             state,
             request,
             login_token.as_deref(),
             case.expect.follow_redirects,
-            case.route,
         )
         .await
+    }
+
+    /// Why a request to `url` failed.
+    fn describe_error(&self, error: &reqwest::Error, url: &Url) -> String {
+        describe_error(
+            error,
+            url.origin().ascii_serialization().as_str(),
+            self.timeout,
+        )
     }
 
     fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url, String> {
@@ -601,29 +561,12 @@ impl Shared {
         Ok(url)
     }
 
-    fn breaker_open(&self) -> bool {
-        self.silent_failures.load(Ordering::Relaxed) >= BREAKER_THRESHOLD
-    }
-
-    /// Records a request that got no answer. Only connection failures and timeouts count,
-    /// and a timeout counts once per route: a route that drops connections or hangs is a
-    /// result to report, not a sign that the target is down.
-    fn silent_failure(&self, error: &reqwest::Error, route: usize) {
-        let counts = error.is_connect()
-            || (error.is_timeout()
-                && self.last_silent_route.swap(route, Ordering::Relaxed) != route);
-        if counts {
-            self.silent_failures.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
     async fn send(
         &self,
         state: &IdentityState,
         request: Outgoing<'_>,
         login_token: Option<&str>,
         follow: bool,
-        route: usize,
     ) -> Execution {
         let _permit = self.semaphore.acquire().await;
         let start = Instant::now();
@@ -632,10 +575,8 @@ impl Shared {
         let mut body = request.body;
         let mut redirects = Vec::new();
         loop {
-            if self.breaker_open() {
-                return Execution::Error(format!(
-                    "not sent: the target gave no answer to {BREAKER_THRESHOLD} requests in a row, so the remaining cases fail at once"
-                ));
+            if let Some(reason) = self.breaker.open() {
+                return Execution::Error(reason);
             }
             // Nothing configured goes to a host a redirect names: no credentials, cookies,
             // suite or route headers, and no body (see the redirect handling below).
@@ -690,18 +631,25 @@ impl Shared {
             if let Some(payload) = payload {
                 *outgoing.body_mut() = Some(payload.into());
             }
-            let response = match state.client.execute(outgoing).await {
+            // Every request stops waiting once the target is found hung.
+            let mut watch = self.breaker.watch();
+            let sent = tokio::select! {
+                biased;
+                sent = state.client.execute(outgoing) => sent,
+                () = watch.cancelled() => return Execution::Error(self.breaker.cancelled()),
+            };
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     if same_origin {
-                        self.silent_failure(&e, route);
+                        self.breaker.failed(&e, &watch);
                     }
-                    return Execution::Error(describe_error(
-                        &e,
-                        url.origin().ascii_serialization().as_str(),
-                    ));
+                    return Execution::Error(self.describe_error(&e, &url));
                 }
             };
+            if same_origin {
+                self.breaker.answered();
+            }
             if same_origin && response.headers().contains_key(reqwest::header::SET_COOKIE) {
                 let mut set = response
                     .headers()
@@ -726,18 +674,15 @@ impl Shared {
                 .get("location")
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_owned);
-            let body_text = match read_body(response).await {
-                Ok(b) => b,
-                Err(e) => {
-                    return Execution::Error(describe_error(
-                        &e,
-                        url.origin().ascii_serialization().as_str(),
-                    ));
-                }
+            let read = tokio::select! {
+                biased;
+                read = read_body(response, request.read_limit) => read,
+                () = watch.cancelled() => return Execution::Error(self.breaker.cancelled()),
             };
-            if same_origin {
-                self.silent_failures.store(0, Ordering::Relaxed);
-            }
+            let (body_text, truncated) = match read {
+                Ok(b) => b,
+                Err(e) => return Execution::Error(self.describe_error(&e, &url)),
+            };
             let next = location
                 .filter(|_| {
                     follow && (300..400).contains(&status) && redirects.len() < MAX_REDIRECTS
@@ -767,6 +712,7 @@ impl Shared {
                         status,
                         headers,
                         body: body_text,
+                        truncated,
                         redirects,
                         elapsed: start.elapsed(),
                     });
@@ -794,8 +740,9 @@ impl Shared {
             url,
             headers,
             body: login.body.as_ref(),
+            read_limit: BODY_LIMIT,
         };
-        let observed = match self.send(state, request, None, false, usize::MAX).await {
+        let observed = match self.send(state, request, None, false).await {
             Execution::Observed(o) => o,
             Execution::Error(e) => return Err(format!("login of `{}` failed: {e}", identity.name)),
             Execution::Skipped(s) => return Err(s),
@@ -903,27 +850,48 @@ fn wire_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Str
     Ok((header, value))
 }
 
-async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+/// Reads at most `limit` bytes of the body, as the client decodes it (reqwest is built
+/// without decompression, so a compressed body stays compressed: no bomb can expand),
+/// and says what was left out. Reading stops at the limit, so an endless body costs
+/// no more than a large one.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(String, Option<Truncated>), reqwest::Error> {
+    let announced = response.content_length();
     // Sized by Content-Length when there is one, so a kept body holds no spare room.
-    let hint = response
-        .content_length()
-        .unwrap_or(0)
-        .min(BODY_LIMIT as u64) as usize;
+    let hint = announced.unwrap_or(0).min(limit as u64) as usize;
     let mut body = Vec::with_capacity(hint);
+    let mut received = 0u64;
+    let mut stopped = false;
     while let Some(chunk) = response.chunk().await? {
-        let room = BODY_LIMIT.saturating_sub(body.len());
+        received += chunk.len() as u64;
+        let room = limit.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room <= chunk.len() {
+        if body.len() >= limit {
+            stopped = true;
             break;
         }
     }
+    let kept = body.len() as u64;
+    let truncated = match announced {
+        Some(size) if size > kept => Some((size, false)),
+        Some(_) => None,
+        None => stopped.then_some((received, true)),
+    }
+    .map(|(size, lower_bound)| Truncated {
+        body_size: Some(size),
+        body_size_is_lower_bound: lower_bound,
+        headers_cut: 0,
+    });
     // Valid UTF-8 (nearly every body) becomes the string without a copy.
-    Ok(String::from_utf8(body)
-        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
+    let text = String::from_utf8(body)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
+    Ok((text, truncated))
 }
 
 /// A one-line reason for a failed exchange that names the likely cause.
-fn describe_error(error: &reqwest::Error, base: &str) -> String {
+fn describe_error(error: &reqwest::Error, base: &str, timeout: Duration) -> String {
     let mut source: Option<&dyn std::error::Error> = Some(error);
     let mut detail = String::new();
     while let Some(e) = source {
@@ -931,7 +899,10 @@ fn describe_error(error: &reqwest::Error, base: &str) -> String {
         source = e.source();
     }
     if error.is_timeout() {
-        format!("no answer from {base} within the timeout (the target hangs or is too slow)")
+        format!(
+            "no answer from {base} within the timeout ({}; the target hangs or is too slow)",
+            crate::breaker::shown(timeout)
+        )
     } else if error.is_connect() {
         format!("cannot connect to {base}: {detail} (is the target running?)")
     } else {

@@ -4,6 +4,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunnerErrorKind {
+    /// The run's configuration (environment variables, arguments) is invalid.
+    Config,
     /// The suite could not be loaded.
     Suite,
     /// The target could not be started or reached.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
 
-use crate::engine::{Engine, Finished, Retain, RunConfig};
+use crate::config::RunConfig;
+use crate::engine::{Engine, Finished, Retain};
 use crate::inbox::Inbox;
 use crate::results::Outcome;
 use crate::snapshot;
@@ -17,7 +18,8 @@ use crate::snapshot;
 /// A relative `path` is relative to the package being tested (`CARGO_MANIFEST_DIR`).
 /// Environment: `ROLECALL_TARGET` selects a target, `ROLECALL_BASE_URL` overrides its
 /// URL (writes are then skipped unless `ROLECALL_ALLOW_MUTATIONS=1`),
-/// `ROLECALL_CONCURRENCY` sets the number of requests in flight.
+/// `ROLECALL_CONCURRENCY` sets the number of requests in flight. An invalid value of any
+/// of these exits with code 2 before anything is sent.
 ///
 /// ```no_run
 /// // tests/authz.rs, with `[[test]] name = "authz" harness = false` in Cargo.toml
@@ -27,6 +29,14 @@ use crate::snapshot;
 /// ```
 pub fn harness(path: impl AsRef<Path>) -> ExitCode {
     let args = Arguments::from_args();
+    // Checked first: a mistyped variable must stop the run before anything is sent.
+    let config = match RunConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let path = resolve(path.as_ref());
     let mut options = LoadOptions::new();
     if let Ok(target) = std::env::var("ROLECALL_TARGET") {
@@ -44,7 +54,6 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
         eprint!("{rendered}");
         return ExitCode::from(2);
     }
-    let config = RunConfig::from_env();
     run_trials(suite, &config, &args).exit_code()
 }
 

@@ -206,6 +206,7 @@ mod tests {
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect(),
             body: body.to_owned(),
+            truncated: None,
             redirects: Vec::new(),
             elapsed: Duration::ZERO,
         }

@@ -27,10 +27,13 @@
 //! (`rolecall run`).
 //!
 //! Known limitations: snapshots are asserted only through the libtest harness; writes
-//! (POST, PUT, PATCH, DELETE) are never sent to a target without `allow_mutations`.
+//! (POST, PUT, PATCH, DELETE, and method overrides naming them) are never sent to a
+//! target without `allow_mutations`.
 #![forbid(unsafe_code)]
 
+mod breaker;
 mod classify;
+mod config;
 mod credentials;
 mod engine;
 mod errors;
@@ -38,6 +41,7 @@ mod harness;
 mod inbox;
 mod judge;
 mod observed;
+mod permission;
 mod queue;
 mod report;
 mod results;
@@ -49,11 +53,11 @@ mod tls;
 pub use classify::{
     Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,
 };
-pub use engine::RunConfig;
+pub use config::RunConfig;
 pub use errors::{RunnerError, RunnerErrorKind};
 pub use harness::{harness, run_trials};
 pub use judge::{Verdict, judge};
-pub use observed::Observed;
+pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use results::{CaseResult, Outcome};
 pub use run::{Keep, RunOutput, line, run};

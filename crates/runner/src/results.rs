@@ -46,7 +46,8 @@ pub struct CaseResult {
     /// redirects and timing, not its headers and body, unless it snapshots them: reports
     /// do not show them, and a large suite would otherwise hold every response. With
     /// [`Keep::Lines`](crate::Keep::Lines) it keeps its status and, in `attribution`,
-    /// its layer and vendor only.
+    /// its layer and vendor only. Any other case keeps at most an excerpt of a large
+    /// body and of large headers (see [`Observed::truncated`]).
     pub observed: Option<Observed>,
     /// Which layer answered, when a response came back.
     pub attribution: Option<Attribution>,
@@ -194,7 +195,12 @@ impl Evaluator<'_> {
             None => m.push_str("  request id: none in the response\n"),
         }
         if !observed.body.is_empty() {
-            let _ = writeln!(m, "  body:       {}", excerpt(&observed.body, 300));
+            let size = match observed.truncated.and_then(|t| t.body_size.map(|s| (s, t))) {
+                Some((size, t)) if t.body_size_is_lower_bound => format!("more than {size}"),
+                Some((size, _)) => size.to_string(),
+                None => observed.body.len().to_string(),
+            };
+            let _ = writeln!(m, "  body:       {}", excerpt(&observed.body, 300, &size));
         }
         secrets.redact(&m)
     }
@@ -242,11 +248,12 @@ impl Evaluator<'_> {
     }
 }
 
-/// The first `max` characters of `text` on one line.
-fn excerpt(text: &str, max: usize) -> String {
+/// The first `max` characters of `text` on one line; `size` is the whole body's.
+fn excerpt(text: &str, max: usize, size: &str) -> String {
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(max) {
-        Some((at, _)) => format!("{}… ({} bytes)", &one_line[..at], text.len()),
+        Some((at, _)) => format!("{}… ({size} bytes)", &one_line[..at]),
+        None if size != text.len().to_string() => format!("{one_line}… ({size} bytes)"),
         None => one_line,
     }
 }

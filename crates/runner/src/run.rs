@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rolecall_scenario::{Secrets, Suite};
 
-use crate::engine::{Engine, Retain, RunConfig};
+use crate::config::RunConfig;
+use crate::engine::{Engine, Retain};
 use crate::errors::RunnerError;
 use crate::inbox::Inbox;
 use crate::results::{CaseResult, Outcome};

@@ -97,6 +97,10 @@ pub(crate) fn render(observed: &Observed, attribution: &Attribution) -> String {
     if !s.ends_with('\n') {
         s.push('\n');
     }
+    // A snapshot holds what the result kept: a large body is cut, visibly.
+    if let Some(truncated) = &observed.truncated {
+        s.push_str(&format!("[{}]\n", truncated.describe(observed.body.len())));
+    }
     s
 }
 
@@ -147,6 +151,7 @@ mod tests {
                 ("content-type".into(), "text/html".into()),
             ],
             body: "<p>Ray ID: 8f1c2a3b4d5e6f70-FRA at 2026-11-23T13:34:00Z from http://127.0.0.1:40123 in 12ms, id 0b7c3f4e-1a2b-4c3d-8e9f-0123456789ab</p>".into(),
+            truncated: None,
             redirects: Vec::new(),
             elapsed: Duration::ZERO,
         };
@@ -159,6 +164,32 @@ mod tests {
         assert_eq!(
             render(&observed, &attribution),
             "status: 403\nlayer: cdn (cloudflare)\nheaders:\n  content-type: text/html\n  server: cloudflare\n  request id: [request-id] (cf-ray)\nbody:\n<p>Ray ID: [request-id] at [timestamp] from http://127.0.0.1:[port] in [duration], id [uuid]</p>\n"
+        );
+    }
+
+    #[test]
+    fn a_cut_body_is_snapshotted_with_a_line_saying_what_was_left_out() {
+        let observed = Observed {
+            status: 403,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: "<p>denied".into(),
+            truncated: Some(crate::observed::Truncated {
+                body_size: Some(2_097_152),
+                body_size_is_lower_bound: false,
+                headers_cut: 0,
+            }),
+            redirects: Vec::new(),
+            elapsed: Duration::ZERO,
+        };
+        let attribution = Attribution {
+            layer: Layer::Server,
+            vendor: "nginx".into(),
+            evidence: Vec::new(),
+            ambiguity: None,
+        };
+        assert_eq!(
+            render(&observed, &attribution),
+            "status: 403\nlayer: server (nginx)\nheaders:\n  content-type: text/html\nbody:\n<p>denied\n[body truncated: first 9 of 2097152 bytes kept]\n"
         );
     }
 }

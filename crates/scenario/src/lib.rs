@@ -46,6 +46,7 @@ mod diagnostic;
 mod layer;
 mod load;
 mod model;
+mod mutation;
 #[cfg(test)]
 mod proptests;
 mod raw;
@@ -61,6 +62,10 @@ pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
     Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, Settings, StatusMatch,
     Suite, Target,
+};
+pub use mutation::{
+    Carrier, METHOD_OVERRIDE_FIELD, METHOD_OVERRIDE_HEADERS, Mutation, headers_mutation,
+    query_mutation,
 };
 pub use resolve::load;
 #[cfg(feature = "schema")]

@@ -1,14 +1,18 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
+mod bodies;
 mod derived_secrets;
 mod expectations;
+mod hangs;
 mod hostile;
 mod identities;
 mod personas;
+mod raw;
 mod secrets;
 mod server;
 mod targets;
 mod tls;
+mod writes;
 
 use std::sync::Arc;
 

@@ -51,6 +51,12 @@ fn a_target_that_refuses_connections_fails_each_case_quickly() {
             .any(|m| m.contains(&format!("cannot connect to http://127.0.0.1:{port}"))),
         "{messages:?}"
     );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("not sent: 3 connections to the target failed in a row")),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -82,7 +88,7 @@ fn a_target_that_never_answers_fails_each_case_quickly() {
     let run = run_all(&suite);
     let elapsed = start.elapsed();
     assert!(
-        elapsed < Duration::from_secs(8),
+        elapsed < Duration::from_secs(2),
         "200 hanging cases took {elapsed:?}"
     );
     assert!(run.results.iter().all(|r| r.outcome == Outcome::Error));
@@ -98,7 +104,7 @@ fn a_target_that_never_answers_fails_each_case_quickly() {
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("gave no answer to 3 requests in a row")),
+            .any(|m| m.contains("answered nothing for a whole timeout (300ms)")),
         "{messages:?}"
     );
 }

@@ -1,0 +1,118 @@
+//! Which cases may be sent: writes need a permission that is never inherited.
+//!
+//! A write is a request with an unsafe method or one that carries a method override
+//! naming something else (see [`rolecall_scenario::Mutation`]). The target's own
+//! `allow_mutations` decides, and nothing else can widen it: `--allow-mutations` and
+//! `ROLECALL_ALLOW_MUTATIONS` only apply to a base URL given for the run, which never
+//! inherits the target's permission.
+
+use rolecall_scenario::{Case, Mutation, Suite, query_mutation};
+
+use crate::config::RunConfig;
+
+/// The run's permission to write, and what writes, worked out once per run.
+pub(crate) struct Permission {
+    /// Why writes are not allowed; `None` when they are.
+    refusal: Option<String>,
+    /// What writes in each route, identity and login flow; empty when writes are
+    /// allowed, since nothing then needs to know.
+    routes: Vec<Option<Mutation>>,
+    defaults: Option<Mutation>,
+    identities: Vec<Option<Mutation>>,
+    logins: Vec<Option<Mutation>>,
+}
+
+impl Permission {
+    pub(crate) fn new(suite: &Suite, config: &RunConfig) -> Self {
+        let refusal = match (&config.base_url, config.allow_mutations) {
+            (Some(_), Some(true)) => None,
+            (Some(_), _) => Some(
+                "the base URL given for this run does not allow mutations (it never inherits the target's; allow them with `--allow-mutations` or `ROLECALL_ALLOW_MUTATIONS=1`)"
+                    .to_owned(),
+            ),
+            (None, _) if !suite.target.allow_mutations => Some(format!(
+                "target `{}` does not allow mutations (set `allow_mutations = true` to send writes)",
+                suite.target.name
+            )),
+            (None, Some(false)) => Some(
+                "writes are turned off for this run (`ROLECALL_ALLOW_MUTATIONS=0`)".to_owned(),
+            ),
+            (None, _) => None,
+        };
+        if refusal.is_none() {
+            return Permission {
+                refusal,
+                routes: Vec::new(),
+                defaults: None,
+                identities: Vec::new(),
+                logins: Vec::new(),
+            };
+        }
+        Permission {
+            refusal,
+            routes: suite.routes.iter().map(|r| r.mutation()).collect(),
+            defaults: suite.settings.mutation(),
+            identities: suite
+                .identities
+                .iter()
+                .map(|i| i.mutation(&suite.settings))
+                .collect(),
+            logins: suite
+                .identities
+                .iter()
+                .map(|i| i.credentials.login.as_ref().and_then(|l| l.mutation()))
+                .collect(),
+        }
+    }
+
+    /// Why a case is not sent, if it is not: the suite says to skip it, or it writes (or
+    /// its identity's login flow does) and the run may not.
+    pub(crate) fn skip_reason(&self, suite: &Suite, case: &Case) -> Option<String> {
+        if let Some(reason) = &case.expect.skip {
+            return Some(reason.clone());
+        }
+        let refusal = self.refusal.as_deref()?;
+        let route = suite.route(case);
+        let identity = suite.identity(case);
+        let found = match &self.routes[case.route] {
+            Some(mutation) => Some((mutation.clone(), String::new())),
+            None => self
+                .defaults
+                .clone()
+                .map(|m| (m, " (from `defaults.headers`)".to_owned()))
+                .or_else(|| {
+                    self.identities[case.identity]
+                        .clone()
+                        .map(|m| (m, format!(" (from identity `{}`)", identity.name)))
+                })
+                // A path with placeholders is only known per identity.
+                .or_else(|| {
+                    route
+                        .path
+                        .contains('{')
+                        .then(|| query_mutation(&case.path))
+                        .flatten()
+                        .map(|m| (m, String::new()))
+                }),
+        };
+        if let Some((mutation, from)) = found {
+            return Some(match mutation {
+                Mutation::Method(method) => format!("{method} not sent: {refusal}"),
+                Mutation::Override { .. } => format!(
+                    "not sent: {} with {mutation}{from} counts as a write, and {refusal}",
+                    route.method
+                ),
+            });
+        }
+        self.logins[case.identity].as_ref().map(|mutation| {
+            let what = match mutation {
+                Mutation::Method(method) => format!("is a {method}"),
+                Mutation::Override { .. } => format!("carries {mutation}"),
+            };
+            format!(
+                "not sent: the login of `{}` {what}, and {refusal}; or give the identity a token",
+                identity.name
+            )
+        })
+    }
+}
