@@ -16,35 +16,14 @@ pub(crate) fn concurrency() -> RangedU64ValueParser<usize> {
 }
 
 /// `--base-url`: an `http://` or `https://` URL that names its host, with no query or
-/// fragment (paths are appended to it). The text is kept as typed.
+/// fragment (paths are appended to it); the same check as `ROLECALL_BASE_URL`'s. The text
+/// is kept as typed.
 pub(crate) fn base_url(text: &str) -> Result<String, String> {
-    const EXAMPLE: &str = "expected e.g. `https://staging.example.com` or `http://127.0.0.1:8080`";
-    // URL parsing drops tabs, newlines and surrounding spaces silently; a typed URL that
-    // holds any was not meant as it reads.
-    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "a URL has no spaces or control characters; {EXAMPLE}"
-        ));
-    }
-    let url = url::Url::parse(text).map_err(|e| format!("not a URL ({e}); {EXAMPLE}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("the scheme must be http or https; {EXAMPLE}"));
-    }
-    // WHATWG parsing also forgives `http:///host` and `http:host`: the host must follow `//`.
-    let authority = text.split_once("://").map_or("", |(_, rest)| rest);
-    if url.host_str().is_none_or(str::is_empty)
-        || authority.is_empty()
-        || authority.starts_with('/')
-    {
-        return Err(format!("no host; {EXAMPLE}"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(
-            "a base URL has no `?query` or `#fragment`: request paths are appended to it"
-                .to_owned(),
-        );
-    }
-    Ok(text.to_owned())
+    rolecall_runner::check_base_url(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| {
+            format!("the URL {e}; expected e.g. `https://staging.example.com` or `http://127.0.0.1:8080`")
+        })
 }
 
 /// `--report FORMAT=FILE`: only `json` so far.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rolecall_scenario::{Endpoint, LoadOptions, Redacted, RenderStyle, Suite};
+use rolecall_scenario::{LoadOptions, Redacted, RenderStyle, Suite};
 
 mod args;
 mod mock;
@@ -155,13 +155,10 @@ pub(crate) fn load_options(target: Option<String>) -> LoadOptions {
 /// Validates the mock configuration the selected target names, as strictly as the suite:
 /// a broken one is invalid input, reported (every problem, located) before anything is sent.
 pub(crate) fn check_mock(suite: &Suite) -> Result<(), ExitCode> {
-    if let Endpoint::Mock(path) = &suite.target.endpoint
-        && let Err(error) = rolecall_mock::MockConfig::from_path(path)
-    {
-        eprint!("{}", error.render(render_style()));
-        return Err(ExitCode::from(EXIT_INVALID));
-    }
-    Ok(())
+    rolecall_runner::check_mock(suite, render_style()).map_err(|rendered| {
+        eprint!("{rendered}");
+        ExitCode::from(EXIT_INVALID)
+    })
 }
 
 fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {

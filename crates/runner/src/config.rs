@@ -134,9 +134,15 @@ fn parse_concurrency(value: &str) -> Result<usize, String> {
     }
 }
 
-/// Why `url` cannot be a base URL. The URL itself is not repeated: it may carry a
-/// credential (user info, a token in the query).
-fn check_base_url(url: &str) -> Result<(), String> {
+/// Why `url` cannot be a base URL, as a phrase that follows its name ("ROLECALL_BASE_URL
+/// has no host"). The URL itself is not repeated: it may carry a credential (user info, a
+/// token in the query). Stricter than URL parsing, which forgives text that was not meant
+/// as it reads.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    // URL parsing drops tabs, newlines and surrounding spaces silently.
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("has spaces or control characters".to_owned());
+    }
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("is not a valid URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
@@ -144,8 +150,16 @@ fn check_base_url(url: &str) -> Result<(), String> {
             parsed.scheme()
         ));
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err("has no host".to_owned());
+    // WHATWG parsing also forgives `http:///host` and `http:host`: the host must follow `//`.
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+    if parsed.host_str().is_none_or(str::is_empty)
+        || authority.is_empty()
+        || authority.starts_with('/')
+    {
+        return Err("has no host after `//`".to_owned());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("has a `?query` or `#fragment`: request paths are appended to it".to_owned());
     }
     Ok(())
 }
@@ -265,7 +279,13 @@ mod tests {
             ("http://[::1", "is not a valid URL (invalid IPv6 address)"),
             (
                 "http://user:hunter22@exa mple.com",
-                "is not a valid URL (invalid international domain name)",
+                "has spaces or control characters",
+            ),
+            ("http:///example.com", "has no host after `//`"),
+            ("http:example.com", "has no host after `//`"),
+            (
+                "http://example.com/?token=abcd",
+                "has a `?query` or `#fragment`: request paths are appended to it",
             ),
         ] {
             check(&[(BASE_URL, value)], Err(&format!("{BASE_URL} {problem}")));

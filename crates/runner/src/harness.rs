@@ -50,7 +50,7 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
         }
     };
     // A broken mock configuration is a broken suite: every problem, before any trial.
-    if let Err(rendered) = crate::target::check_mock(&suite) {
+    if let Err(rendered) = crate::target::check_mock(&suite, RenderStyle::Plain) {
         eprint!("{rendered}");
         return ExitCode::from(2);
     }

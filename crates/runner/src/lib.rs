@@ -53,7 +53,7 @@ mod tls;
 pub use classify::{
     Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,
 };
-pub use config::RunConfig;
+pub use config::{RunConfig, check_base_url};
 pub use errors::{RunnerError, RunnerErrorKind};
 pub use harness::{harness, run_trials};
 pub use judge::{Verdict, judge};
@@ -61,6 +61,7 @@ pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use results::{CaseResult, Outcome};
 pub use run::{Keep, RunOutput, line, run};
+pub use target::check_mock;
 
 /// Re-exported so a harness can parse libtest arguments itself.
 pub use libtest_mimic::Arguments;

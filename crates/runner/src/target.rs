@@ -146,13 +146,14 @@ async fn start_mock(
 }
 
 /// The mock configuration the suite's target names, validated up front: `Err` holds
-/// every problem, rendered.
-pub(crate) fn check_mock(suite: &Suite) -> Result<(), String> {
+/// every problem, rendered in `style`, with the suite's secrets redacted (a mock's token
+/// table holds the same credentials the identities send).
+pub fn check_mock(suite: &Suite, style: rolecall_scenario::RenderStyle) -> Result<(), String> {
     match &suite.target.endpoint {
         #[cfg(feature = "mock")]
         Endpoint::Mock(path) => rolecall_mock::MockConfig::from_path(path)
             .map(drop)
-            .map_err(|e| e.render(rolecall_scenario::RenderStyle::Plain)),
+            .map_err(|e| suite.secrets.redact(&e.render(style))),
         _ => Ok(()),
     }
 }
@@ -188,10 +189,13 @@ mod tests {
             "[edge]\ncolour = \"red\"\n[[layer]]\nip = { persona = \"nginx\", deny = [\"10.0.0.0/33\"] }\n[origin.app]\n",
         );
         let suite = rolecall_scenario::load(dir.path(), &Default::default()).unwrap();
-        let rendered = check_mock(&suite).unwrap_err();
+        let rendered = check_mock(&suite, rolecall_scenario::RenderStyle::Plain).unwrap_err();
         assert!(rendered.contains("edge.toml:2:1"), "{rendered}");
         assert!(rendered.contains("edge.toml:4:35"), "{rendered}");
         write("edge.toml", "[origin.app]\n");
-        assert_eq!(check_mock(&suite), Ok(()));
+        assert_eq!(
+            check_mock(&suite, rolecall_scenario::RenderStyle::Plain),
+            Ok(())
+        );
     }
 }

@@ -88,3 +88,37 @@ fn mock_serve_reports_every_problem_and_exits_2() {
         "{all}"
     );
 }
+
+/// A mock's token table holds the credentials the identities send: a problem on such a
+/// line shows the line with the suite's secrets masked, like any other output.
+#[test]
+fn a_mock_problem_on_a_credential_line_does_not_show_the_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "rolecall.toml",
+                "[targets.local]\nmock = \"mock.toml\"\n[identities.admin]\nbearer = \"adm1n-t0ken-42\"\n",
+            ),
+            (
+                "r.toml",
+                "[[route]]\nrequest = \"GET /a\"\nallow = [\"admin\"]\n",
+            ),
+            (
+                "mock.toml",
+                "[origin.app]\ntoken = [\n  { bearer = \"adm1n-t0ken-42\", roles = \"admin\" },\n]\n",
+            ),
+        ],
+    );
+    for args in [&["check", "."][..], &["run", "."][..], &["test", "."][..]] {
+        let out = rolecall(args, dir.path());
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}:\n{all}");
+        assert!(
+            all.contains("mock.toml:3:"),
+            "{args:?}: not located:\n{all}"
+        );
+        assert!(!all.contains("adm1n-t0ken-42"), "{args:?} leaked:\n{all}");
+    }
+}

@@ -95,7 +95,7 @@ fn tabs_spaces_and_every_visible_ascii_character_are_valid() {
         .filter(|c| !matches!(c, '"' | '\\'))
         .collect();
     let suite = format!(
-        "[defaults]\nheaders = {{ X-All = \"{visible} \\t end\", \"!#$%&'*+-.^_`|~09azAZ\" = \"\" }}\n[targets.local]\nbase_url = \"http://127.0.0.1:9\"\n[identities.admin]\nbearer = \"a\\tb\"\ncookies = {{ session = \"a=b,c\" }}\n"
+        "[defaults]\nheaders = {{ X-All = \"{visible} \\t end\", \"!#$%&'*+-.^_`|~09azAZ\" = \"\" }}\n[targets.local]\nbase_url = \"http://127.0.0.1:9\"\n[identities.admin]\nbearer = \"tok\\tend\"\ncookies = {{ session = \"a=b,c\" }}\n"
     );
     let dir = suite_dir(&[
         ("rolecall.toml", &suite),
