@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use rolecall_scenario::did_you_mean;
-use serde::de::{self, DeserializeOwned, Visitor};
+use rolecall_scenario::{did_you_mean, variants_of};
+use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
@@ -465,48 +465,6 @@ fn in_toml_words(message: &str) -> String {
         other => other,
     };
     format!("{head}, expected {expected}")
-}
-
-/// The variant names of an enum, read from its `Deserialize` impl so that hints can
-/// never drift from the format.
-fn variants_of<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Probe;
-    #[derive(Debug)]
-    struct Found(&'static [&'static str]);
-    impl std::fmt::Display for Found {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("probe")
-        }
-    }
-    impl std::error::Error for Found {}
-    impl de::Error for Found {
-        fn custom<M: std::fmt::Display>(_: M) -> Self {
-            Found(&[])
-        }
-    }
-    impl<'de> de::Deserializer<'de> for Probe {
-        type Error = Found;
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
-            Err(Found(&[]))
-        }
-        fn deserialize_enum<V: Visitor<'de>>(
-            self,
-            _: &'static str,
-            variants: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Found> {
-            Err(Found(variants))
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-            bytes byte_buf option unit unit_struct newtype_struct seq tuple
-            tuple_struct map struct identifier ignored_any
-        }
-    }
-    match T::deserialize(Probe) {
-        Err(Found(variants)) => variants,
-        Ok(_) => &[],
-    }
 }
 
 #[cfg(test)]

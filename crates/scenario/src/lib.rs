@@ -57,7 +57,7 @@ mod secrets;
 
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
-pub use load::{LoadOptions, SUITE_FILE};
+pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};
 pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
     Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, Settings, StatusMatch,

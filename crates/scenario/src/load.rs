@@ -544,11 +544,35 @@ fn key_span(value: &Spanned<DeValue<'_>>, path: &[Seg]) -> Option<Range<usize>> 
 }
 
 /// Field names of a struct, read from its `Deserialize` impl so that "did you mean"
-/// hints can never drift from the real format.
-pub(crate) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+/// hints can never drift from the real format; empty for anything else.
+pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    match serde_names::<T>() {
+        Names::Fields(names) => names,
+        _ => &[],
+    }
+}
+
+/// Variant names of an enum, read from its `Deserialize` impl like [`fields_of`]; empty
+/// for anything else.
+pub fn variants_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    match serde_names::<T>() {
+        Names::Variants(names) => names,
+        _ => &[],
+    }
+}
+
+#[derive(Debug)]
+enum Names {
+    Fields(&'static [&'static str]),
+    Variants(&'static [&'static str]),
+    None,
+}
+
+/// What `T`'s `Deserialize` impl names when it asks for a struct or an enum.
+fn serde_names<T: DeserializeOwned>() -> Names {
     struct Probe;
     #[derive(Debug)]
-    struct Found(&'static [&'static str]);
+    struct Found(Names);
     impl std::fmt::Display for Found {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("probe")
@@ -557,13 +581,13 @@ pub(crate) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     impl std::error::Error for Found {}
     impl de::Error for Found {
         fn custom<M: std::fmt::Display>(_: M) -> Self {
-            Found(&[])
+            Found(Names::None)
         }
     }
     impl<'de> de::Deserializer<'de> for Probe {
         type Error = Found;
         fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
-            Err(Found(&[]))
+            Err(Found(Names::None))
         }
         fn deserialize_struct<V: Visitor<'de>>(
             self,
@@ -571,17 +595,25 @@ pub(crate) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
             fields: &'static [&'static str],
             _: V,
         ) -> Result<V::Value, Found> {
-            Err(Found(fields))
+            Err(Found(Names::Fields(fields)))
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(Names::Variants(variants)))
         }
         serde::forward_to_deserialize_any! {
             bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
             bytes byte_buf option unit unit_struct newtype_struct seq tuple
-            tuple_struct map enum identifier ignored_any
+            tuple_struct map identifier ignored_any
         }
     }
     match T::deserialize(Probe) {
-        Err(Found(fields)) => fields,
-        Ok(_) => &[],
+        Err(Found(names)) => names,
+        Ok(_) => Names::None,
     }
 }
 
