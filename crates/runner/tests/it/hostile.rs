@@ -76,6 +76,24 @@ pub(crate) struct Echo {
     pub(crate) strict: bool,
 }
 
+impl Echo {
+    /// How this echo shows in `output`, if it does: whole, or for a strict echo any
+    /// 12-character piece of it.
+    pub(crate) fn leak_in(&self, output: &str) -> Option<String> {
+        if output.contains(&self.text) {
+            return Some(format!("{:?} {}", self.form, self.text));
+        }
+        if !self.strict {
+            return None;
+        }
+        let starts: Vec<usize> = self.text.char_indices().map(|(i, _)| i).collect();
+        (0..starts.len().saturating_sub(11))
+            .map(|i| &self.text[starts[i]..starts.get(i + 12).copied().unwrap_or(self.text.len())])
+            .find(|piece| output.contains(piece))
+            .map(|piece| format!("{:?} {piece} (of {})", self.form, self.text))
+    }
+}
+
 #[derive(Clone, Default)]
 struct Echoes(Arc<Mutex<Vec<Echo>>>);
 
