@@ -17,8 +17,32 @@ pub(crate) fn concurrency() -> RangedU64ValueParser<usize> {
 
 /// `--base-url`: an `http://` or `https://` URL that names its host, with no query or
 /// fragment (paths are appended to it); the same check as `ROLECALL_BASE_URL`'s. The text
-/// is kept as typed.
-pub(crate) fn base_url(text: &str) -> Result<String, String> {
+/// is kept as typed. A rejected URL is not repeated in the error (clap's own parsers
+/// would): it may carry a credential in its user info or query.
+#[derive(Clone)]
+pub(crate) struct BaseUrl;
+
+impl clap::builder::TypedValueParser for BaseUrl {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_str().unwrap_or("\u{fffd}");
+        base_url(text).map_err(|problem| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for `--base-url`: {problem}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}
+
+fn base_url(text: &str) -> Result<String, String> {
     rolecall_runner::check_base_url(text)
         .map(|()| text.to_owned())
         .map_err(|e| {

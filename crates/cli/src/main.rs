@@ -43,7 +43,7 @@ enum Command {
         /// Send to this base URL instead of the target's (default: `ROLECALL_BASE_URL`).
         /// Writes are then skipped unless `--allow-mutations` is given: a URL typed here
         /// never inherits the target's permission to write.
-        #[arg(long, value_parser = args::base_url)]
+        #[arg(long, value_parser = args::BaseUrl)]
         base_url: Option<String>,
         /// Send writes (POST, PUT, PATCH, DELETE, method overrides) to the URL given with
         /// `--base-url` or `ROLECALL_BASE_URL`.

@@ -116,6 +116,18 @@ fn an_unparsable_base_url_exits_2_and_sends_nothing() {
         let out = rolecall(&["run", ".", "--base-url", &value], dir.path());
         refused(&out, &recorder, "--base-url");
     }
+    // A rejected URL is not repeated: it may carry a credential.
+    for value in [
+        "https://deploy:hunter2-pass@exa mple.com",
+        "http://127.0.0.1:9/?token=t0k3n-secret",
+    ] {
+        let out = rolecall(&["run", ".", "--base-url", value], dir.path());
+        refused(&out, &recorder, "--base-url");
+        let all = text(&out);
+        for secret in ["hunter2-pass", "t0k3n-secret"] {
+            assert!(!all.contains(secret), "the URL was repeated:\n{all}");
+        }
+    }
     sends(
         &["run", ".", "--base-url", &recorder.url()],
         dir.path(),
