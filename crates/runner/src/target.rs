@@ -77,6 +77,8 @@ pub(crate) async fn start(
             .arg(command)
             .current_dir(&suite.root)
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
             .map_err(|e| {
@@ -85,6 +87,15 @@ pub(crate) async fn start(
                     target.name
                 ))
             })?;
+        let mut child = child;
+        // A service logs what it receives, credentials included: its output reaches ours
+        // only through the suite's secrets.
+        if let Some(out) = child.stdout.take() {
+            forward_redacted(out, std::io::stdout(), &suite.secrets);
+        }
+        if let Some(err) = child.stderr.take() {
+            forward_redacted(err, std::io::stderr(), &suite.secrets);
+        }
         guard.process = Some(ProcessGroup { child });
         wait_ready(&ready, target.ready_timeout, guard.process.as_mut()).await?;
     }
@@ -92,6 +103,30 @@ pub(crate) async fn start(
 }
 
 use std::os::unix::process::CommandExt as _;
+
+/// Copies a started service's output to `to` line by line, redacted, on a thread of its
+/// own that ends when the service closes the stream.
+fn forward_redacted(
+    from: impl std::io::Read + Send + 'static,
+    to: impl std::io::Write + Send + 'static,
+    secrets: &rolecall_scenario::Secrets,
+) {
+    use std::io::BufRead as _;
+    let mut to = rolecall_scenario::Redacted::new(secrets.clone(), to);
+    std::thread::spawn(move || {
+        let mut from = std::io::BufReader::new(from);
+        let mut line = Vec::new();
+        while from.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            if std::io::Write::write_all(&mut to, &line)
+                .and_then(|()| std::io::Write::flush(&mut to))
+                .is_err()
+            {
+                return;
+            }
+            line.clear();
+        }
+    });
+}
 
 fn readiness_client() -> Result<reqwest::Client, RunnerError> {
     reqwest::Client::builder()

@@ -84,8 +84,9 @@ fn mock_serve_and_the_in_process_mock_give_the_same_verdicts() {
     assert_eq!(a, b);
 }
 
-#[test]
-fn a_target_command_is_started_for_the_run_and_stopped_after() {
+/// A free loopback port and a suite whose target is `mock serve` on it, started by
+/// `command` with `prelude` run first in the same shell.
+fn service_suite(prelude: &str, identities: &str) -> (tempfile::TempDir, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -101,7 +102,7 @@ fn a_target_command_is_started_for_the_run_and_stopped_after() {
             (
                 "rolecall.toml",
                 &format!(
-                    "[targets.service]\nbase_url = \"http://127.0.0.1:{port}\"\ncommand = \"exec '{rolecall}' mock serve --config '{}' --listen 127.0.0.1:{port}\"\nready = \"/v1/health\"\nready_timeout = \"20s\"\n[identities.anonymous]\n",
+                    "[targets.service]\nbase_url = \"http://127.0.0.1:{port}\"\ncommand = \"{prelude}exec '{rolecall}' mock serve --config '{}' --listen 127.0.0.1:{port}\"\nready = \"/v1/health\"\nready_timeout = \"20s\"\n[identities.anonymous]\n{identities}",
                     edge.display()
                 ),
             ),
@@ -111,6 +112,12 @@ fn a_target_command_is_started_for_the_run_and_stopped_after() {
             ),
         ],
     );
+    (dir, port)
+}
+
+#[test]
+fn a_target_command_is_started_for_the_run_and_stopped_after() {
+    let (dir, port) = service_suite("", "");
     let out = crate::rolecall(&["run", "."], dir.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -123,4 +130,32 @@ fn a_target_command_is_started_for_the_run_and_stopped_after() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the target outlived the run"
     );
+}
+
+/// A started service's output is the run's output: what it prints of a credential is
+/// masked like everything else.
+#[test]
+fn a_started_services_output_is_redacted() {
+    let (dir, _port) = service_suite(
+        "echo received Bearer $ADMIN_TOKEN; echo token=$ADMIN_TOKEN >&2; ",
+        "[identities.admin]\nbearer = \"${env:ADMIN_TOKEN}\"\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .args(["run", "."])
+        .current_dir(dir.path())
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .env("ADMIN_TOKEN", "svc-adm1n-t0ken")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(
+        all.contains("received Bearer ***"),
+        "the service's output is lost:\n{all}"
+    );
+    assert!(
+        all.contains("token=***"),
+        "the service's errors are lost:\n{all}"
+    );
+    assert!(!all.contains("svc-adm1n-t0ken"), "leaked:\n{all}");
 }
