@@ -117,11 +117,8 @@ impl Baseline {
                     Err(e) => {
                         let _ = out.flush();
                         let mut err = Redacted::new(output.secrets.clone(), std::io::stderr());
-                        let _ = writeln!(
-                            err,
-                            "error: cannot write baseline {}: {e}",
-                            path.display()
-                        );
+                        let _ =
+                            writeln!(err, "error: cannot write baseline {}: {e}", path.display());
                         Err(())
                     }
                 }
