@@ -1,6 +1,7 @@
 //! `rolecall`: authorization regression tests for HTTP services.
 //!
-//! Exit codes: 0 success, 1 a case failed, 2 invalid input (scenario files, arguments).
+//! Exit codes: 0 success, 1 a case failed (or drifted: `diff`, `run --baseline`), 2
+//! invalid input (scenario files, arguments, reports).
 #![forbid(unsafe_code)]
 
 use std::io::{IsTerminal, Write as _};
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 use rolecall_scenario::{LoadOptions, Redacted, RenderStyle, Suite};
 
 mod args;
+mod diff;
 mod mock;
 mod run;
 
@@ -56,6 +58,19 @@ enum Command {
         /// the file is replaced only once the report is complete.
         #[arg(long, value_name = "FORMAT=FILE", value_parser = args::report)]
         report: Vec<PathBuf>,
+        /// Compare the run with this JSON report and print the drift after the summary;
+        /// when the file does not exist, write the run's JSON report there. Newly granted
+        /// access (a possible escalation) makes the run exit 1 even when every case passed.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+    },
+    /// Compare two JSON reports (`--report json=FILE`): exit 0 without drift, 1 with drift
+    /// (newly granted access listed first), 2 when either is not a readable report.
+    Diff {
+        /// The earlier report.
+        old: PathBuf,
+        /// The later report.
+        new: PathBuf,
     },
     /// Run a suite through the libtest harness, exactly as `cargo test` would; arguments
     /// after `--` go to libtest (`--list`, `--exact`, `--format json` …).
@@ -117,6 +132,7 @@ fn main() -> ExitCode {
             allow_mutations,
             concurrency,
             report,
+            baseline,
         } => run::run(&run::RunArgs {
             path,
             filter,
@@ -125,7 +141,9 @@ fn main() -> ExitCode {
             allow_mutations,
             concurrency,
             report,
+            baseline,
         }),
+        Command::Diff { old, new } => diff::diff(&old, &new),
         Command::Test {
             path,
             target,

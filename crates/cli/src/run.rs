@@ -10,6 +10,7 @@ use rolecall_runner::{Keep, RunConfig, RunnerErrorKind, Summary};
 use rolecall_scenario::{Redacted, Suite};
 
 use crate::args::ReportFile;
+use crate::diff::Baseline;
 use crate::{EXIT_INVALID, check_mock, load_options, render_style};
 
 /// Exit code when a case failed or errored.
@@ -23,6 +24,7 @@ pub(crate) struct RunArgs {
     pub(crate) allow_mutations: bool,
     pub(crate) concurrency: Option<usize>,
     pub(crate) report: Vec<PathBuf>,
+    pub(crate) baseline: Option<PathBuf>,
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
@@ -44,6 +46,10 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INVALID);
             }
         };
+    let baseline = match Baseline::prepare(args.baseline.as_deref()) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let config = match config(args) {
         Ok(config) => config,
         Err(e) => {
@@ -72,7 +78,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         std::io::BufWriter::new(std::io::stdout().lock()),
     );
     // Without a report, passing cases keep only what their line shows.
-    let keep = if reports.is_empty() {
+    let keep = if reports.is_empty() && baseline.is_none() {
         Keep::Lines
     } else {
         Keep::Reports
@@ -133,8 +139,14 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         suite.target.name,
         output.base_url,
     );
+    let escalated = match baseline.map(|b| b.finish(&suite, &output, &mut out)) {
+        Some(Err(())) => return ExitCode::from(EXIT_FAILED),
+        Some(Ok(escalated)) => escalated,
+        None => false,
+    };
     let _ = out.flush();
-    if s.fail + s.error > 0 {
+    // Newly granted access fails the run even when every case passed: see `diff`.
+    if s.fail + s.error > 0 || escalated {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::SUCCESS

@@ -35,6 +35,7 @@ mod breaker;
 mod classify;
 mod config;
 mod credentials;
+mod drift;
 mod engine;
 mod errors;
 mod harness;
@@ -55,6 +56,10 @@ pub use classify::{
     Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,
 };
 pub use config::{RunConfig, check_base_url};
+pub use drift::{
+    Comparison, Drift, DriftKind, REPORT_VERSION, Report, ReportReadError, ReportReadErrorKind,
+    ReportedCase, ReportedObserved, Seen, Unmatched, compare, parse_report, read_report,
+};
 pub use errors::{RunnerError, RunnerErrorKind};
 pub use harness::{harness, run_trials};
 pub use judge::{Verdict, judge};

@@ -10,6 +10,7 @@ use crate::results::CaseResult;
 
 #[derive(Serialize)]
 struct Report<'a> {
+    version: u64,
     target: &'a str,
     base_url: &'a str,
     summary: Summary,
@@ -110,6 +111,7 @@ pub fn write_json_report<W: std::io::Write>(
 ) -> std::io::Result<()> {
     out.learn(&run.secrets);
     let report = Report {
+        version: crate::drift::REPORT_VERSION,
         target: &suite.target.name,
         base_url: &run.base_url,
         summary: Summary::of(&run.results),

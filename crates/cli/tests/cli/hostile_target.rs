@@ -1,7 +1,8 @@
 //! The hostile target of the runner's tests, through the `rolecall` binary: no form of a
-//! credential it echoes reaches `rolecall run`'s output or report, `rolecall test`'s
-//! output, `--list`, or a snapshot; and a case name made from a request line that reads
-//! the environment shows `${env:NAME}`, never the value.
+//! credential it echoes reaches `rolecall run`'s output, report, baseline or drift,
+//! `rolecall diff`'s output, `rolecall test`'s output, `--list`, or a snapshot; and a case
+//! name made from a request line that reads the environment shows `${env:NAME}`, never
+//! the value.
 
 use std::process::{Command, Output};
 
@@ -79,8 +80,25 @@ cookies = {{ sid = {COOKIE:?} }}
             .output()
             .unwrap()
     };
-    let run = rolecall(&["run", ".", "--report", "json=report.json"]);
+    let run = rolecall(&[
+        "run",
+        ".",
+        "--report",
+        "json=report.json",
+        "--baseline",
+        "baseline.json",
+    ]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    // A second run prints its drift since the baseline the first one wrote, and `diff`
+    // compares the two reports.
+    let rerun = rolecall(&["run", ".", "--baseline", "baseline.json"]);
+    assert!(
+        text(&rerun).contains("\nbaseline `baseline.json`: "),
+        "{}",
+        text(&rerun)
+    );
+    let diff = rolecall(&["diff", "baseline.json", "report.json"]);
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
     let list = rolecall(&["test", ".", "--", "--list"]);
     assert!(list.status.success(), "{}", text(&list));
     let test = rolecall(&["test", ".", "--", "--test-threads", "2"]);
@@ -97,6 +115,8 @@ cookies = {{ sid = {COOKIE:?} }}
 
     let mut everything = text(&run) + &text(&list) + &text(&test);
     everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    everything += &std::fs::read_to_string(dir.path().join("baseline.json")).unwrap();
+    everything += &(text(&rerun) + &text(&diff));
     let mut snapshots = 0;
     for entry in std::fs::read_dir(dir.path().join("snapshots")).unwrap() {
         everything += &std::fs::read_to_string(entry.unwrap().path()).unwrap();
