@@ -37,6 +37,7 @@ mod config;
 mod credentials;
 mod engine;
 mod errors;
+mod exit;
 mod harness;
 mod inbox;
 mod judge;
@@ -45,6 +46,7 @@ mod permission;
 mod queue;
 mod report;
 mod reporter;
+mod reporters;
 mod results;
 mod run;
 mod snapshot;
@@ -56,13 +58,18 @@ pub use classify::{
 };
 pub use config::{RunConfig, check_base_url};
 pub use errors::{RunnerError, RunnerErrorKind};
-pub use harness::{harness, run_trials};
+pub use exit::Exit;
+pub use harness::{Trials, harness, run_trials, run_trials_reporting};
 pub use judge::{Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 pub use results::{CaseResult, Outcome};
-pub use run::{Keep, RunOutput, line, run};
+pub use reporters::{
+    Format, JsonReporter, ReportFile, ReportSpec, Reporters, TerminalOptions, TerminalReporter,
+    file_reporter, line,
+};
+pub use run::{Keep, RunEnd, RunOutput, run, run_reporting};
 pub use target::check_mock;
 
 /// Re-exported so a harness can parse libtest arguments itself.
