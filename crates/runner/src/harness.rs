@@ -9,12 +9,12 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
 
 use crate::config::RunConfig;
+use crate::engine::{Engine, Finished, Retain};
 use crate::exit::Exit;
+use crate::inbox::Inbox;
 use crate::report::Summary;
 use crate::reporter::{CaseFinished, Reporter as _, RunFinished, RunStarted};
 use crate::reporters::Reporters;
-use crate::engine::{Engine, Finished, Retain};
-use crate::inbox::Inbox;
 use crate::results::Outcome;
 use crate::snapshot;
 
@@ -106,12 +106,15 @@ pub struct Trials {
 }
 
 impl Trials {
-    /// 0 when every trial passed (or was ignored) and every report was written, else 1.
+    /// libtest's exit code (101 when a trial failed, as every test binary's); otherwise
+    /// 1 when a report could not be written, else 0.
     pub fn exit_code(&self) -> ExitCode {
-        let failed = self.conclusion.has_failed() || !self.report_errors.is_empty();
-        match failed {
-            true => Exit::Failed.into(),
-            false => Exit::Passed.into(),
+        if self.conclusion.has_failed() {
+            self.conclusion.exit_code()
+        } else if !self.report_errors.is_empty() {
+            Exit::Failed.into()
+        } else {
+            Exit::Passed.into()
         }
     }
 }

@@ -64,11 +64,11 @@ pub use judge::{Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
-pub use results::{CaseResult, Outcome};
 pub use reporters::{
     Format, JsonReporter, ReportFile, ReportSpec, Reporters, TerminalOptions, TerminalReporter,
     file_reporter, line,
 };
+pub use results::{CaseResult, Outcome};
 pub use run::{Keep, RunEnd, RunOutput, run, run_reporting};
 pub use target::check_mock;
 

@@ -146,7 +146,10 @@ pub(crate) fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase
         observed: match (&r.observed, &r.attribution) {
             (Some(o), Some(a)) => Some(ObservedReport {
                 status: o.status,
-                request_id: r.request_id.as_ref().map(|(id, _)| Cow::Borrowed(id.as_str())),
+                request_id: r
+                    .request_id
+                    .as_ref()
+                    .map(|(id, _)| Cow::Borrowed(id.as_str())),
                 layer: Cow::Borrowed(a.layer.as_str()),
                 vendor: Cow::Borrowed(&a.vendor),
                 evidence: Cow::Borrowed(&a.evidence),

@@ -79,11 +79,20 @@ cookies = {{ sid = {COOKIE:?} }}
             .output()
             .unwrap()
     };
-    let run = rolecall(&["run", ".", "--report", "json=report.json"]);
+    // Verbose: passing cases' lines are scanned too.
+    let run = rolecall(&["run", ".", "-v", "--report", "json=report.json"]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let list = rolecall(&["test", ".", "--", "--list"]);
     assert!(list.status.success(), "{}", text(&list));
-    let test = rolecall(&["test", ".", "--", "--test-threads", "2"]);
+    let test = rolecall(&[
+        "test",
+        ".",
+        "--report",
+        "json=test-report.json",
+        "--",
+        "--test-threads",
+        "2",
+    ]);
     assert!(!test.status.success(), "{}", text(&test));
 
     // The name shows the placeholder, in `--list` and in a run's lines alike.
@@ -97,6 +106,7 @@ cookies = {{ sid = {COOKIE:?} }}
 
     let mut everything = text(&run) + &text(&list) + &text(&test);
     everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    everything += &std::fs::read_to_string(dir.path().join("test-report.json")).unwrap();
     let mut snapshots = 0;
     for entry in std::fs::read_dir(dir.path().join("snapshots")).unwrap() {
         everything += &std::fs::read_to_string(entry.unwrap().path()).unwrap();

@@ -54,10 +54,8 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.as_str() == name)
             .ok_or_else(|| {
-                let known: Vec<String> = Format::ALL
-                    .iter()
-                    .map(|f| format!("`{f}=FILE`"))
-                    .collect();
+                let known: Vec<String> =
+                    Format::ALL.iter().map(|f| format!("`{f}=FILE`")).collect();
                 format!("unknown format `{name}`: expected {}", known.join(", "))
             })
     }
@@ -175,13 +173,14 @@ impl Reporters {
 
     fn each(&mut self, mut call: impl FnMut(&mut (dyn Reporter + Send)) -> io::Result<()>) {
         let errors = &mut self.errors;
-        self.list.retain_mut(|(name, reporter)| match call(reporter.as_mut()) {
-            Ok(()) => true,
-            Err(e) => {
-                errors.push(format!("cannot write {name}: {e}"));
-                false
-            }
-        });
+        self.list
+            .retain_mut(|(name, reporter)| match call(reporter.as_mut()) {
+                Ok(()) => true,
+                Err(e) => {
+                    errors.push(format!("cannot write {name}: {e}"));
+                    false
+                }
+            });
     }
 }
 
