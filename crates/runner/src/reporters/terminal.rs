@@ -99,11 +99,16 @@ impl<W: Write> TerminalReporter<W> {
 
     /// Writes `text`, above the progress bar when there is one. A closed pipe is not an
     /// error of the run (`rolecall run … | head`): what cannot be printed is dropped.
+    /// Live lines are flushed at once; piped ones when the run ends, since thousands of
+    /// small writes would cost more than the requests.
     fn print(&mut self, text: &str) {
         let out = &mut self.out;
+        let live = self.options.live;
         let mut write = || {
             let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+            if live {
+                let _ = out.flush();
+            }
         };
         match &self.bar {
             Some(bar) => bar.suspend(write),
@@ -191,6 +196,7 @@ impl<W: Write> Reporter for TerminalReporter<W> {
             event.base_url,
         );
         self.print(&summary);
+        let _ = self.out.flush();
         Ok(())
     }
 }

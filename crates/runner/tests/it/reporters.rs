@@ -1,12 +1,13 @@
 //! The terminal and JSON reporters, fed events directly: order, verbosity, colour.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rolecall_runner::{
-    CaseFinished, CaseResult, JsonReporter, Outcome, Reporter, RunFinished, RunStarted, Summary,
-    TerminalOptions, TerminalReporter,
+    CaseFinished, CaseResult, JsonReporter, Outcome, Reporter, Reporters, RunFinished, RunStarted,
+    Summary, TerminalOptions, TerminalReporter,
 };
 use rolecall_scenario::Suite;
 
@@ -210,4 +211,48 @@ fn the_json_report_lists_cases_in_suite_order_whatever_order_they_finish_in() {
     assert_eq!(report["cases"][1]["outcome"], "fail");
     assert_eq!(report["cases"][1]["message"], "why 1\nsecond line");
     assert_eq!(report["target"], "local");
+}
+
+/// Counts the cases it is fed; fails from the `fail_at`th on.
+struct Counting {
+    cases: Arc<AtomicUsize>,
+    fail_at: usize,
+}
+
+impl Reporter for Counting {
+    fn case_finished(&mut self, _: &CaseFinished<'_>) -> std::io::Result<()> {
+        let n = self.cases.fetch_add(1, Ordering::SeqCst) + 1;
+        match n >= self.fail_at {
+            true => Err(std::io::Error::other("disk full")),
+            false => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_failing_reporter_is_dropped_with_its_error_and_the_others_go_on() {
+    let (_dir, suite) = six_cases();
+    let (good, bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut reporters = Reporters::new();
+    reporters.push(
+        "good",
+        Box::new(Counting {
+            cases: good.clone(),
+            fail_at: usize::MAX,
+        }),
+    );
+    reporters.push(
+        "bad",
+        Box::new(Counting {
+            cases: bad.clone(),
+            fail_at: 2,
+        }),
+    );
+    let order: Vec<_> = (0..6).map(|i| (i, Outcome::Pass)).collect();
+    feed(&mut reporters, &suite, &order, &Shared::default());
+    assert_eq!(
+        (good.load(Ordering::SeqCst), bad.load(Ordering::SeqCst)),
+        (6, 2)
+    );
+    assert_eq!(reporters.errors(), ["cannot write bad: disk full"]);
 }
