@@ -47,7 +47,7 @@ impl TerminalOptions {
     }
 }
 
-/// Prints a line per case (see [`line`]) and the run's summary to its writer.
+/// Prints a line per case (see [`line()`]) and the run's summary to its writer.
 pub struct TerminalReporter<W: Write> {
     out: Redacted<W>,
     options: TerminalOptions,
