@@ -9,15 +9,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rolecall_runner::{Exit, ReportSpec};
 use rolecall_scenario::{LoadOptions, Redacted, RenderStyle, Suite};
 
 mod args;
 mod diff;
 mod mock;
 mod run;
-
-/// Exit code for invalid scenario files or arguments.
-pub(crate) const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,10 +52,14 @@ enum Command {
         /// Requests in flight at once, 1 to 4096 (default: the suite's, 64).
         #[arg(long, value_parser = args::concurrency(), allow_negative_numbers = true)]
         concurrency: Option<usize>,
-        /// Write a report: `json=FILE`. The file's directory must exist and be writable;
-        /// the file is replaced only once the report is complete.
+        /// Write a report: `json=FILE`; repeatable. The file's directory must exist and
+        /// be writable; the file is replaced only once the report is complete. Replaces
+        /// `ROLECALL_REPORT`.
         #[arg(long, value_name = "FORMAT=FILE", value_parser = args::report)]
-        report: Vec<PathBuf>,
+        report: Vec<ReportSpec>,
+        /// Print passing cases too.
+        #[arg(short, long)]
+        verbose: bool,
         /// Compare the run with this JSON report and print the drift after the summary;
         /// when the file does not exist, write the run's JSON report there. Newly granted
         /// access (a possible escalation) makes the run exit 1 even when every case passed.
@@ -81,6 +83,10 @@ enum Command {
         /// Run against this target instead of `defaults.target`.
         #[arg(long)]
         target: Option<String>,
+        /// Write a report, as `rolecall run` does: `json=FILE`; repeatable. Replaces
+        /// `ROLECALL_REPORT`.
+        #[arg(long, value_name = "FORMAT=FILE", value_parser = args::report)]
+        report: Vec<ReportSpec>,
         /// libtest arguments.
         #[arg(last = true)]
         libtest: Vec<String>,
@@ -132,6 +138,7 @@ fn main() -> ExitCode {
             allow_mutations,
             concurrency,
             report,
+            verbose,
             baseline,
         } => run::run(&run::RunArgs {
             path,
@@ -141,14 +148,16 @@ fn main() -> ExitCode {
             allow_mutations,
             concurrency,
             report,
+            verbose,
             baseline,
         }),
         Command::Diff { old, new } => diff::diff(&old, &new),
         Command::Test {
             path,
             target,
+            report,
             libtest,
-        } => run::test(&path, target, &libtest),
+        } => run::test(&path, target, report, &libtest),
         Command::Mock {
             command: MockCommand::Serve { config, listen },
         } => mock::serve(&config, listen),
@@ -175,7 +184,7 @@ pub(crate) fn load_options(target: Option<String>) -> LoadOptions {
 pub(crate) fn check_mock(suite: &Suite) -> Result<(), ExitCode> {
     rolecall_runner::check_mock(suite, render_style()).map_err(|rendered| {
         eprint!("{rendered}");
-        ExitCode::from(EXIT_INVALID)
+        ExitCode::from(Exit::Invalid)
     })
 }
 
@@ -204,7 +213,7 @@ fn check(path: &std::path::Path, target: Option<String>) -> ExitCode {
         }
         Err(error) => {
             eprint!("{}", error.render(render_style()));
-            ExitCode::from(EXIT_INVALID)
+            ExitCode::from(Exit::Invalid)
         }
     }
 }

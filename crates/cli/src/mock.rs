@@ -6,15 +6,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use rolecall_mock::{MockConfig, MockServer};
+use rolecall_runner::Exit;
 
-use crate::{EXIT_INVALID, render_style};
+use crate::render_style;
 
 pub(crate) fn serve(config: &Path, listen: SocketAddr) -> ExitCode {
     let config = match MockConfig::from_path(config) {
         Ok(c) => c,
         Err(e) => {
             eprint!("{}", e.render(render_style()));
-            return ExitCode::from(EXIT_INVALID);
+            return ExitCode::from(Exit::Invalid);
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

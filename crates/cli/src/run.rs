@@ -1,20 +1,17 @@
 //! `rolecall run` and `rolecall test`: the runner outside cargo.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
-use rolecall_runner::{Keep, RunConfig, RunnerErrorKind, Summary};
+use rolecall_runner::{
+    Exit, Keep, ReportSpec, Reporters, RunConfig, TerminalOptions, TerminalReporter,
+};
 use rolecall_scenario::{Redacted, Suite};
 
-use crate::args::ReportFile;
 use crate::diff::Baseline;
-use crate::{EXIT_INVALID, check_mock, load_options, render_style};
-
-/// Exit code when a case failed or errored.
-const EXIT_FAILED: u8 = 1;
+use crate::{check_mock, load_options, render_style};
 
 pub(crate) struct RunArgs {
     pub(crate) path: PathBuf,
@@ -23,39 +20,51 @@ pub(crate) struct RunArgs {
     pub(crate) base_url: Option<String>,
     pub(crate) allow_mutations: bool,
     pub(crate) concurrency: Option<usize>,
-    pub(crate) report: Vec<PathBuf>,
+    pub(crate) report: Vec<ReportSpec>,
+    pub(crate) verbose: bool,
     pub(crate) baseline: Option<PathBuf>,
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
     let suite = rolecall_scenario::load(path, &load_options(target)).map_err(|error| {
         eprint!("{}", error.render(render_style()));
-        ExitCode::from(EXIT_INVALID)
+        ExitCode::from(Exit::Invalid)
     })?;
     check_mock(&suite)?;
     Ok(Arc::new(suite))
 }
 
-pub(crate) fn run(args: &RunArgs) -> ExitCode {
-    // Before anything is read or sent: a report that cannot be written is invalid input.
-    let reports: Vec<ReportFile> =
-        match args.report.iter().map(|p| ReportFile::prepare(p)).collect() {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_INVALID);
-            }
-        };
-    let baseline = match Baseline::prepare(args.baseline.as_deref()) {
-        Ok(b) => b,
-        Err(code) => return code,
+/// The reports a command writes: its `--report` flags, or else `ROLECALL_REPORT`'s. Each
+/// is prepared before anything is read or sent: one that cannot be written is invalid
+/// input.
+fn reports(flags: &[ReportSpec], config: &RunConfig) -> Result<Reporters, ExitCode> {
+    let specs = match flags.is_empty() {
+        true => &config.reports,
+        false => flags,
     };
+    Reporters::prepare(specs).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(Exit::Invalid)
+    })
+}
+
+pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let config = match config(args) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INVALID);
+            return Exit::Invalid.into();
         }
+    };
+    let mut reporters = match reports(&args.report, &config) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    // Before anything is read or sent, like the reports: a baseline that is not a report,
+    // or that cannot be written, is invalid input.
+    let baseline = match Baseline::prepare(args.baseline.as_deref(), &mut reporters) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     let suite = match load(&args.path, args.target.clone()) {
         Ok(s) => s,
@@ -68,96 +77,57 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         .filter(|(_, c)| args.filter.as_deref().is_none_or(|f| c.name.contains(f)))
         .map(|(i, _)| i)
         .collect();
-    let start = Instant::now();
-    // A line per case, as it completes: flushed at once on a terminal, buffered when
-    // piped (thousands of small writes would cost more than the requests). Everything
-    // printed goes through the run's secrets, those learned while it runs included.
-    let terminal = std::io::stdout().is_terminal();
-    let mut out = Redacted::new(
-        suite.secrets.clone(),
-        std::io::BufWriter::new(std::io::stdout().lock()),
-    );
     // Without a report, passing cases keep only what their line shows.
-    let keep = if reports.is_empty() && baseline.is_none() {
-        Keep::Lines
-    } else {
-        Keep::Reports
+    let keep = match reporters.is_empty() {
+        true => Keep::Lines,
+        false => Keep::Reports,
     };
-    let output = rolecall_runner::run(
-        suite.clone(),
-        &config,
-        &selected,
-        keep,
-        |suite, result, secrets| {
-            out.learn(secrets);
-            let _ = out.write_all(rolecall_runner::line(suite, result).as_bytes());
-            if terminal {
-                let _ = out.flush();
-            }
-        },
+    // Lines are buffered (thousands of small writes would cost more than the requests)
+    // and flushed as each is complete; the terminal reporter redacts them.
+    let stdout = std::io::BufWriter::new(std::io::stdout());
+    reporters.push(
+        "the terminal",
+        Box::new(TerminalReporter::new(
+            stdout,
+            TerminalOptions::detect(args.verbose),
+        )),
     );
-    let _ = out.flush();
-    let output = match output {
-        Ok(o) => o,
+    let end =
+        rolecall_runner::run_reporting(suite.clone(), &config, &selected, keep, &mut reporters);
+    let end = match end {
+        Ok(end) => end,
         Err(e) => {
-            drop(out);
             let mut err = Redacted::new(suite.secrets.clone(), std::io::stderr());
             let _ = writeln!(err, "error: {e}");
-            return ExitCode::from(match e.kind() {
-                RunnerErrorKind::Config => EXIT_INVALID,
-                _ => EXIT_FAILED,
-            });
+            return Exit::of_error(&e).into();
         }
     };
-    for report in reports {
-        let path = report.path().to_owned();
-        // Streamed case by case: a large run's report is never held in memory whole.
-        let written = report.write(|out| {
-            let mut out = Redacted::new(output.secrets.clone(), out);
-            rolecall_runner::write_json_report(&suite, &output, &mut out)?;
-            out.flush()
-        });
-        if let Err(e) = written {
-            let mut err = Redacted::new(output.secrets.clone(), std::io::stderr());
-            let _ = writeln!(err, "error: cannot write report {}: {e}", path.display());
-            return ExitCode::from(EXIT_FAILED);
-        }
+    let mut err = Redacted::new(end.secrets.clone(), std::io::stderr());
+    for error in reporters.errors() {
+        let _ = writeln!(err, "error: {error}");
     }
-    let s = Summary::of(&output.results);
-    out.learn(&output.secrets);
-    // `rolecall run … | head` must not panic on a closed pipe.
-    let _ = writeln!(
-        out,
-        "\n{} passed, {} failed, {} skipped, {} errors; {} of {} cases in {:.2}s (target `{}`, {})",
-        s.pass,
-        s.fail,
-        s.skipped,
-        s.error,
-        output.results.len(),
-        suite.cases.len(),
-        start.elapsed().as_secs_f64(),
-        suite.target.name,
-        output.base_url,
-    );
-    let escalated = match baseline.map(|b| b.finish(&suite, &output, &mut out)) {
-        Some(Err(())) => return ExitCode::from(EXIT_FAILED),
-        Some(Ok(escalated)) => escalated,
+    // After the summary: the drift since the baseline. Newly granted access fails the run
+    // even when every case passed: see `diff`.
+    let escalated = match baseline {
+        Some(baseline) => {
+            let mut out = Redacted::new(end.secrets.clone(), std::io::stdout().lock());
+            let escalated = baseline.finish(&end, &mut out);
+            let _ = out.flush();
+            escalated
+        }
         None => false,
     };
-    let _ = out.flush();
-    // Newly granted access fails the run even when every case passed: see `diff`.
-    if s.fail + s.error > 0 || escalated {
-        ExitCode::from(EXIT_FAILED)
-    } else {
-        ExitCode::SUCCESS
+    match escalated {
+        true => Exit::Failed.into(),
+        false => Exit::of_run(&end.summary, !reporters.errors().is_empty()).into(),
     }
 }
 
 /// The run's configuration: the flags, and the environment (`ROLECALL_CONCURRENCY`,
-/// `ROLECALL_BASE_URL`, `ROLECALL_ALLOW_MUTATIONS`) for what they leave out, all checked
-/// before anything is sent. The permission to write goes with the URL it was given for:
-/// `--base-url` needs `--allow-mutations`, `ROLECALL_BASE_URL` takes either switch, and
-/// neither switch applies to a target's own URL.
+/// `ROLECALL_BASE_URL`, `ROLECALL_ALLOW_MUTATIONS`, `ROLECALL_REPORT`) for what they
+/// leave out, all checked before anything is sent. The permission to write goes with the
+/// URL it was given for: `--base-url` needs `--allow-mutations`, `ROLECALL_BASE_URL`
+/// takes either switch, and neither switch applies to a target's own URL.
 fn config(args: &RunArgs) -> Result<RunConfig, String> {
     let env = RunConfig::from_env().map_err(|e| e.to_string())?;
     let explicit = args.allow_mutations.then_some(true);
@@ -166,11 +136,13 @@ fn config(args: &RunArgs) -> Result<RunConfig, String> {
             concurrency: args.concurrency.or(env.concurrency),
             base_url: Some(url.clone()),
             allow_mutations: explicit,
+            reports: env.reports,
         },
         None => RunConfig {
             concurrency: args.concurrency.or(env.concurrency),
             allow_mutations: explicit.or(env.allow_mutations),
             base_url: env.base_url,
+            reports: env.reports,
         },
     };
     if args.allow_mutations && config.base_url.is_none() {
@@ -180,13 +152,22 @@ fn config(args: &RunArgs) -> Result<RunConfig, String> {
     Ok(config)
 }
 
-pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> ExitCode {
+pub(crate) fn test(
+    path: &Path,
+    target: Option<String>,
+    report: Vec<ReportSpec>,
+    libtest: &[String],
+) -> ExitCode {
     let config = match RunConfig::from_env() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INVALID);
+            return Exit::Invalid.into();
         }
+    };
+    let reporters = match reports(&report, &config) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let suite = match load(path, target) {
         Ok(s) => s,
@@ -195,5 +176,10 @@ pub(crate) fn test(path: &Path, target: Option<String>, libtest: &[String]) -> E
     let args = rolecall_runner::Arguments::from_iter(
         std::iter::once("rolecall".to_owned()).chain(libtest.iter().cloned()),
     );
-    rolecall_runner::run_trials(suite, &config, &args).exit_code()
+    let trials = rolecall_runner::run_trials_reporting(suite.clone(), &config, &args, reporters);
+    let mut err = Redacted::new(suite.secrets.clone(), std::io::stderr());
+    for error in &trials.report_errors {
+        let _ = writeln!(err, "error: {error}");
+    }
+    trials.exit_code()
 }

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use rolecall_scenario::MAX_CONCURRENCY;
 
 use crate::errors::{RunnerError, RunnerErrorKind};
+use crate::reporters::ReportSpec;
 
 /// How a run differs from what the suite says.
 #[derive(Debug, Clone, Default)]
@@ -21,17 +22,22 @@ pub struct RunConfig {
     /// `base_url` only `Some(false)` counts (it forbids writes the target allows): the
     /// target's own `allow_mutations = false` always holds.
     pub allow_mutations: Option<bool>,
+    /// Reports to write (`ROLECALL_REPORT`); `rolecall run` and `rolecall test` replace
+    /// them with their `--report` flags when given.
+    pub reports: Vec<ReportSpec>,
 }
 
 /// The environment variables [`RunConfig::from_env`] reads.
 const CONCURRENCY: &str = "ROLECALL_CONCURRENCY";
 const BASE_URL: &str = "ROLECALL_BASE_URL";
 const ALLOW_MUTATIONS: &str = "ROLECALL_ALLOW_MUTATIONS";
+const REPORT: &str = "ROLECALL_REPORT";
 
 impl RunConfig {
     /// The configuration the environment asks for: `ROLECALL_CONCURRENCY` (1 to
     /// [`MAX_CONCURRENCY`]), `ROLECALL_BASE_URL` (an `http://` or `https://` URL) and
-    /// `ROLECALL_ALLOW_MUTATIONS` (`1`/`true` or `0`/`false`). An empty variable counts as
+    /// `ROLECALL_ALLOW_MUTATIONS` (`1`/`true` or `0`/`false`) and `ROLECALL_REPORT`
+    /// (`FORMAT=FILE` pairs separated by commas, in existing directories). An empty variable counts as
     /// unset; any other value that is not one of these is an error, every one of them
     /// reported at once, so that a typo never runs a suite against the wrong place or with
     /// the wrong permission.
@@ -52,8 +58,12 @@ impl RunConfig {
                 }
             },
         };
-        let (concurrency, base_url, allow) =
-            (text(CONCURRENCY), text(BASE_URL), text(ALLOW_MUTATIONS));
+        let (concurrency, base_url, allow, reports) = (
+            text(CONCURRENCY),
+            text(BASE_URL),
+            text(ALLOW_MUTATIONS),
+            text(REPORT),
+        );
         let config = RunConfig {
             concurrency: concurrency.and_then(|value| match parse_concurrency(&value) {
                 Ok(n) => Some(n),
@@ -78,6 +88,12 @@ impl RunConfig {
                     ));
                     None
                 }
+            }),
+            reports: reports.map_or_else(Vec::new, |value| {
+                parse_reports(&value).unwrap_or_else(|e| {
+                    problems.push(format!("{REPORT} is invalid: {}", e.join("; ")));
+                    Vec::new()
+                })
             }),
         };
         match problems.len() {
@@ -118,6 +134,38 @@ fn shown(value: &str) -> String {
     match value.char_indices().nth(MAX) {
         None => format!("`{}`", value.escape_debug()),
         Some((at, _)) => format!("`{}…`", value[..at].escape_debug()),
+    }
+}
+
+/// `FORMAT=FILE,FORMAT=FILE`: every problem, each spec's directory checked to exist.
+/// Whether it is writable is found when the reports are prepared, still before anything
+/// is sent.
+fn parse_reports(value: &str) -> Result<Vec<ReportSpec>, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut specs = Vec::new();
+    for spec in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match spec.parse::<ReportSpec>() {
+            Ok(spec) => {
+                let dir = match spec.path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir,
+                    _ => std::path::Path::new("."),
+                };
+                if dir.is_dir() {
+                    specs.push(spec);
+                } else {
+                    problems.push(format!(
+                        "no directory `{}` for report `{}`",
+                        dir.display(),
+                        spec.path.display()
+                    ));
+                }
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(specs),
+        false => Err(problems),
     }
 }
 
@@ -321,11 +369,36 @@ mod tests {
     }
 
     #[test]
+    fn reports_are_read_with_every_problem_at_once() {
+        let read = |value: &str| {
+            RunConfig::from_vars(|name| (name == REPORT).then(|| OsString::from(value)))
+        };
+        let config = read("json=a.json, json=./b.json,").unwrap();
+        let paths: Vec<_> = config.reports.iter().map(|r| r.path.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                std::path::PathBuf::from("a.json"),
+                std::path::PathBuf::from("./b.json")
+            ]
+        );
+        assert_eq!(
+            read("xml=a.xml,json=,json=no-such-directory/a.json")
+                .unwrap_err()
+                .to_string(),
+            "ROLECALL_REPORT is invalid: unknown format `xml`: expected `json=FILE`; \
+             no file after `json=`; \
+             no directory `no-such-directory` for report `no-such-directory/a.json`"
+        );
+    }
+
+    #[test]
     fn validate_holds_any_source_to_the_same_bounds() {
         let config = |concurrency, base_url: Option<&str>| RunConfig {
             concurrency,
             base_url: base_url.map(str::to_owned),
             allow_mutations: None,
+            reports: Vec::new(),
         };
         assert!(
             config(Some(64), Some("http://127.0.0.1:8080"))

@@ -2,14 +2,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
 
 use crate::config::RunConfig;
 use crate::engine::{Engine, Finished, Retain};
+use crate::exit::Exit;
 use crate::inbox::Inbox;
+use crate::report::Summary;
+use crate::reporter::{CaseFinished, Reporter as _, RunFinished, RunStarted};
+use crate::reporters::Reporters;
 use crate::results::Outcome;
 use crate::snapshot;
 
@@ -18,8 +23,10 @@ use crate::snapshot;
 /// A relative `path` is relative to the package being tested (`CARGO_MANIFEST_DIR`).
 /// Environment: `ROLECALL_TARGET` selects a target, `ROLECALL_BASE_URL` overrides its
 /// URL (writes are then skipped unless `ROLECALL_ALLOW_MUTATIONS=1`),
-/// `ROLECALL_CONCURRENCY` sets the number of requests in flight. An invalid value of any
-/// of these exits with code 2 before anything is sent.
+/// `ROLECALL_CONCURRENCY` sets the number of requests in flight, `ROLECALL_REPORT`
+/// (`json=FILE`, comma-separated) writes reports as `rolecall run --report` does. An
+/// invalid value of any of these (a report in a missing or read-only directory included)
+/// exits with code 2 before anything is sent.
 ///
 /// ```no_run
 /// // tests/authz.rs, with `[[test]] name = "authz" harness = false` in Cargo.toml
@@ -34,7 +41,14 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return Exit::Invalid.into();
+        }
+    };
+    let reporters = match Reporters::prepare(&config.reports) {
+        Ok(reporters) => reporters,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Exit::Invalid.into();
         }
     };
     let path = resolve(path.as_ref());
@@ -46,15 +60,19 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
         Ok(suite) => Arc::new(suite),
         Err(error) => {
             eprint!("{}", error.render(RenderStyle::Plain));
-            return ExitCode::from(2);
+            return Exit::Invalid.into();
         }
     };
     // A broken mock configuration is a broken suite: every problem, before any trial.
     if let Err(rendered) = crate::target::check_mock(&suite, RenderStyle::Plain) {
         eprint!("{rendered}");
-        return ExitCode::from(2);
+        return Exit::Invalid.into();
     }
-    run_trials(suite, &config, &args).exit_code()
+    let trials = run_trials_reporting(suite.clone(), &config, &args, reporters);
+    for error in &trials.report_errors {
+        eprintln!("error: {}", suite.secrets.redact(error));
+    }
+    trials.exit_code()
 }
 
 fn resolve(path: &Path) -> PathBuf {
@@ -77,6 +95,30 @@ enum Delivered {
     Finished(Box<Finished>),
 }
 
+/// How a harness run ended: libtest's conclusion, and the reports that could not be
+/// written.
+#[derive(Debug)]
+pub struct Trials {
+    /// libtest's counts.
+    pub conclusion: libtest_mimic::Conclusion,
+    /// Why a report could not be written, one line each (already redacted).
+    pub report_errors: Vec<String>,
+}
+
+impl Trials {
+    /// libtest's exit code (101 when a trial failed, as every test binary's); otherwise
+    /// 1 when a report could not be written, else 0.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.conclusion.has_failed() {
+            self.conclusion.exit_code()
+        } else if !self.report_errors.is_empty() {
+            Exit::Failed.into()
+        } else {
+            Exit::Passed.into()
+        }
+    }
+}
+
 /// Builds one trial per case, sends every selected case at once (bounded by the
 /// engine's concurrency, not by the test threads), then lets libtest report.
 ///
@@ -88,6 +130,20 @@ pub fn run_trials(
     config: &RunConfig,
     args: &Arguments,
 ) -> libtest_mimic::Conclusion {
+    run_trials_reporting(suite, config, args, Reporters::new()).conclusion
+}
+
+/// [`run_trials`], feeding `reporters` each case as its trial collects it, so `cargo
+/// test` writes the same reports as `rolecall run`. Trials run in suite order on one
+/// thread (unless `--test-threads` says otherwise; reporters put cases in suite order
+/// themselves). A case whose snapshot differs is reported as passed: the snapshot is
+/// asserted after the case is reported.
+pub fn run_trials_reporting(
+    suite: Arc<Suite>,
+    config: &RunConfig,
+    args: &Arguments,
+    reporters: Reporters,
+) -> Trials {
     // libtest prints these names (`--list`, every result line): they go through the
     // suite's secrets like any other output, and filters match what is printed.
     let names: Vec<String> = suite
@@ -115,16 +171,38 @@ pub fn run_trials(
     };
     let inbox = Inbox::by_slot(suite.cases.len(), selected.len());
     let mut scheduled = vec![false; suite.cases.len()];
+    // Reports show what passing cases observed: only without them may a passing case
+    // reach its trial as nothing but its outcome.
+    let reporting = !reporters.is_empty();
+    let retain = match reporting {
+        true => Retain::Reports,
+        false => Retain::Failures,
+    };
+    let reporters = Arc::new(Mutex::new(Reported {
+        reporters,
+        summary: Summary::default(),
+    }));
+    let start = Instant::now();
     if let Ok(Some(engine)) = &engine {
         for &index in &selected {
             scheduled[index] = true;
         }
+        if reporting {
+            // `Reporters` keeps its reporters' errors; it never returns one.
+            let _ = lock(&reporters).reporters.run_started(&RunStarted {
+                suite: &suite,
+                selected: &selected,
+                secrets: &engine.secrets(),
+            });
+        }
         let producer = inbox.producer();
-        engine.execute_all(selected, Retain::Failures, move |finished| {
+        engine.execute_all(selected, retain, move |finished| {
             let index = finished.index();
             let delivered = match &finished {
                 Finished::Judged(result)
-                    if result.outcome == Outcome::Pass && result.observed.is_none() =>
+                    if !reporting
+                        && result.outcome == Outcome::Pass
+                        && result.observed.is_none() =>
                 {
                     Delivered::Passed
                 }
@@ -147,6 +225,7 @@ pub fn run_trials(
             let engine = engine.clone();
             let inbox = inbox.clone();
             let start_error = start_error.clone();
+            let reporters = reporters.clone();
             let scheduled = scheduled[index];
             let snapshot_name = suite.cases[index].expect.snapshot.then(|| name.clone());
             Trial::ignorable_test(name, move || {
@@ -161,7 +240,16 @@ pub fn run_trials(
                     Some(Delivered::Passed) => return Ok(Completion::Completed),
                     Some(Delivered::Finished(finished)) => *finished,
                 };
-                let result = engine.judged(finished, Retain::Failures);
+                let result = engine.judged(finished, retain);
+                if reporting {
+                    let mut reported = lock(&reporters);
+                    reported.summary.add(result.outcome);
+                    let _ = reported.reporters.case_finished(&CaseFinished {
+                        suite: &suite,
+                        result: &result,
+                        secrets: &engine.secrets(),
+                    });
+                }
                 let case = &suite.cases[index];
                 match result.outcome {
                     Outcome::Pass => {
@@ -199,6 +287,41 @@ pub fn run_trials(
     let mut args = args.clone();
     args.test_threads.get_or_insert(1);
     let conclusion = libtest_mimic::run(&args, trials);
+    let mut reported = lock(&reporters);
+    if let Some(engine) = &engine
+        && reporting
+    {
+        let summary = reported.summary;
+        let secrets = engine.secrets();
+        let _ = reported.reporters.run_finished(&RunFinished {
+            suite: &suite,
+            summary,
+            base_url: engine.base_url(),
+            elapsed: start.elapsed(),
+            secrets: &secrets,
+        });
+    }
+    let report_errors = reported
+        .reporters
+        .errors()
+        .iter()
+        .map(|e| suite.secrets.redact(e))
+        .collect();
+    drop(reported);
     drop(engine);
-    conclusion
+    Trials {
+        conclusion,
+        report_errors,
+    }
+}
+
+/// The reporters of a harness run and what they were fed, shared by the trials.
+struct Reported {
+    reporters: Reporters,
+    summary: Summary,
+}
+
+fn lock(reported: &Mutex<Reported>) -> MutexGuard<'_, Reported> {
+    // A trial that panics (a snapshot that differs) does so after reporting its case.
+    reported.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -38,6 +38,7 @@ mod credentials;
 mod drift;
 mod engine;
 mod errors;
+mod exit;
 mod harness;
 mod inbox;
 mod judge;
@@ -46,6 +47,7 @@ mod permission;
 mod queue;
 mod report;
 mod reporter;
+mod reporters;
 mod results;
 mod run;
 mod snapshot;
@@ -61,13 +63,18 @@ pub use drift::{
     ReportedCase, ReportedObserved, Seen, Unmatched, compare, parse_report, read_report,
 };
 pub use errors::{RunnerError, RunnerErrorKind};
-pub use harness::{harness, run_trials};
+pub use exit::Exit;
+pub use harness::{Trials, harness, run_trials, run_trials_reporting};
 pub use judge::{Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
+pub use reporters::{
+    Format, JsonReporter, ReportFile, ReportSpec, Reporters, TerminalOptions, TerminalReporter,
+    file_reporter, line,
+};
 pub use results::{CaseResult, Outcome};
-pub use run::{Keep, RunOutput, line, run};
+pub use run::{Keep, RunEnd, RunOutput, run, run_reporting};
 pub use target::check_mock;
 
 /// Re-exported so a harness can parse libtest arguments itself.

@@ -1,34 +1,17 @@
-//! The JSON report: read-only view of results, written for dashboards and baselines.
+//! The JSON report's contents: a read-only view of results, written for dashboards and
+//! baselines by [`JsonReporter`](crate::reporters::JsonReporter).
 
-use std::io::Write as _;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use rolecall_scenario::{Redacted, Suite};
+use rolecall_scenario::Suite;
 
-use crate::results::CaseResult;
-
-#[derive(Serialize)]
-struct Report<'a> {
-    version: u64,
-    target: &'a str,
-    base_url: &'a str,
-    summary: Summary,
-    cases: Cases<'a>,
-}
-
-/// The cases, serialized one at a time as they are written: a report of thousands of
-/// cases is never held in memory whole.
-struct Cases<'a> {
-    suite: &'a Suite,
-    results: &'a [CaseResult],
-}
-
-impl Serialize for Cases<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.results.iter().map(|r| report_case(self.suite, r)))
-    }
-}
+use crate::reporter::{CaseFinished, Reporter as _, RunFinished, RunStarted};
+use crate::reporters::JsonReporter;
+use crate::results::{CaseResult, Outcome};
 
 /// Counts by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -48,110 +31,134 @@ impl Summary {
     pub fn of(results: &[CaseResult]) -> Self {
         let mut s = Summary::default();
         for r in results {
-            match r.outcome {
-                crate::Outcome::Pass => s.pass += 1,
-                crate::Outcome::Fail => s.fail += 1,
-                crate::Outcome::Skipped => s.skipped += 1,
-                crate::Outcome::Error => s.error += 1,
-            }
+            s.add(r.outcome);
         }
         s
     }
+
+    /// Counts one more case that ended with `outcome`.
+    pub fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Error => self.error += 1,
+        }
+    }
+
+    /// Every case counted.
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.skipped + self.error
+    }
 }
 
-#[derive(Serialize)]
-struct ReportCase<'a> {
-    name: &'a str,
-    identity: &'a str,
-    method: &'a str,
-    path: &'a str,
-    location: String,
+/// One case of the JSON report. Borrowed when written from a result; owned when read
+/// back from the spool the reporter keeps until the run ends (so field order is kept).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ReportCase<'a> {
+    name: Cow<'a, str>,
+    identity: Cow<'a, str>,
+    method: Cow<'a, str>,
+    path: Cow<'a, str>,
+    location: Cow<'a, str>,
     expected: Expected<'a>,
     observed: Option<ObservedReport<'a>>,
-    outcome: &'static str,
-    message: Option<&'a str>,
+    outcome: Cow<'a, str>,
+    message: Option<Cow<'a, str>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Expected<'a> {
-    status: String,
-    decision: &'static str,
-    layer: Option<&'static str>,
-    vendor: Option<&'a str>,
+    status: Cow<'a, str>,
+    decision: Cow<'a, str>,
+    layer: Option<Cow<'a, str>>,
+    vendor: Option<Cow<'a, str>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct ObservedReport<'a> {
     status: u16,
-    request_id: Option<&'a str>,
-    layer: &'static str,
-    vendor: &'a str,
-    evidence: &'a [String],
-    ambiguity: Option<&'a str>,
+    request_id: Option<Cow<'a, str>>,
+    layer: Cow<'a, str>,
+    vendor: Cow<'a, str>,
+    evidence: Cow<'a, [String]>,
+    ambiguity: Option<Cow<'a, str>>,
     elapsed_ms: u128,
 }
 
 /// Renders the JSON report of a run. Every secret known to the run (including minted
 /// and captured tokens), in every form, is redacted.
 pub fn json_report(suite: &Suite, run: &crate::RunOutput) -> String {
-    let mut out = Redacted::new(run.secrets.clone(), Vec::new());
-    write_json_report(suite, run, &mut out).expect("writing to a Vec does not fail");
-    let json = out.into_inner().expect("writing to a Vec does not fail");
+    let mut json = Vec::new();
+    write_json_report(suite, run, &mut json).expect("writing to a Vec does not fail");
     String::from_utf8(json).expect("serde_json writes UTF-8")
 }
 
-/// Writes the JSON report of a run to `out`, case by case: what [`json_report`] returns,
-/// without building it in memory first. `out` redacts every string (keys included)
-/// before it is escaped, with the run's secrets: no field can carry one, and the
-/// report's structure stays valid whatever a secret looks like.
+/// Writes the JSON report of a finished run to `out`: what [`json_report`] returns,
+/// through the same [`JsonReporter`] `rolecall run` feeds as cases finish. Every string
+/// (keys included) is redacted before it is escaped, with the run's secrets: no field
+/// can carry one, and the report's structure stays valid whatever a secret looks like.
 pub fn write_json_report<W: std::io::Write>(
     suite: &Suite,
     run: &crate::RunOutput,
-    out: &mut Redacted<W>,
+    out: W,
 ) -> std::io::Result<()> {
-    out.learn(&run.secrets);
-    let report = Report {
-        version: crate::drift::REPORT_VERSION,
-        target: &suite.target.name,
-        base_url: &run.base_url,
-        summary: Summary::of(&run.results),
-        cases: Cases {
+    let selected: Vec<usize> = run.results.iter().map(|r| r.index).collect();
+    let secrets: &Arc<_> = &run.secrets;
+    let mut reporter = JsonReporter::new(out);
+    reporter.run_started(&RunStarted {
+        suite,
+        selected: &selected,
+        secrets,
+    })?;
+    for result in &run.results {
+        reporter.case_finished(&CaseFinished {
             suite,
-            results: &run.results,
-        },
-    };
-    out.write_json(&report)?;
-    out.write_all(b"\n")
+            result,
+            secrets,
+        })?;
+    }
+    reporter.run_finished(&RunFinished {
+        suite,
+        summary: Summary::of(&run.results),
+        base_url: &run.base_url,
+        elapsed: Duration::ZERO,
+        secrets,
+    })
 }
 
-fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase<'a> {
+/// The report's view of `r`.
+pub(crate) fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase<'a> {
     let case = &suite.cases[r.index];
     let route = suite.route(case);
     ReportCase {
-        name: &case.name,
-        identity: &suite.identity(case).name,
-        method: route.method.as_str(),
-        path: &case.path,
-        location: route.location.to_string(),
+        name: Cow::Borrowed(&case.name),
+        identity: Cow::Borrowed(&suite.identity(case).name),
+        method: Cow::Borrowed(route.method.as_str()),
+        path: Cow::Borrowed(&case.path),
+        location: Cow::Owned(route.location.to_string()),
         expected: Expected {
-            status: case.expect.status.to_string(),
-            decision: case.expect.decision.as_str(),
-            layer: case.expect.layer.map(|l| l.as_str()),
-            vendor: case.expect.vendor.as_deref(),
+            status: Cow::Owned(case.expect.status.to_string()),
+            decision: Cow::Borrowed(case.expect.decision.as_str()),
+            layer: case.expect.layer.map(|l| Cow::Borrowed(l.as_str())),
+            vendor: case.expect.vendor.as_deref().map(Cow::Borrowed),
         },
         observed: match (&r.observed, &r.attribution) {
             (Some(o), Some(a)) => Some(ObservedReport {
                 status: o.status,
-                request_id: r.request_id.as_ref().map(|(id, _)| id.as_str()),
-                layer: a.layer.as_str(),
-                vendor: &a.vendor,
-                evidence: &a.evidence,
-                ambiguity: a.ambiguity.as_deref(),
+                request_id: r
+                    .request_id
+                    .as_ref()
+                    .map(|(id, _)| Cow::Borrowed(id.as_str())),
+                layer: Cow::Borrowed(a.layer.as_str()),
+                vendor: Cow::Borrowed(&a.vendor),
+                evidence: Cow::Borrowed(&a.evidence),
+                ambiguity: a.ambiguity.as_deref().map(Cow::Borrowed),
                 elapsed_ms: o.elapsed.as_millis(),
             }),
             _ => None,
         },
-        outcome: r.outcome.as_str(),
-        message: r.message.as_deref(),
+        outcome: Cow::Borrowed(r.outcome.as_str()),
+        message: r.message.as_deref().map(Cow::Borrowed),
     }
 }

@@ -1,6 +1,7 @@
 //! Running selected cases outside libtest: the engine behind `rolecall run`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use rolecall_scenario::{Secrets, Suite};
 
@@ -8,13 +9,26 @@ use crate::config::RunConfig;
 use crate::engine::{Engine, Retain};
 use crate::errors::RunnerError;
 use crate::inbox::Inbox;
-use crate::results::{CaseResult, Outcome};
+use crate::report::Summary;
+use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
+use crate::results::CaseResult;
 
 /// Everything a run produced.
 #[derive(Debug, Clone)]
 pub struct RunOutput {
     /// One result per selected case, in suite order.
     pub results: Vec<CaseResult>,
+    /// Where the requests went.
+    pub base_url: String,
+    /// Every secret of the run, including minted JWTs and captured login tokens.
+    pub secrets: Arc<Secrets>,
+}
+
+/// How a run fed to reporters ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// Counts by outcome.
+    pub summary: Summary,
     /// Where the requests went.
     pub base_url: String,
     /// Every secret of the run, including minted JWTs and captured login tokens.
@@ -33,6 +47,20 @@ pub enum Keep {
     Lines,
 }
 
+/// Sends the cases at `selected` (indices into `suite.cases`, in suite order) with
+/// bounded concurrency and feeds `reporter` the run's events as they happen: every
+/// output of `rolecall run` is a reporter. Passing cases keep what `keep` says; no
+/// result is held once its event is delivered.
+pub fn run_reporting(
+    suite: Arc<Suite>,
+    config: &RunConfig,
+    selected: &[usize],
+    keep: Keep,
+    reporter: &mut dyn Reporter,
+) -> Result<RunEnd, RunnerError> {
+    drive(suite, config, selected, keep, reporter, drop)
+}
+
 /// Sends the cases at `selected` (indices into `suite.cases`) with bounded concurrency,
 /// calling `on_result` as each one completes, and returns every result in suite order,
 /// passing ones with what `keep` says.
@@ -45,9 +73,49 @@ pub fn run(
     config: &RunConfig,
     selected: &[usize],
     keep: Keep,
-    mut on_result: impl FnMut(&Suite, &CaseResult, &Arc<Secrets>),
+    on_result: impl FnMut(&Suite, &CaseResult, &Arc<Secrets>),
 ) -> Result<RunOutput, RunnerError> {
+    struct Each<F>(F);
+    impl<F: FnMut(&Suite, &CaseResult, &Arc<Secrets>)> Reporter for Each<F> {
+        fn case_finished(&mut self, event: &CaseFinished<'_>) -> std::io::Result<()> {
+            (self.0)(event.suite, event.result, event.secrets);
+            Ok(())
+        }
+    }
+    let mut results = Vec::with_capacity(selected.len());
+    let end = drive(
+        suite,
+        config,
+        selected,
+        keep,
+        &mut Each(on_result),
+        |result| results.push(result),
+    )?;
+    results.sort_unstable_by_key(|result| result.index);
+    Ok(RunOutput {
+        results,
+        base_url: end.base_url,
+        secrets: end.secrets,
+    })
+}
+
+fn drive(
+    suite: Arc<Suite>,
+    config: &RunConfig,
+    selected: &[usize],
+    keep: Keep,
+    reporter: &mut dyn Reporter,
+    mut then: impl FnMut(CaseResult),
+) -> Result<RunEnd, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
+    let start = Instant::now();
+    // Reporters report their own write errors (see `Reporters`); one that returns an
+    // error here has nowhere better to say so, and the run goes on.
+    let _ = reporter.run_started(&RunStarted {
+        suite: &suite,
+        selected,
+        secrets: &engine.secrets(),
+    });
     let inbox = Inbox::in_arrival_order(selected.len());
     let producer = inbox.producer();
     let retain = match keep {
@@ -58,7 +126,7 @@ pub fn run(
         producer.put(finished.index(), finished);
     });
     engine.prepare();
-    let mut results = Vec::with_capacity(selected.len());
+    let mut summary = Summary::default();
     loop {
         let batch = inbox.drain();
         if batch.is_empty() {
@@ -66,44 +134,26 @@ pub fn run(
         }
         for finished in batch {
             let result = engine.judged(finished, retain);
-            on_result(&suite, &result, &engine.secrets());
-            results.push(result);
+            summary.add(result.outcome);
+            let _ = reporter.case_finished(&CaseFinished {
+                suite: &suite,
+                result: &result,
+                secrets: &engine.secrets(),
+            });
+            then(result);
         }
     }
-    results.sort_unstable_by_key(|result| result.index);
-    Ok(RunOutput {
-        results,
+    let secrets = engine.secrets();
+    let _ = reporter.run_finished(&RunFinished {
+        suite: &suite,
+        summary,
+        base_url: engine.base_url(),
+        elapsed: start.elapsed(),
+        secrets: &secrets,
+    });
+    Ok(RunEnd {
+        summary,
         base_url: engine.base_url().to_owned(),
-        secrets: engine.secrets(),
+        secrets,
     })
-}
-
-/// The line `rolecall run` prints for a case; failures and errors add their explanation,
-/// indented. Print it through [`Redacted`](rolecall_scenario::Redacted).
-pub fn line(suite: &Suite, result: &CaseResult) -> String {
-    let case = &suite.cases[result.index];
-    let label = match result.outcome {
-        Outcome::Pass => "PASS ",
-        Outcome::Fail => "FAIL ",
-        Outcome::Skipped => "SKIP ",
-        Outcome::Error => "ERROR",
-    };
-    let observed = match (&result.observed, &result.attribution) {
-        (Some(o), Some(a)) => format!(
-            " {} (expected {}) {}/{}",
-            o.status, case.expect.status, a.layer, a.vendor
-        ),
-        _ => String::new(),
-    };
-    let mut out = format!("{label} {}{observed}\n", case.name);
-    if result.outcome != Outcome::Pass
-        && let Some(message) = &result.message
-    {
-        for l in message.lines() {
-            out.push_str("      ");
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
 }

@@ -80,9 +80,11 @@ cookies = {{ sid = {COOKIE:?} }}
             .output()
             .unwrap()
     };
+    // Verbose: passing cases' lines are scanned too.
     let run = rolecall(&[
         "run",
         ".",
+        "-v",
         "--report",
         "json=report.json",
         "--baseline",
@@ -101,7 +103,15 @@ cookies = {{ sid = {COOKIE:?} }}
     assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
     let list = rolecall(&["test", ".", "--", "--list"]);
     assert!(list.status.success(), "{}", text(&list));
-    let test = rolecall(&["test", ".", "--", "--test-threads", "2"]);
+    let test = rolecall(&[
+        "test",
+        ".",
+        "--report",
+        "json=test-report.json",
+        "--",
+        "--test-threads",
+        "2",
+    ]);
     assert!(!test.status.success(), "{}", text(&test));
 
     // The name shows the placeholder, in `--list` and in a run's lines alike.
@@ -115,6 +125,7 @@ cookies = {{ sid = {COOKIE:?} }}
 
     let mut everything = text(&run) + &text(&list) + &text(&test);
     everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    everything += &std::fs::read_to_string(dir.path().join("test-report.json")).unwrap();
     everything += &std::fs::read_to_string(dir.path().join("baseline.json")).unwrap();
     everything += &(text(&rerun) + &text(&diff));
     let mut snapshots = 0;

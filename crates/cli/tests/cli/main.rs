@@ -11,6 +11,7 @@ mod hostile_target;
 mod mock_config;
 mod mock_serve;
 mod outputs;
+mod reports;
 mod server;
 
 fn rolecall(args: &[&str], dir: &Path) -> Output {
@@ -202,12 +203,21 @@ login = {{ request = "POST /login", token = "/access_token" }}
             .output()
             .unwrap()
     };
-    let run_out = run(&["run", ".", "--report", "json=report.json"]);
+    let run_out = run(&["run", ".", "-v", "--report", "json=report.json"]);
     assert_eq!(run_out.status.code(), Some(1), "{}", text(&run_out));
-    let test_out = run(&["test", ".", "--", "--test-threads", "2"]);
+    let test_out = run(&[
+        "test",
+        ".",
+        "--report",
+        "json=test-report.json",
+        "--",
+        "--test-threads",
+        "2",
+    ]);
     assert!(!test_out.status.success());
     let mut everything = text(&run_out) + &text(&test_out);
     everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    everything += &std::fs::read_to_string(dir.path().join("test-report.json")).unwrap();
     let snapshots = dir.path().join("snapshots");
     let mut snapshot_count = 0;
     for entry in std::fs::read_dir(&snapshots).unwrap() {

@@ -65,7 +65,7 @@ fn verdicts(stdout: &str) -> Vec<String> {
 fn mock_serve_and_the_in_process_mock_give_the_same_verdicts() {
     let served = Served::start(&example_suite().join("mock.toml"));
     let run = |extra: &[&str]| {
-        let mut args = vec!["run", "scenarios"];
+        let mut args = vec!["run", "scenarios", "--verbose"];
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_rolecall"))
             .args(&args)

@@ -8,6 +8,7 @@ mod hostile;
 mod identities;
 mod personas;
 mod raw;
+mod reporters;
 mod secrets;
 mod server;
 mod targets;
