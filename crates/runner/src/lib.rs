@@ -45,6 +45,7 @@ mod permission;
 mod queue;
 mod report;
 mod reporter;
+mod reporters;
 mod results;
 mod run;
 mod snapshot;
@@ -61,6 +62,9 @@ pub use judge::{Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
+pub use reporters::{
+    GithubReporter, JunitReporter, MARKDOWN_LIMIT, MarkdownReporter, SarifReporter,
+};
 pub use results::{CaseResult, Outcome};
 pub use run::{Keep, RunOutput, line, run};
 pub use target::check_mock;
