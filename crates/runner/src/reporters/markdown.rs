@@ -113,7 +113,7 @@ fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
     let mut doc = String::from("## rolecall access matrix\n\n");
     let _ = writeln!(
         doc,
-        "{} {} · {} failed · {} errors · {} passed · {} skipped · target `{}`\n",
+        "{} {} · {} failed · {} · {} passed · {} skipped · target `{}`\n",
         if escalations > 0 {
             "🚨"
         } else if s.fail + s.error > 0 {
@@ -123,7 +123,7 @@ fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
         },
         plural(escalations, "possible escalation", "possible escalations"),
         s.fail,
-        s.error,
+        plural(s.error, "error", "errors"),
         s.pass,
         s.skipped,
         cell(&suite.target.name),
@@ -239,8 +239,9 @@ fn matrix(suite: &Suite, records: &[Record]) -> String {
         let route = suite.route(&suite.cases[row[0].index]);
         let _ = write!(
             t,
-            "| `{}` |",
-            code(&format!("{} {}", route.method, route.path))
+            "| `{}` {} |",
+            code(&format!("{} {}", route.method, route.path)),
+            cell(&route.name)
         );
         for &identity in &identities {
             let cases: Vec<&Record> = row

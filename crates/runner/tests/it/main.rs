@@ -8,6 +8,7 @@ mod hostile;
 mod identities;
 mod personas;
 mod raw;
+mod reports;
 mod secrets;
 mod server;
 mod targets;
