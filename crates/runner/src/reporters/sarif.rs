@@ -8,12 +8,12 @@ use rolecall_scenario::{Redacted, Secrets, Suite};
 use serde_json::{Value, json};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished};
-use crate::reporters::finding::{Kind, headline, location};
+use crate::reporters::finding::{Kind, location};
 
 /// Writes a SARIF 2.1.0 log.
 ///
-/// Keeps one small record per case that did not pass (index, kind, the redacted headline
-/// of its explanation; never a body) and writes the log at
+/// Keeps one small record per case that did not pass (index, kind, its redacted
+/// explanation, which quotes at most an excerpt of a body) and writes the log at
 /// [`run_finished`](Reporter::run_finished), in suite order, through
 /// [`Redacted::write_json`]. Escalations are `error`s, as are over-restrictions, status
 /// mismatches and cases without a response; layer, body and header mismatches are
@@ -53,7 +53,7 @@ impl<W: Write> Reporter for SarifReporter<W> {
         self.out.learn(event.secrets);
         if let Some(kind) = Kind::of(event.suite, event.result) {
             let message = event.result.message.as_deref().unwrap_or("");
-            let text = event.secrets.redact(&headline(message));
+            let text = event.secrets.redact(message.trim_end());
             self.findings.push((event.result.index, kind, text));
         }
         Ok(())

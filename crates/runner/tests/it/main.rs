@@ -8,7 +8,7 @@ mod hostile;
 mod identities;
 mod personas;
 mod raw;
-mod reports;
+pub(crate) mod reports;
 mod secrets;
 mod server;
 mod targets;
