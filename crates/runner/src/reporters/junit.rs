@@ -21,6 +21,9 @@ use crate::results::Outcome;
 /// outcome, time and, for cases that did not pass, the redacted explanation; never a
 /// body or headers) and writes the whole file at [`run_finished`](Reporter::run_finished).
 ///
+/// The schema requires a `hostname` on each `<testsuite>`: it is the target's name
+/// (`local`, `staging`), never the machine's.
+///
 /// Texts are redacted before they are escaped, and every byte then goes through
 /// [`Redacted`]. Characters XML 1.0 cannot carry (most control characters) are replaced
 /// with U+FFFD, so a hostile body still yields a well-formed file.

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use rolecall_scenario::{Redacted, Secrets, Suite};
+use rolecall_scenario::{Layer, Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 use crate::reporters::finding::{Kind, headline, identity_part, location};
@@ -26,7 +26,7 @@ const RESERVE: usize = 600;
 /// Keeps one small record per case (index, outcome, observed status, kind and, for cases
 /// that did not pass, the redacted headline of the explanation; never a body) and writes
 /// the report at [`run_finished`](Reporter::run_finished), at most [`MARKDOWN_LIMIT`]
-/// characters: what does not fit is counted in a closing note, never cut mid-table.
+/// characters: what does not fit (list entries, table rows) is counted in a closing note.
 #[derive(Debug)]
 pub struct MarkdownReporter<W: Write> {
     out: Redacted<W>,
@@ -39,6 +39,8 @@ struct Record {
     index: usize,
     outcome: Outcome,
     status: Option<u16>,
+    /// The layer that answered, when a response came back.
+    layer: Option<Layer>,
     kind: Option<Kind>,
     headline: Option<String>,
 }
@@ -86,6 +88,7 @@ impl<W: Write> Reporter for MarkdownReporter<W> {
             index: result.index,
             outcome: result.outcome,
             status: result.observed.as_ref().map(|o| o.status),
+            layer: result.attribution.as_ref().map(|a| a.layer),
             kind: Kind::of(event.suite, result),
             headline,
         });
@@ -144,33 +147,63 @@ fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
             doc.push_str(&line);
             written += 1;
         }
-        if written < problems.len() {
-            left_out.push(plural(problems.len() - written, "failure", "failures"));
+        let unlisted = &problems[written..];
+        let escalations = unlisted
+            .iter()
+            .filter(|r| r.kind == Some(Kind::Escalation))
+            .count();
+        if escalations > 0 {
+            left_out.push(plural(escalations, "escalation", "escalations"));
+        }
+        if unlisted.len() > escalations {
+            left_out.push(plural(
+                unlisted.len() - escalations,
+                "other failure",
+                "other failures",
+            ));
         }
         doc.push('\n');
     }
 
     doc.push_str(
-        "✅ as expected · ❌ other than expected (wanted status in brackets) · 🚨 granted where a \
-         refusal was expected · ⚠️ no response · ⏭️ skipped\n\n",
+        "Legend: ✅ as expected; ❌ other than expected (what was wanted in brackets); 🚨 granted \
+         where a refusal was expected; ⚠️ no response; ⏭️ skipped; \u{b7} not run.\n\n",
     );
+    // Tables are cut between rows: the rows that do not fit are counted, not built.
     let mut routes_left = 0;
     let mut files_left = 0;
     for file in records.chunk_by(|a, b| file_of(suite, a.index) == file_of(suite, b.index)) {
-        let table = matrix(suite, file);
-        let rows = file
-            .chunk_by(|a, b| suite.cases[a.index].route == suite.cases[b.index].route)
-            .count();
-        if doc.len() + table.len() > budget {
-            routes_left += rows;
-            files_left += 1;
-            continue;
+        let identities = identities_of(suite, file);
+        let mut rows =
+            file.chunk_by(|a, b| suite.cases[a.index].route == suite.cases[b.index].route);
+        let header = table_header(suite, file, &identities);
+        let mut written = 0;
+        let mut total = 0;
+        for row in rows.by_ref() {
+            total += 1;
+            let line = table_row(suite, row, &identities);
+            let needed = line.len() + if written == 0 { header.len() + 1 } else { 1 };
+            if doc.len() + needed > budget {
+                break;
+            }
+            if written == 0 {
+                doc.push_str(&header);
+            }
+            doc.push_str(&line);
+            written += 1;
         }
-        doc.push_str(&table);
+        total += rows.count();
+        if written > 0 {
+            doc.push('\n');
+        }
+        if written < total {
+            routes_left += total - written;
+            files_left += 1;
+        }
     }
     if routes_left > 0 {
         left_out.push(format!(
-            "the matrix of {} in {}",
+            "the matrix rows of {} in {}",
             plural(routes_left, "route", "routes"),
             plural(files_left, "route file", "route files")
         ));
@@ -180,7 +213,7 @@ fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
             doc,
             "_Left out to stay under {limit} characters: {}. The JUnit, SARIF or JSON \
              report has every case._",
-            left_out.join(" and ")
+            left_out.join(", ")
         );
     }
     doc
@@ -219,38 +252,44 @@ fn problem_line(suite: &Suite, record: &Record) -> String {
     )
 }
 
-/// One route file's table: a row per route, a column per identity in suite order.
-fn matrix(suite: &Suite, records: &[Record]) -> String {
-    let first = &suite.cases[records[0].index];
+/// The identities of one route file's cases, in suite order: its table's columns.
+fn identities_of(suite: &Suite, records: &[Record]) -> Vec<usize> {
     let mut identities: Vec<usize> = records
         .iter()
         .map(|r| suite.cases[r.index].identity)
         .collect();
     identities.sort_unstable();
     identities.dedup();
+    identities
+}
+
+/// A route file's heading and table head: a column per identity.
+fn table_header(suite: &Suite, records: &[Record], identities: &[usize]) -> String {
+    let first = &suite.cases[records[0].index];
     let mut t = format!("### `{}`\n\n| route |", code(&suite.route(first).file_name));
-    for &identity in &identities {
+    for &identity in identities {
         let _ = write!(t, " {} |", cell(&suite.identities[identity].name));
     }
     t.push_str("\n|---|");
     t.push_str(&"---|".repeat(identities.len()));
     t.push('\n');
-    for row in records.chunk_by(|a, b| suite.cases[a.index].route == suite.cases[b.index].route) {
-        let route = suite.route(&suite.cases[row[0].index]);
-        let _ = write!(
-            t,
-            "| `{}` {} |",
-            code(&format!("{} {}", route.method, route.path)),
-            cell(&route.name)
-        );
-        for &identity in &identities {
-            let cases: Vec<&Record> = row
-                .iter()
-                .filter(|r| suite.cases[r.index].identity == identity)
-                .collect();
-            let _ = write!(t, " {} |", matrix_cell(suite, &cases));
-        }
-        t.push('\n');
+    t
+}
+
+/// One route's row: its request line and name, then a cell per identity.
+fn table_row(suite: &Suite, row: &[Record], identities: &[usize]) -> String {
+    let route = suite.route(&suite.cases[row[0].index]);
+    let mut t = format!(
+        "| `{}` {} |",
+        code(&format!("{} {}", route.method, route.path)),
+        cell(&route.name)
+    );
+    for &identity in identities {
+        let cases: Vec<&Record> = row
+            .iter()
+            .filter(|r| suite.cases[r.index].identity == identity)
+            .collect();
+        let _ = write!(t, " {} |", matrix_cell(suite, &cases));
     }
     t.push('\n');
     t
@@ -266,14 +305,15 @@ fn matrix_cell(suite: &Suite, cases: &[&Record]) -> String {
     let want = case.expect.status;
     let mut text = match (worst.outcome, worst.status) {
         (Outcome::Pass, Some(status)) => format!("✅ {status}"),
-        (Outcome::Fail, Some(status)) => format!(
-            "{} {status} (want {want})",
-            if worst.kind == Some(Kind::Escalation) {
-                "🚨"
-            } else {
-                "❌"
+        (Outcome::Fail, Some(status)) => match (worst.kind, case.expect.layer, worst.layer) {
+            (Some(Kind::Escalation), ..) => format!("🚨 {status} (want {want})"),
+            (Some(Kind::WrongLayer), Some(want), Some(layer)) if want != layer => {
+                format!("❌ {status} from {layer} (want {want})")
             }
-        ),
+            (Some(Kind::WrongLayer), ..) => format!("❌ {status} (wrong vendor)"),
+            (Some(Kind::BodyHeaderMismatch), ..) => format!("❌ {status} (body/header)"),
+            _ => format!("❌ {status} (want {want})"),
+        },
         (Outcome::Skipped, _) => "⏭️ skipped".to_owned(),
         _ => "⚠️ no response".to_owned(),
     };

@@ -52,6 +52,22 @@ name = "pipes"
 request = "GET /status/403?q=a|b"
 allow = ["admin"]
 status = 403
+
+[[route]]
+name = "guarded"
+request = "GET /status/403?g=1"
+public = true
+status = 403
+
+[[route.case]]
+identity = "viewer"
+status = 403
+layer = "cdn"
+
+[[route.case]]
+identity = "admin"
+status = 403
+body = { contains = "geo_blocked" }
 "#;
 
 /// A run of `reports.toml` and `more.toml` against a real server.
@@ -386,6 +402,16 @@ fn sarif_is_valid_against_the_2_1_0_schema_with_a_result_per_finding() {
         export["locations"][0]["physicalLocation"]["region"]["startLine"],
         case.expect.explicit_at.as_ref().unwrap().line
     );
+    let kinds: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| (r["ruleId"].as_str().unwrap(), r["level"].as_str().unwrap()))
+        .collect();
+    for kind in [
+        ("wrong-layer", "warning"),
+        ("body-header-mismatch", "warning"),
+    ] {
+        assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kinds:?}");
+    }
     let refused = results
         .iter()
         .find(|r| r["ruleId"] == "over-restriction")
@@ -429,7 +455,7 @@ fn markdown_stays_within_its_limit_and_says_what_it_left_out() {
         assert!(md.len() < full.len());
         assert!(md.contains("_Left out to stay under"), "{md}");
     }
-    let tight = stable(&f, &markdown(&f.suite, &f.run, 1_500));
+    let tight = stable(&f, &markdown(&f.suite, &f.run, 2_500));
     insta::assert_snapshot!("markdown_report_bounded", tight);
 }
 
@@ -469,5 +495,58 @@ fn github_escapes_properties_and_messages() {
             ",title=unexpected status%3A more%3A%3Aexport%3A%3Aanonymous::100%25 sure: a, b"
         ),
         "{line}"
+    );
+}
+
+#[test]
+fn markdown_of_a_large_suite_stays_under_the_pull_request_limit() {
+    // 3 files × 1,000 routes × 3 identities, never sent: results made up, which is all a
+    // reporter sees. Every tenth case errored, the rest were skipped.
+    let routes: String = (0..1_000)
+        .map(|i| format!("[[route]]\nrequest = \"GET /items/{i}\"\nallow = [\"admin\"]\n\n"))
+        .collect();
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            "[targets.t]\nbase_url = \"http://127.0.0.1:9\"\n[identities.anonymous]\n[identities.viewer]\nbearer = \"viewer-token-1111\"\n[identities.admin]\nbearer = \"admin-token-2222\"\n",
+        ),
+        ("a.toml", &routes),
+        ("b.toml", &routes),
+        ("c.toml", &routes),
+    ]);
+    let results: Vec<rolecall_runner::CaseResult> = (0..suite.cases.len())
+        .map(|index| rolecall_runner::CaseResult {
+            index,
+            outcome: if index % 10 == 0 {
+                Outcome::Error
+            } else {
+                Outcome::Skipped
+            },
+            observed: None,
+            attribution: None,
+            request_id: None,
+            verdict: None,
+            message: Some(format!("cannot connect | case {index}\n  detail")),
+        })
+        .collect();
+    let run = RunOutput {
+        results,
+        base_url: "http://127.0.0.1:9".to_owned(),
+        secrets: Arc::new(suite.secrets.clone()),
+    };
+    let md = markdown(&suite, &run, rolecall_runner::MARKDOWN_LIMIT);
+    assert!(md.chars().count() <= rolecall_runner::MARKDOWN_LIMIT);
+    assert!(md.len() > 40_000, "the budget was used: {} bytes", md.len());
+    assert!(
+        md.contains("cannot connect \\| case 0\n"),
+        "{}",
+        &md[..2_000]
+    );
+    let note = md.lines().last().unwrap();
+    assert!(
+        note.starts_with("_Left out to stay under 60000 characters: ")
+            && note.contains("other failures")
+            && note.contains("routes in"),
+        "{note}"
     );
 }
