@@ -70,7 +70,8 @@ pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 pub use reporters::{
-    Format, JsonReporter, ReportFile, ReportSpec, Reporters, TerminalOptions, TerminalReporter,
+    Format, GithubReporter, JsonReporter, JunitReporter, MARKDOWN_LIMIT, MarkdownReporter,
+    ReportFile, ReportSpec, Reporters, SarifReporter, TerminalOptions, TerminalReporter,
     file_reporter, line,
 };
 pub use results::{CaseResult, Outcome};

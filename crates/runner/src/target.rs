@@ -21,10 +21,19 @@ pub(crate) struct TargetGuard {
 #[derive(Debug)]
 struct ProcessGroup {
     child: Child,
+    /// The threads that forward its output, one per stream.
+    forwarders: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
+        self.stop();
+        self.drain();
+    }
+}
+
+impl ProcessGroup {
+    fn stop(&mut self) {
         // The child leads its own process group (`process_group(0)`), so its id names it.
         let pid = rustix::process::Pid::from_child(&self.child);
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
@@ -37,6 +46,16 @@ impl Drop for ProcessGroup {
         }
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         let _ = self.child.wait();
+    }
+
+    /// Lets the forwarding threads write what the service printed last: they end when its
+    /// streams close, which its death does, unless something it left behind holds them
+    /// open, so the wait is bounded.
+    fn drain(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.forwarders.iter().any(|f| !f.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -90,13 +109,14 @@ pub(crate) async fn start(
         let mut child = child;
         // A service logs what it receives, credentials included: its output reaches ours
         // only through the suite's secrets.
+        let mut forwarders = Vec::new();
         if let Some(out) = child.stdout.take() {
-            forward_redacted(out, std::io::stdout(), &suite.secrets);
+            forwarders.push(forward_redacted(out, std::io::stdout(), &suite.secrets));
         }
         if let Some(err) = child.stderr.take() {
-            forward_redacted(err, std::io::stderr(), &suite.secrets);
+            forwarders.push(forward_redacted(err, std::io::stderr(), &suite.secrets));
         }
-        guard.process = Some(ProcessGroup { child });
+        guard.process = Some(ProcessGroup { child, forwarders });
         wait_ready(&ready, target.ready_timeout, guard.process.as_mut()).await?;
     }
     Ok((base, guard))
@@ -110,7 +130,7 @@ fn forward_redacted(
     from: impl std::io::Read + Send + 'static,
     to: impl std::io::Write + Send + 'static,
     secrets: &rolecall_scenario::Secrets,
-) {
+) -> std::thread::JoinHandle<()> {
     use std::io::BufRead as _;
     let mut to = rolecall_scenario::Redacted::new(secrets.clone(), to);
     std::thread::spawn(move || {
@@ -125,7 +145,7 @@ fn forward_redacted(
             }
             line.clear();
         }
-    });
+    })
 }
 
 fn readiness_client() -> Result<reqwest::Client, RunnerError> {

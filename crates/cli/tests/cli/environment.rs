@@ -76,6 +76,7 @@ fn rolecall(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1");
     for name in [
         "ROLECALL_BASE_URL",

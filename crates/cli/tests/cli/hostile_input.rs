@@ -13,6 +13,7 @@ fn rolecall_within(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

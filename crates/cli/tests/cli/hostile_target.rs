@@ -77,6 +77,7 @@ cookies = {{ sid = {COOKIE:?} }}
             .env("INSTA_WORKSPACE_ROOT", dir.path())
             .env("NO_COLOR", "1")
             .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
             .output()
             .unwrap()
     };
@@ -87,9 +88,18 @@ cookies = {{ sid = {COOKIE:?} }}
         "-v",
         "--report",
         "json=report.json",
+        "--report",
+        "junit=report.xml",
+        "--report",
+        "sarif=report.sarif",
+        "--report",
+        "markdown=report.md",
+        "--report",
+        "github",
         "--baseline",
         "baseline.json",
     ]);
+    assert!(text(&run).contains("::error file="), "{}", text(&run));
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     // A second run prints its drift since the baseline the first one wrote, and `diff`
     // compares the two reports.
@@ -125,7 +135,14 @@ cookies = {{ sid = {COOKIE:?} }}
 
     let mut everything = text(&run) + &text(&list) + &text(&test);
     everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
-    everything += &std::fs::read_to_string(dir.path().join("test-report.json")).unwrap();
+    for report in [
+        "test-report.json",
+        "report.xml",
+        "report.sarif",
+        "report.md",
+    ] {
+        everything += &std::fs::read_to_string(dir.path().join(report)).unwrap();
+    }
     everything += &std::fs::read_to_string(dir.path().join("baseline.json")).unwrap();
     everything += &(text(&rerun) + &text(&diff));
     let mut snapshots = 0;

@@ -19,6 +19,7 @@ fn rolecall(args: &[&str], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
@@ -200,6 +201,7 @@ login = {{ request = "POST /login", token = "/access_token" }}
             .env("INSTA_UPDATE", "always")
             .env("INSTA_WORKSPACE_ROOT", dir.path())
             .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
             .output()
             .unwrap()
     };

@@ -144,6 +144,7 @@ fn a_started_services_output_is_redacted() {
         .args(["run", "."])
         .current_dir(dir.path())
         .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
         .env("ADMIN_TOKEN", "svc-adm1n-t0ken")
         .output()

@@ -32,6 +32,7 @@ fn rolecall(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
         .env_remove("ROLECALL_REPORT")
         .env("NO_COLOR", "1")
         .envs(env.iter().copied())
@@ -205,4 +206,45 @@ fn an_invalid_rolecall_report_exits_2_and_sends_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(recorder.connections() > 0);
     assert!(dir.path().join("a-dir/ok.json").exists());
+}
+
+/// Every file format from `rolecall run` and `rolecall test` alike, and GitHub
+/// annotations on stdout by default in GitHub Actions, at the failing route's line.
+#[test]
+fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    suite(dir.path(), &server);
+    let flags = |prefix: &str| -> Vec<String> {
+        ["junit=J.xml", "sarif=J.sarif", "markdown=J.md"]
+            .iter()
+            .flat_map(|spec| ["--report".to_owned(), spec.replace('J', prefix)])
+            .collect()
+    };
+    for (command, expected) in [("run", 1), ("test", 101)] {
+        let mut args = vec![command.to_owned(), ".".to_owned()];
+        args.extend(flags(command));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = rolecall(&args, &[("GITHUB_ACTIONS", "true")], dir.path());
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(expected), "{command}: {all}");
+        assert!(
+            all.contains("::error file=r.toml,line=8,col=11,title=possible privilege escalation"),
+            "{command}: no annotation at the route's line:\n{all}"
+        );
+        let junit = std::fs::read_to_string(dir.path().join(format!("{command}.xml"))).unwrap();
+        assert_eq!(junit.matches("<testcase ").count(), 12, "{junit}");
+        let sarif: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("{command}.sarif"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        let markdown = std::fs::read_to_string(dir.path().join(format!("{command}.md"))).unwrap();
+        assert!(markdown.contains('|'), "{markdown}");
+    }
+    // Outside GitHub Actions, no annotations unless asked for.
+    let out = rolecall(&["run", "."], &[], dir.path());
+    assert!(!text(&out).contains("::error"), "{}", text(&out));
+    let out = rolecall(&["run", ".", "--report", "github"], &[], dir.path());
+    assert!(text(&out).contains("::error file="), "{}", text(&out));
 }

@@ -6,7 +6,12 @@
 //! finishes: a failed run leaves an earlier report as it was.
 
 mod file;
+mod finding;
+mod github;
 mod json;
+mod junit;
+mod markdown;
+mod sarif;
 mod terminal;
 
 use std::fmt;
@@ -15,7 +20,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 pub use file::ReportFile;
+pub use github::GithubReporter;
 pub use json::JsonReporter;
+pub use junit::JunitReporter;
+pub use markdown::{MARKDOWN_LIMIT, MarkdownReporter};
+pub use sarif::SarifReporter;
 pub use terminal::{TerminalOptions, TerminalReporter, line};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
@@ -26,16 +35,35 @@ use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 pub enum Format {
     /// The JSON report: the run's summary and every case, in suite order.
     Json,
+    /// JUnit XML: a `<testsuite>` per route file, a `<testcase>` per case.
+    Junit,
+    /// SARIF 2.1.0: a result per finding, located at the scenario line.
+    Sarif,
+    /// The access matrix in Markdown, failures and escalations first, sized for a
+    /// pull-request comment.
+    Markdown,
+    /// GitHub workflow commands (`::error file=…`) on stdout: `github`, without a file.
+    Github,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 1] = [Format::Json];
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::Junit,
+        Format::Sarif,
+        Format::Markdown,
+        Format::Github,
+    ];
 
     /// The name `--report` and `ROLECALL_REPORT` use.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Sarif => "sarif",
+            Format::Markdown => "markdown",
+            Format::Github => "github",
         }
     }
 }
@@ -54,30 +82,52 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.as_str() == name)
             .ok_or_else(|| {
-                let known: Vec<String> =
-                    Format::ALL.iter().map(|f| format!("`{f}=FILE`")).collect();
+                let known: Vec<String> = Format::ALL
+                    .iter()
+                    .map(|f| match f {
+                        Format::Github => format!("`{f}`"),
+                        _ => format!("`{f}=FILE`"),
+                    })
+                    .collect();
                 format!("unknown format `{name}`: expected {}", known.join(", "))
             })
     }
 }
 
-/// A report to write: `FORMAT=FILE`, as `--report` and `ROLECALL_REPORT` take it.
+/// A report to write: `FORMAT=FILE`, as `--report` and `ROLECALL_REPORT` take it, or
+/// `github` alone (its annotations go to stdout).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportSpec {
     /// What to write.
     pub format: Format,
-    /// Where to write it, relative to the current directory.
+    /// Where to write it, relative to the current directory; empty for `github`.
     pub path: PathBuf,
+}
+
+impl ReportSpec {
+    /// GitHub annotations, on stdout.
+    pub fn github() -> Self {
+        ReportSpec {
+            format: Format::Github,
+            path: PathBuf::new(),
+        }
+    }
 }
 
 impl FromStr for ReportSpec {
     type Err = String;
 
     fn from_str(spec: &str) -> Result<Self, String> {
+        if spec == Format::Github.as_str() {
+            return Ok(ReportSpec::github());
+        }
         let Some((format, file)) = spec.split_once('=') else {
-            return Err("expected `FORMAT=FILE`, such as `json=FILE`".to_owned());
+            return Err("expected `FORMAT=FILE`, such as `json=FILE`, or `github`".to_owned());
         };
         let format: Format = format.parse()?;
+        if format == Format::Github {
+            return Err("`github` writes to stdout: give it without `=FILE`".to_owned());
+        }
         if file.is_empty() {
             return Err(format!("no file after `{format}=`"));
         }
@@ -92,6 +142,10 @@ impl FromStr for ReportSpec {
 pub fn file_reporter(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Reporter + Send> {
     match format {
         Format::Json => Box::new(JsonReporter::new(out)),
+        Format::Junit => Box::new(JunitReporter::new(out)),
+        Format::Sarif => Box::new(SarifReporter::new(out)),
+        Format::Markdown => Box::new(MarkdownReporter::new(out)),
+        Format::Github => Box::new(GithubReporter::new(out)),
     }
 }
 
@@ -125,10 +179,26 @@ impl Reporters {
     /// Prepares a file reporter for each of `specs`: every report that cannot be written
     /// (a missing or read-only directory, a directory in the file's place) is an error,
     /// all of them at once, before anything is sent.
+    ///
+    /// In GitHub Actions (`GITHUB_ACTIONS=true`), GitHub annotations are added unless
+    /// `specs` name them already.
     pub fn prepare(specs: &[ReportSpec]) -> Result<Self, String> {
         let mut reporters = Reporters::new();
         let mut problems = Vec::new();
-        for spec in specs {
+        let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+            && !specs.iter().any(|s| s.format == Format::Github);
+        let default = github.then(ReportSpec::github);
+        for spec in specs.iter().chain(&default) {
+            if spec.format == Format::Github {
+                // Line by line, so annotations and the terminal's lines never interleave
+                // within a line.
+                let out = io::LineWriter::new(io::stdout());
+                reporters.push(
+                    "GitHub annotations",
+                    file_reporter(spec.format, Box::new(out)),
+                );
+                continue;
+            }
             match ReportFile::prepare(&spec.path) {
                 Ok(file) => match file.writer() {
                     Ok(out) => {

@@ -161,3 +161,66 @@ fn html_entities_in_an_error_page_are_redacted() {
 fn credentials_echoed_in_response_headers_are_redacted() {
     check(Encoding::Headers);
 }
+
+/// Every report format (JUnit, SARIF, Markdown, GitHub annotations) of a run against the
+/// hostile target, for each echoed form: no form survives, neither in the file as written
+/// nor once the format's own escaping is undone.
+#[test]
+fn every_report_format_redacts_every_echoed_form() {
+    for form in Encoding::ALL {
+        let hostile = Hostile::start();
+        let (_dir, suite) = suite(&hostile.url(), form);
+        let run = crate::run_all(&suite);
+        let mut everything = String::new();
+        for (format, text) in crate::reports::every_format(&suite, &run) {
+            // The Markdown report quotes headlines only, which need not hold an echo.
+            assert!(
+                format == "markdown" || text.contains("***"),
+                "{form:?}: {format} redacted nothing"
+            );
+            everything.push_str(&text);
+            everything.push_str(&unescaped(format, &text));
+        }
+        let echoes = hostile.echoes();
+        assert!(
+            echoes.iter().any(|e| e.form == form),
+            "nothing echoed as {form:?}"
+        );
+        let leaks: Vec<String> = echoes
+            .iter()
+            .filter_map(|echo| echo.leak_in(&everything))
+            .collect();
+        assert!(leaks.is_empty(), "{form:?}: {leaks:#?}");
+    }
+}
+
+/// `text` with `format`'s escaping undone, so an echo hidden by it is found too.
+fn unescaped(format: &str, text: &str) -> String {
+    match format {
+        "junit" => quick_xml::escape::unescape(text).unwrap().into_owned(),
+        "sarif" => {
+            fn strings(value: &serde_json::Value, out: &mut String) {
+                match value {
+                    serde_json::Value::String(s) => out.push_str(s),
+                    serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                    serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+                    _ => {}
+                }
+                out.push('\n');
+            }
+            let mut out = String::new();
+            strings(&serde_json::from_str(text).unwrap(), &mut out);
+            out
+        }
+        "markdown" => text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("\\|", "|"),
+        _ => text
+            .replace("%0A", "\n")
+            .replace("%0D", "\r")
+            .replace("%3A", ":")
+            .replace("%2C", ",")
+            .replace("%25", "%"),
+    }
+}

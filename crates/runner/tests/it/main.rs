@@ -9,6 +9,7 @@ mod identities;
 mod personas;
 mod raw;
 mod reporters;
+pub(crate) mod reports;
 mod secrets;
 mod server;
 mod targets;
