@@ -71,8 +71,8 @@ const REVIEWED: [(&str, usize, &str); 11] = [
     ),
     (
         "runner/src/reporters/mod.rs",
-        2,
-        "the writer a file reporter wraps in Redacted",
+        3,
+        "the writer a file reporter wraps in Redacted; stdout for GitHub annotations, which their reporter redacts",
     ),
     (
         "runner/src/reporters/terminal.rs",

@@ -308,6 +308,8 @@ mod tests {
 
     #[test]
     fn specs_name_a_known_format_and_a_file() {
+        const KNOWN: &str = "`json=FILE`, `junit=FILE`, `sarif=FILE`, `markdown=FILE`, `github`";
+        assert_eq!("github".parse::<ReportSpec>(), Ok(ReportSpec::github()));
         assert_eq!(
             "json=out.json".parse::<ReportSpec>(),
             Ok(ReportSpec {
@@ -317,11 +319,19 @@ mod tests {
         );
         for (bad, message) in [
             ("json=", "no file after `json=`"),
-            ("xml=out.xml", "unknown format `xml`: expected `json=FILE`"),
-            ("out.json", "expected `FORMAT=FILE`, such as `json=FILE`"),
-            ("=out.json", "unknown format ``: expected `json=FILE`"),
+            ("xml=out.xml", "unknown format `xml`: expected KNOWN"),
+            (
+                "out.json",
+                "expected `FORMAT=FILE`, such as `json=FILE`, or `github`",
+            ),
+            ("=out.json", "unknown format ``: expected KNOWN"),
+            (
+                "github=out.txt",
+                "`github` writes to stdout: give it without `=FILE`",
+            ),
         ] {
-            assert_eq!(bad.parse::<ReportSpec>(), Err(message.to_owned()), "{bad}");
+            let message = message.replace("KNOWN", KNOWN);
+            assert_eq!(bad.parse::<ReportSpec>(), Err(message), "{bad}");
         }
     }
 
