@@ -6,9 +6,8 @@ use rolecall_scenario::{Decision, Secrets, Suite};
 
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
 use crate::credentials::IdentityHeader;
-use crate::engine::Execution;
 use crate::judge::{Verdict, judge};
-use crate::observed::Observed;
+use crate::observed::{Execution, Observed};
 
 /// How a case ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
