@@ -9,29 +9,25 @@ mod values;
 
 use credentials::{Item, collect_credentials};
 use headers::check_headers;
-use identities::*;
-use routes::*;
-use target::*;
-use values::*;
+use identities::{Names, resolve_groups, resolve_identities};
+use routes::{RouteDefaults, expand_file};
+use target::{resolve_settings, resolve_target};
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, display_path};
-use crate::layer::Layer;
-use crate::load::{
-    self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate,
+use crate::load::{self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate};
+use crate::model::Suite;
+use crate::raw::{
+    ApiKeyDef, BasicDef, BodyDef, BodyMatchDef, CaseDef, Defaults, HeaderMatchDef, IdentityDef,
+    JwtDef, LoginDef, RouteDef, TargetDef,
 };
-use crate::model::*;
-use crate::raw::*;
-use crate::secrets::{Secret, Secrets};
+use crate::secrets::Secrets;
 
 const SUITE_KEYS: [&str; 5] = ["defaults", "vars", "targets", "identities", "groups"];
 const JWT_ALGS: [&str; 12] = [

@@ -1,6 +1,21 @@
 //! Routes and their expansion into one case per identity.
 
-use super::*;
+use super::identities::{Names, Resolved};
+use super::values::{
+    compile_regex, pairs, parse_body, parse_request_line, parse_status, toml_to_json,
+};
+use super::{Cx, backticked};
+use crate::diagnostic::{Location, SourceFile, did_you_mean};
+use crate::layer::Layer;
+use crate::load::locate;
+use crate::model::{
+    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route,
+    StatusMatch,
+};
+use crate::raw::{CaseDef, Defaults, RouteDef, StatusValue};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use toml::Spanned;
 
 pub(super) struct RouteDefaults {
     pub(super) allow: StatusMatch,
