@@ -57,7 +57,7 @@ pub use classify::{
 pub use config::{RunConfig, check_base_url};
 pub use errors::{RunnerError, RunnerErrorKind};
 pub use harness::{harness, run_trials};
-pub use judge::{Verdict, judge};
+pub use judge::{Mismatch, MismatchKind, Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};

@@ -69,6 +69,22 @@ struct ReportCase<'a> {
     observed: Option<ObservedReport<'a>>,
     outcome: &'static str,
     message: Option<&'a str>,
+    /// Added after the fields above, which a baseline reads: never rename those.
+    mismatches: Vec<ReportMismatch<'a>>,
+}
+
+/// One typed mismatch, located at the key that set the expectation.
+#[derive(Serialize)]
+struct ReportMismatch<'a> {
+    kind: &'static str,
+    expected: &'a str,
+    observed: &'a str,
+    /// `file:line:col`, as `location` of the case.
+    location: String,
+    file: String,
+    line: u32,
+    column: u32,
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -151,5 +167,19 @@ fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase<'a> {
         },
         outcome: r.outcome.as_str(),
         message: r.message.as_deref(),
+        mismatches: r
+            .mismatches()
+            .iter()
+            .map(|m| ReportMismatch {
+                kind: m.kind.as_str(),
+                expected: &m.expected,
+                observed: &m.observed,
+                location: m.location.to_string(),
+                file: m.location.path.display().to_string(),
+                line: m.location.line,
+                column: m.location.column,
+                message: &m.message,
+            })
+            .collect(),
     }
 }
