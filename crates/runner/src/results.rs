@@ -148,6 +148,10 @@ impl Evaluator<'_> {
         result
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each piece of a failure is passed once, already computed"
+    )]
     fn failure(
         &self,
         index: usize,
