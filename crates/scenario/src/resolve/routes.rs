@@ -9,8 +9,8 @@ use crate::diagnostic::{Location, SourceFile, did_you_mean};
 use crate::layer::Layer;
 use crate::load::locate;
 use crate::model::{
-    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route,
-    SetAt, StatusMatch,
+    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
+    StatusMatch,
 };
 use crate::raw::{CaseDef, Defaults, Keys, RouteDef, StatusValue};
 use std::collections::{BTreeMap, HashMap};
