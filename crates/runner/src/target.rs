@@ -89,9 +89,12 @@ pub(crate) async fn start(
             })?;
         let mut child = child;
         // A service logs what it receives, credentials included: its output reaches ours
-        // only through the suite's secrets.
+        // only through the suite's secrets. Both of its streams go to our stderr: stdout
+        // carries the run's own lines (and reports read by machines), and `rolecall run`
+        // holds its lock for the whole run, so a service line sent there waited for the
+        // run's end and was lost when the process exited first.
         if let Some(out) = child.stdout.take() {
-            forward_redacted(out, std::io::stdout(), &suite.secrets);
+            forward_redacted(out, std::io::stderr(), &suite.secrets);
         }
         if let Some(err) = child.stderr.take() {
             forward_redacted(err, std::io::stderr(), &suite.secrets);
