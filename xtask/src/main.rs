@@ -6,6 +6,8 @@
 //!   when the committed files differ from the generated ones.
 //! - `cargo xtask bench [scenario|runner|mock]`: benchmarks, reported as ratios against a
 //!   reference measured in the same run.
+//! - `cargo xtask modules`: each crate's module edges; fails on a loop or a glob import
+//!   (a unit test checks the same on every `cargo test`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_runner;
+mod modules;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,8 +25,16 @@ fn main() -> Result<()> {
         ["schema"] => schema(false),
         ["schema", "--check"] => schema(true),
         ["bench", rest @ ..] => bench(rest),
+        ["modules"] => {
+            if !modules::print(&root())? {
+                bail!("module loops or glob imports (see PROBLEM lines)");
+            }
+            Ok(())
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci | schema [--check] | bench [scenario|runner|mock]>");
+            eprintln!(
+                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner|mock] | modules>"
+            );
             std::process::exit(2);
         }
     }

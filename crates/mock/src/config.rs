@@ -21,11 +21,12 @@ use crate::app::App;
 use crate::client_ip::ClientIpResolver;
 use crate::edge::EdgeLayer;
 use crate::errors::MockConfigError;
+use crate::file::Read;
 use crate::file::{EdgeFile, LayerFile, OriginFile};
 use crate::persona::{Persona, PersonaSettings};
 use crate::problems::{self, Problems};
 use crate::proxy::Proxy;
-use crate::read::{self, Items, Read};
+use crate::read::{self, Items};
 
 mod app;
 mod layers;

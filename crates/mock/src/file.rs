@@ -12,7 +12,6 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::persona::Persona;
-use crate::read::Read;
 
 /// The whole file.
 #[cfg(feature = "schema")]
@@ -605,6 +604,15 @@ pub(crate) struct RouteFile {
     /// Status of an allowed request. Default 201 for POST, else 200.
     #[cfg_attr(feature = "schema", schemars(with = "Option<u16>"))]
     pub(crate) status: Option<Spanned<u16>>,
+}
+
+/// An item as read: what deserialized, and whether anything had to be taken out of it
+/// first. Checks that a missing value would trip (a layer that "needs `allow`") only run on
+/// clean items, so that one problem is never reported twice in other words.
+#[derive(Debug)]
+pub(crate) struct Read<T> {
+    pub(crate) value: T,
+    pub(crate) clean: bool,
 }
 
 /// An item read whole by serde (as in a unit test) is clean; `read` marks the items it

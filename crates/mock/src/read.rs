@@ -12,17 +12,8 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
-use crate::file::{AppFile, EdgeFile, JwtFile, LayerFile, OriginFile, ProxyFile};
+use crate::file::{AppFile, EdgeFile, JwtFile, LayerFile, OriginFile, ProxyFile, Read};
 use crate::problems::Problems;
-
-/// An item as read: what deserialized, and whether anything had to be taken out of it
-/// first. Checks that a missing value would trip (a layer that "needs `allow`") only run on
-/// clean items, so that one problem is never reported twice in other words.
-#[derive(Debug)]
-pub(crate) struct Read<T> {
-    pub(crate) value: T,
-    pub(crate) clean: bool,
-}
 
 /// Everything readable in the file. Items that could not be read at all are left out;
 /// their problems are reported.

@@ -19,22 +19,11 @@ use crate::classify::Fingerprints;
 use crate::config::RunConfig;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
-use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Observed, Truncated};
+use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Execution, Observed, Truncated};
 use crate::permission::Permission;
 use crate::queue::Queue;
 use crate::results::{CaseResult, Evaluator, Outcome};
 use crate::target::{self, TargetGuard};
-
-/// What happened when a case was executed.
-#[derive(Debug, Clone)]
-pub(crate) enum Execution {
-    /// A response came back.
-    Observed(Observed),
-    /// The case was deliberately not sent.
-    Skipped(String),
-    /// No response: connection refused, timeout, login failure …
-    Error(String),
-}
 
 const MAX_REDIRECTS: usize = 10;
 

@@ -258,8 +258,10 @@ pub fn run_trials_reporting(
                         {
                             let secrets = engine.secrets();
                             let route = suite.route(case);
+                            // `cargo insta review` shows where the expectation lives.
+                            let at = case.expect.explicit_at.as_ref().unwrap_or(&route.location);
                             let description = format!(
-                                "{} {} as {}",
+                                "{} {} as {}, expected at {at}",
                                 route.method,
                                 case.path,
                                 suite.identity(case).name

@@ -1,6 +1,8 @@
 //! Judging: expected outcome + observed response → verdict. Pure and synchronous.
 
-use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer};
+use std::fmt;
+
+use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer, Location};
 
 use crate::classify::Attribution;
 use crate::observed::Observed;
@@ -9,7 +11,7 @@ use crate::observed::Observed;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     /// Every way the response differs from the expectation; empty when it passes.
-    pub problems: Vec<String>,
+    pub mismatches: Vec<Mismatch>,
     /// Set when an identity that must be refused was let in: the worst kind of failure.
     pub escalation: bool,
 }
@@ -17,121 +19,291 @@ pub struct Verdict {
 impl Verdict {
     /// Whether the response met every expectation.
     pub fn passed(&self) -> bool {
-        self.problems.is_empty()
+        self.mismatches.is_empty()
+    }
+}
+
+/// What kind of expectation a [`Mismatch`] breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MismatchKind {
+    /// The status (and, for a 401, its `WWW-Authenticate` challenge).
+    Status,
+    /// The layer that answered.
+    Layer,
+    /// The vendor that answered.
+    Vendor,
+    /// A body matcher.
+    Body,
+    /// A header matcher.
+    Header,
+    /// The `Location` of a redirect.
+    Redirect,
+    /// A deny-body snapshot.
+    Snapshot,
+}
+
+impl MismatchKind {
+    /// Every kind, in the order failures list them.
+    pub const ALL: [MismatchKind; 7] = [
+        MismatchKind::Status,
+        MismatchKind::Layer,
+        MismatchKind::Vendor,
+        MismatchKind::Body,
+        MismatchKind::Header,
+        MismatchKind::Redirect,
+        MismatchKind::Snapshot,
+    ];
+
+    /// `status`, `layer`, `vendor`, `body`, `header`, `redirect` or `snapshot`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MismatchKind::Status => "status",
+            MismatchKind::Layer => "layer",
+            MismatchKind::Vendor => "vendor",
+            MismatchKind::Body => "body",
+            MismatchKind::Header => "header",
+            MismatchKind::Redirect => "redirect",
+            MismatchKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// One way a response differs from its expectation, located at the key that set the
+/// expectation (a `[[route.case]]`'s, a `[[route]]`'s or `[defaults]`'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What kind of expectation it breaks.
+    pub kind: MismatchKind,
+    /// What was expected, as the suite states it (`403`, `waf`, `header x-debug absent`).
+    pub expected: String,
+    /// What came back (`200`, `app`, `header x-debug: 1`).
+    pub observed: String,
+    /// Where the expectation was set.
+    pub location: Location,
+    /// The difference in one sentence, as a failure shows it.
+    pub message: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Collects the mismatches of one judgment.
+struct Found(Vec<Mismatch>);
+
+impl Found {
+    fn push(
+        &mut self,
+        kind: MismatchKind,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+        location: &Location,
+        message: String,
+    ) {
+        self.0.push(Mismatch {
+            kind,
+            expected: expected.into(),
+            observed: observed.into(),
+            location: location.clone(),
+            message,
+        });
     }
 }
 
 /// Compares `observed` (classified as `attribution`) with `expect`.
 pub fn judge(expect: &Expectation, observed: &Observed, attribution: &Attribution) -> Verdict {
-    let mut problems = Vec::new();
+    let mut found = Found(Vec::new());
+    let at = &expect.set_at;
     let status_ok = expect.status.matches(observed.status);
     let escalation =
         !status_ok && expect.decision != Decision::Allow && (200..300).contains(&observed.status);
     if !status_ok {
-        problems.push(format!(
-            "expected status {} ({}), observed {}{}",
-            expect.status,
-            expect.decision.as_str(),
-            observed.status,
-            if escalation {
-                ": access was GRANTED to an identity that must be refused"
-            } else if expect.decision == Decision::Allow && matches!(observed.status, 401 | 403) {
-                ": an allowed identity was refused"
-            } else {
-                ""
-            }
-        ));
+        found.push(
+            MismatchKind::Status,
+            expect.status.to_string(),
+            observed.status.to_string(),
+            &at.status,
+            format!(
+                "expected status {} ({}), observed {}{}",
+                expect.status,
+                expect.decision.as_str(),
+                observed.status,
+                if escalation {
+                    ": access was GRANTED to an identity that must be refused"
+                } else if expect.decision == Decision::Allow && matches!(observed.status, 401 | 403)
+                {
+                    ": an allowed identity was refused"
+                } else {
+                    ""
+                }
+            ),
+        );
     }
     if status_ok
         && expect.www_authenticate
         && observed.status == 401
         && observed.header("www-authenticate").is_none()
     {
-        problems.push("401 without a WWW-Authenticate header (RFC 9110 requires one)".to_owned());
+        found.push(
+            MismatchKind::Status,
+            "401 with WWW-Authenticate",
+            "401 without WWW-Authenticate",
+            &at.status,
+            "401 without a WWW-Authenticate header (RFC 9110 requires one)".to_owned(),
+        );
     }
     if let Some(want) = &expect.redirect {
+        let expected = format!("Location containing {want}");
         match observed.header("location") {
             Some(location) if location.contains(want.as_str()) => {}
-            Some(location) => problems.push(format!(
-                "redirected to `{location}`, expected a Location containing `{want}`"
-            )),
-            None => problems.push(format!(
-                "no Location header, expected a redirect to `{want}`"
-            )),
+            Some(location) => found.push(
+                MismatchKind::Redirect,
+                expected,
+                location,
+                &at.redirect,
+                format!("redirected to `{location}`, expected a Location containing `{want}`"),
+            ),
+            None => found.push(
+                MismatchKind::Redirect,
+                expected,
+                "no Location header",
+                &at.redirect,
+                format!("no Location header, expected a redirect to `{want}`"),
+            ),
         }
     }
     if let Some(layer) = expect.layer
         && attribution.layer != layer
     {
-        problems.push(format!(
-            "refused by the {} layer ({}), expected the {layer} layer{}",
-            attribution.layer,
-            attribution.vendor,
-            if layer == Layer::App {
-                ": the app's own rule was never reached"
-            } else {
-                ""
-            }
-        ));
+        found.push(
+            MismatchKind::Layer,
+            layer.as_str(),
+            attribution.layer.as_str(),
+            &at.layer,
+            format!(
+                "refused by the {} layer ({}), expected the {layer} layer{}",
+                attribution.layer,
+                attribution.vendor,
+                if layer == Layer::App {
+                    ": the app's own rule was never reached"
+                } else {
+                    ""
+                }
+            ),
+        );
     }
     if let Some(vendor) = &expect.vendor
         && !attribution.vendor.eq_ignore_ascii_case(vendor)
     {
-        problems.push(format!(
-            "answered by {}, expected {vendor}",
-            attribution.vendor
-        ));
+        // A wrong layer already names the vendor that answered.
+        let named = found.0.iter().any(|m| m.kind == MismatchKind::Layer);
+        found.push(
+            MismatchKind::Vendor,
+            vendor.as_str(),
+            attribution.vendor.as_str(),
+            &at.vendor,
+            if named {
+                format!("expected vendor {vendor}")
+            } else {
+                format!("answered by {}, expected {vendor}", attribution.vendor)
+            },
+        );
     }
-    for matcher in &expect.body {
-        if let Some(problem) = check_body(matcher, observed) {
-            problems.push(problem);
+    for (i, matcher) in expect.body.iter().enumerate() {
+        if let Some((expected, seen, message)) = check_body(matcher, observed) {
+            let location = at.body.get(i).unwrap_or(&at.status);
+            found.push(MismatchKind::Body, expected, seen, location, message);
         }
     }
-    for matcher in &expect.headers {
-        let value = observed.header(&matcher.name);
-        let problem = match (&matcher.rule, value) {
-            (HeaderRule::Present(true), None) => Some("is missing".to_owned()),
-            (HeaderRule::Present(false), Some(v)) => {
-                Some(format!("is present (`{v}`), expected absent"))
-            }
-            (HeaderRule::Present(_), _) => None,
-            (_, None) => Some("is missing".to_owned()),
-            (HeaderRule::Equals(want), Some(v)) => {
-                (v != want).then(|| format!("is `{v}`, expected `{want}`"))
-            }
-            (HeaderRule::Contains(want), Some(v)) => (!v.contains(want.as_str()))
-                .then(|| format!("is `{v}`, expected it to contain `{want}`")),
-            (HeaderRule::Regex(re), Some(v)) => {
-                (!re.is_match(v)).then(|| format!("is `{v}`, expected it to match /{re}/"))
-            }
+    for (i, matcher) in expect.headers.iter().enumerate() {
+        let name = &matcher.name;
+        let value = observed.header(name);
+        let (expected, problem) = match &matcher.rule {
+            HeaderRule::Present(true) => ("present".to_owned(), value.is_none()),
+            HeaderRule::Present(false) => ("absent".to_owned(), value.is_some()),
+            HeaderRule::Equals(want) => (format!("`{want}`"), value != Some(want.as_str())),
+            HeaderRule::Contains(want) => (
+                format!("containing `{want}`"),
+                !value.is_some_and(|v| v.contains(want.as_str())),
+            ),
+            HeaderRule::Regex(re) => (
+                format!("matching /{re}/"),
+                !value.is_some_and(|v| re.is_match(v)),
+            ),
         };
-        if let Some(problem) = problem {
-            problems.push(format!("header `{}` {problem}", matcher.name));
+        if !problem {
+            continue;
         }
+        let message = match (&matcher.rule, value) {
+            (_, None) => "is missing".to_owned(),
+            (HeaderRule::Present(_), Some(v)) => format!("is present (`{v}`), expected absent"),
+            (HeaderRule::Equals(want), Some(v)) => format!("is `{v}`, expected `{want}`"),
+            (HeaderRule::Contains(want), Some(v)) => {
+                format!("is `{v}`, expected it to contain `{want}`")
+            }
+            (HeaderRule::Regex(re), Some(v)) => format!("is `{v}`, expected it to match /{re}/"),
+        };
+        let location = at.headers.get(i).unwrap_or(&at.status);
+        found.push(
+            MismatchKind::Header,
+            format!("{name} {expected}"),
+            match value {
+                Some(v) => format!("{name}: {v}"),
+                None => format!("{name} absent"),
+            },
+            location,
+            format!("header `{name}` {message}"),
+        );
     }
     Verdict {
-        problems,
+        mismatches: found.0,
         escalation,
     }
 }
 
-fn check_body(matcher: &BodyMatch, observed: &Observed) -> Option<String> {
+/// `(expected, observed, message)` when `matcher` does not hold.
+fn check_body(matcher: &BodyMatch, observed: &Observed) -> Option<(String, String, String)> {
+    let body = &observed.body;
     match matcher {
-        BodyMatch::Contains(text) => (!observed.body.contains(text.as_str()))
-            .then(|| format!("body does not contain `{text}`")),
-        BodyMatch::NotContains(text) => observed
-            .body
-            .contains(text.as_str())
-            .then(|| format!("body contains `{text}`, which it must not")),
-        BodyMatch::Regex(re) => {
-            (!re.is_match(&observed.body)).then(|| format!("body does not match /{re}/"))
-        }
+        BodyMatch::Contains(text) => (!body.contains(text.as_str())).then(|| {
+            (
+                format!("contains `{text}`"),
+                "does not".to_owned(),
+                format!("body does not contain `{text}`"),
+            )
+        }),
+        BodyMatch::NotContains(text) => body.contains(text.as_str()).then(|| {
+            (
+                format!("does not contain `{text}`"),
+                "does".to_owned(),
+                format!("body contains `{text}`, which it must not"),
+            )
+        }),
+        BodyMatch::Regex(re) => (!re.is_match(body)).then(|| {
+            (
+                format!("matches /{re}/"),
+                "does not".to_owned(),
+                format!("body does not match /{re}/"),
+            )
+        }),
         BodyMatch::Json(want) => match observed.json() {
-            None => Some("body is not JSON, expected a JSON body".to_owned()),
+            None => Some((
+                "JSON".to_owned(),
+                "not JSON".to_owned(),
+                "body is not JSON, expected a JSON body".to_owned(),
+            )),
             Some(got) => json_subset(want, &got, "").map(|at| {
-                format!(
-                    "JSON body differs at `{at}`: expected {}",
-                    at_value(want, &at)
+                let pointer = if at == "/" { "" } else { at.as_str() };
+                let seen = got
+                    .pointer(pointer)
+                    .map_or_else(|| "nothing".to_owned(), |v| v.to_string());
+                let expected = at_value(want, &at);
+                (
+                    format!("{at} = {expected}"),
+                    format!("{at} = {seen}"),
+                    format!("JSON body differs at `{at}`: expected {expected}"),
                 )
             }),
         },
@@ -177,7 +349,9 @@ fn at_value(want: &serde_json::Value, pointer: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use rolecall_scenario::{HeaderMatch, StatusMatch};
+    use std::path::PathBuf;
+
+    use rolecall_scenario::{HeaderMatch, SetAt, StatusMatch};
 
     use super::*;
 
@@ -195,6 +369,11 @@ mod tests {
             follow_redirects: false,
             skip: None,
             explicit_at: None,
+            set_at: SetAt::all_at(Location {
+                path: PathBuf::from("routes.toml"),
+                line: 1,
+                column: 1,
+            }),
         }
     }
 
@@ -229,7 +408,12 @@ mod tests {
         problems: &[&str],
     ) {
         let verdict = judge(expect, observed, attribution);
-        assert_eq!(verdict.problems, problems);
+        let messages: Vec<&str> = verdict
+            .mismatches
+            .iter()
+            .map(|m| m.message.as_str())
+            .collect();
+        assert_eq!(messages, problems);
     }
 
     #[test]
@@ -245,10 +429,15 @@ mod tests {
         let verdict = judge(&deny, &response(200, &[], ""), &app());
         assert!(verdict.escalation);
         assert_eq!(
-            verdict.problems,
-            [
-                "expected status 403 (deny), observed 200: access was GRANTED to an identity that must be refused"
-            ]
+            verdict.mismatches[0].message,
+            "expected status 403 (deny), observed 200: access was GRANTED to an identity that must be refused"
+        );
+        assert_eq!(
+            (
+                verdict.mismatches[0].expected.as_str(),
+                verdict.mismatches[0].observed.as_str()
+            ),
+            ("403", "200")
         );
         let allow = expect(Decision::Allow, StatusMatch::Class(2));
         check(&allow, &response(204, &[], ""), &app(), &[]);

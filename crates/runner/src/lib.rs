@@ -65,7 +65,7 @@ pub use drift::{
 pub use errors::{RunnerError, RunnerErrorKind};
 pub use exit::Exit;
 pub use harness::{Trials, harness, run_trials, run_trials_reporting};
-pub use judge::{Verdict, judge};
+pub use judge::{Mismatch, MismatchKind, Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use report::{Summary, json_report, write_json_report};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};

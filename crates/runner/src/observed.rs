@@ -2,6 +2,17 @@
 
 use std::time::Duration;
 
+/// What happened when a case was executed.
+#[derive(Debug, Clone)]
+pub(crate) enum Execution {
+    /// A response came back.
+    Observed(Observed),
+    /// The case was deliberately not sent.
+    Skipped(String),
+    /// No response: connection refused, timeout, login failure …
+    Error(String),
+}
+
 /// A response as the runner saw it. Header names are lowercase, in wire order.
 ///
 /// A body is read up to 1 MiB when the case has body expectations (and for login

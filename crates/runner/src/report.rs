@@ -65,6 +65,23 @@ pub(crate) struct ReportCase<'a> {
     observed: Option<ObservedReport<'a>>,
     outcome: Cow<'a, str>,
     message: Option<Cow<'a, str>>,
+    /// Added after the fields above, which a baseline reads: never rename those.
+    #[serde(default)]
+    mismatches: Vec<ReportMismatch<'a>>,
+}
+
+/// One typed mismatch, located at the key that set the expectation.
+#[derive(Serialize, Deserialize)]
+struct ReportMismatch<'a> {
+    kind: Cow<'a, str>,
+    expected: Cow<'a, str>,
+    observed: Cow<'a, str>,
+    /// `file:line:col`, as `location` of the case.
+    location: Cow<'a, str>,
+    file: Cow<'a, str>,
+    line: u32,
+    column: u32,
+    message: Cow<'a, str>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,5 +177,19 @@ pub(crate) fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase
         },
         outcome: Cow::Borrowed(r.outcome.as_str()),
         message: r.message.as_deref().map(Cow::Borrowed),
+        mismatches: r
+            .mismatches()
+            .iter()
+            .map(|m| ReportMismatch {
+                kind: Cow::Borrowed(m.kind.as_str()),
+                expected: Cow::Borrowed(&m.expected),
+                observed: Cow::Borrowed(&m.observed),
+                location: Cow::Owned(m.location.to_string()),
+                file: Cow::Owned(m.location.path.display().to_string()),
+                line: m.location.line,
+                column: m.location.column,
+                message: Cow::Borrowed(&m.message),
+            })
+            .collect(),
     }
 }

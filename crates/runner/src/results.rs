@@ -6,9 +6,8 @@ use rolecall_scenario::{Decision, Secrets, Suite};
 
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
 use crate::credentials::IdentityHeader;
-use crate::engine::Execution;
-use crate::judge::{Verdict, judge};
-use crate::observed::Observed;
+use crate::judge::{Mismatch, MismatchKind, Verdict, judge};
+use crate::observed::{Execution, Observed};
 
 /// How a case ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +56,14 @@ pub struct CaseResult {
     pub verdict: Option<Verdict>,
     /// Why it failed, was skipped or errored: a multi-line explanation.
     pub message: Option<String>,
+}
+
+impl CaseResult {
+    /// Every way the response differed from its expectation, each located at the key that
+    /// set it; empty unless the case failed.
+    pub fn mismatches(&self) -> &[Mismatch] {
+        self.verdict.as_ref().map_or(&[], |v| &v.mismatches)
+    }
 }
 
 /// Context for turning executions into results.
@@ -128,6 +135,7 @@ impl Evaluator<'_> {
                         &verdict,
                         &observed,
                         &attribution,
+                        result.request_id.as_ref(),
                         identity_headers,
                         secrets,
                     ));
@@ -140,12 +148,17 @@ impl Evaluator<'_> {
         result
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each piece of a failure is passed once, already computed"
+    )]
     fn failure(
         &self,
         index: usize,
         verdict: &Verdict,
         observed: &Observed,
         attribution: &Attribution,
+        request_id: Option<&(String, &'static str)>,
         identity_headers: &[IdentityHeader],
         secrets: &Secrets,
     ) -> String {
@@ -153,11 +166,19 @@ impl Evaluator<'_> {
         if verdict.escalation {
             m.push_str("POSSIBLE PRIVILEGE ESCALATION\n");
         }
-        for problem in &verdict.problems {
-            let _ = writeln!(m, "{problem}");
+        // Each piece of evidence is stated once: what a mismatch already says (the status,
+        // the layer and vendor, a header) is left out of the lines below it.
+        let stated = |kind: MismatchKind| verdict.mismatches.iter().any(|p| p.kind == kind);
+        for mismatch in &verdict.mismatches {
+            let _ = writeln!(m, "{mismatch}");
+            let _ = writeln!(m, "  --> {}", mismatch.location);
         }
         self.context(&mut m, index, identity_headers, secrets);
-        let mut response = format!("{} in {} ms", observed.status, observed.elapsed.as_millis());
+        let mut response = if stated(MismatchKind::Status) {
+            format!("in {} ms", observed.elapsed.as_millis())
+        } else {
+            format!("{} in {} ms", observed.status, observed.elapsed.as_millis())
+        };
         for name in [
             "server",
             "content-type",
@@ -166,7 +187,19 @@ impl Evaluator<'_> {
             "via",
             "x-cache",
         ] {
-            if let Some(v) = observed.header(name) {
+            let named = verdict.mismatches.iter().any(|p| {
+                (p.kind == MismatchKind::Header
+                    && p.message.starts_with(&format!("header `{name}` ")))
+                    || (p.kind == MismatchKind::Redirect && name == "location")
+            });
+            let value = observed.header(name).filter(|v| {
+                !named
+                    && !attribution
+                        .evidence
+                        .iter()
+                        .any(|e| e.contains(&format!("{name}: {v}")))
+            });
+            if let Some(v) = value {
                 let _ = write!(response, "; {name}: {v}");
             }
         }
@@ -174,21 +207,28 @@ impl Evaluator<'_> {
         for hop in &observed.redirects {
             let _ = writeln!(m, "  redirected: {hop}");
         }
-        let _ = writeln!(
-            m,
-            "  answered by: {} layer ({}){}",
-            attribution.layer,
-            attribution.vendor,
-            if attribution.evidence.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", attribution.evidence.join("; "))
+        let evidence = attribution.evidence.join("; ");
+        if stated(MismatchKind::Layer) || stated(MismatchKind::Vendor) {
+            if !evidence.is_empty() {
+                let _ = writeln!(m, "  because:    {evidence}");
             }
-        );
+        } else {
+            let _ = writeln!(
+                m,
+                "  answered by: {} layer ({}){}",
+                attribution.layer,
+                attribution.vendor,
+                if evidence.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {evidence}")
+                }
+            );
+        }
         if let Some(note) = &attribution.ambiguity {
             let _ = writeln!(m, "  note:       {note}");
         }
-        match observed.request_id() {
+        match request_id {
             Some((id, from)) => {
                 let _ = writeln!(m, "  request id: {id} ({from})");
             }

@@ -108,10 +108,12 @@ pub(crate) async fn start(
             })?;
         let mut child = child;
         // A service logs what it receives, credentials included: its output reaches ours
-        // only through the suite's secrets.
+        // only through the suite's secrets. Both of its streams go to our stderr: stdout
+        // carries the run's own lines and what machines read (GitHub annotations), which
+        // a service's log lines must not interleave with.
         let mut forwarders = Vec::new();
         if let Some(out) = child.stdout.take() {
-            forwarders.push(forward_redacted(out, std::io::stdout(), &suite.secrets));
+            forwarders.push(forward_redacted(out, std::io::stderr(), &suite.secrets));
         }
         if let Some(err) = child.stderr.take() {
             forwarders.push(forward_redacted(err, std::io::stderr(), &suite.secrets));

@@ -60,8 +60,8 @@ pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};
 pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
-    Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, Settings, StatusMatch,
-    Suite, Target,
+    Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, SetAt, Settings,
+    StatusMatch, Suite, Target,
 };
 pub use mutation::{
     Carrier, METHOD_OVERRIDE_FIELD, METHOD_OVERRIDE_HEADERS, Mutation, headers_mutation,

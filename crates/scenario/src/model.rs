@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diagnostic::{Location, SourceFile};
@@ -447,6 +448,50 @@ pub struct Expectation {
     pub skip: Option<String>,
     /// Where an explicit `[[route.case]]` for this identity is declared.
     pub explicit_at: Option<Location>,
+    /// Where each part of this expectation was set.
+    pub set_at: SetAt,
+}
+
+/// Where each part of an [`Expectation`] was set: the key of the `[[route.case]]`, the
+/// `[[route]]` or `[defaults]` that decided it (`status`, `deny`, an `allow` entry,
+/// `layer` …), or the route's request line where only a built-in default did. Locations
+/// are shared by the cases of a route, so a suite holds one per key, not one per case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAt {
+    /// The expected status: `status`, `deny` or `unauthenticated` of the case, the route
+    /// or `[defaults]`; else the `allow` entry that lists the identity, or the route's
+    /// `allow` list that leaves it out.
+    pub status: Arc<Location>,
+    /// The expected `Location` header: the case's `redirect`, or `login_redirect` of
+    /// `[defaults]`.
+    pub redirect: Arc<Location>,
+    /// The expected layer: `layer` of the case or the route.
+    pub layer: Arc<Location>,
+    /// The expected vendor: `vendor` of the case or the route.
+    pub vendor: Arc<Location>,
+    /// One per body matcher, in the order of [`Expectation::body`] (`body.json` …).
+    pub body: Vec<Arc<Location>>,
+    /// One per header matcher, in the order of [`Expectation::headers`].
+    pub headers: Vec<Arc<Location>>,
+    /// Whether the response is snapshotted: `snapshot` of the case, the route or
+    /// `[defaults]`.
+    pub snapshot: Arc<Location>,
+}
+
+impl SetAt {
+    /// Every part set at `at`, with no body or header matcher.
+    pub fn all_at(at: Location) -> Self {
+        let at = Arc::new(at);
+        SetAt {
+            status: at.clone(),
+            redirect: at.clone(),
+            layer: at.clone(),
+            vendor: at.clone(),
+            body: Vec::new(),
+            headers: Vec::new(),
+            snapshot: at,
+        }
+    }
 }
 
 /// One identity × route pair: one test.

@@ -4,8 +4,9 @@
 //! by serde (`deny_unknown_fields` stops at the first one); `serde_ignored` collects them
 //! all instead, and the JSON Schema still says `additionalProperties: false`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, Visitor};
@@ -13,6 +14,12 @@ use toml::Spanned;
 
 #[cfg(feature = "schema")]
 use schemars::JsonSchema;
+
+/// Where each key of an item is written, filled in by the reader after deserializing:
+/// `status`, and one level down `body.json` or `headers.x-debug`. A run points a failed
+/// expectation at the key that set it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Keys(pub(crate) HashMap<String, Range<usize>>);
 
 /// A status as written: an integer (`403`) or a class (`"2xx"`). Range checks happen
 /// later so that they can be reported alongside every other problem.
@@ -100,6 +107,9 @@ pub(crate) struct RoutesFile {
 #[derive(Debug, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
 pub(crate) struct Defaults {
+    /// Where each key is written (not part of the format).
+    #[serde(skip)]
+    pub(crate) keys: Keys,
     /// The target used when none is named on the command line.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) target: Option<Spanned<String>>,
@@ -293,6 +303,9 @@ pub(crate) struct BodyDef {
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
 pub(crate) struct RouteDef {
+    /// Where each key is written (not part of the format).
+    #[serde(skip)]
+    pub(crate) keys: Keys,
     /// Request line: "METHOD /path?query", with `{var}` placeholders from identity vars.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub(crate) request: Spanned<String>,
@@ -337,6 +350,9 @@ pub(crate) struct RouteDef {
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
 pub(crate) struct CaseDef {
+    /// Where each key is written (not part of the format).
+    #[serde(skip)]
+    pub(crate) keys: Keys,
     /// The identity (or group) this expectation is for.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) identity: Option<Spanned<String>>,

@@ -15,8 +15,8 @@ use super::Compiler;
 use crate::app::{App, Csrf, Login, Route, Segment, parse_segments};
 use crate::auth::{Authenticator, JwtVerifier, Principal};
 use crate::file;
+use crate::file::Read;
 use crate::proxy::Proxy;
-use crate::read::Read;
 
 /// Credentials to the principal they stand for.
 type Principals = HashMap<String, Principal>;

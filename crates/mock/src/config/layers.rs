@@ -11,10 +11,10 @@ use toml::Spanned;
 
 use super::{Compiler, Defaults};
 use crate::edge::{Check, EdgeLayer, Fault, FaultEnd};
+use crate::file::Read;
 use crate::file::{self, FaultAbort, LayerFile, WafTarget};
 use crate::persona::Persona;
 use crate::rate_limit::RateLimiter;
-use crate::read::Read;
 use crate::waf::{Waf, WafRule, preset_rules};
 
 impl Compiler<'_> {

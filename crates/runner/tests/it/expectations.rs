@@ -276,3 +276,182 @@ allow = ["admin"]
         ]
     );
 }
+
+/// `kind expected→observed @ file:line:col` for each mismatch of `name`, the file shown
+/// by its name only (the suite sits in a temporary directory).
+fn mismatches(
+    suite: &rolecall_scenario::Suite,
+    run: &rolecall_runner::RunOutput,
+    name: &str,
+) -> Vec<String> {
+    let result = run
+        .results
+        .iter()
+        .find(|r| suite.cases[r.index].name == name)
+        .unwrap_or_else(|| panic!("no case {name}"));
+    result
+        .mismatches()
+        .iter()
+        .map(|m| {
+            let file = m.location.path.file_name().unwrap().to_string_lossy();
+            format!(
+                "{} {}→{} @ {file}:{}:{}",
+                m.kind.as_str(),
+                m.expected,
+                m.observed,
+                m.location.line,
+                m.location.column
+            )
+        })
+        .collect()
+}
+
+const LOCATED: &str = r#"[[route]]
+name = "by_defaults"
+request = "GET /status/403"
+allow = ["admin"]
+
+[[route]]
+name = "by_route"
+request = "GET /status/403"
+allow = ["admin"]
+deny = 401
+
+[[route]]
+name = "by_case"
+request = "GET /status/403"
+layer = "app"
+[[route.case]]
+identity = "user"
+status = 404
+layer = "waf"
+vendor = "cloudflare"
+body = { contains = "nope", json = { code = "status_403" } }
+headers = { "x-debug" = { present = true }, "content-type" = { regex = "json$" } }
+[[route.case]]
+identity = "admin"
+vendor = "cloudflare"
+"#;
+
+#[test]
+fn mismatches_point_at_the_key_that_set_the_expectation() {
+    let server = TestServer::start();
+    let suite_file = format!("[defaults]\ndeny = 404\n{}", suite_file(&server.url()));
+    let (_dir, suite) = suite(&[("rolecall.toml", &suite_file), ("routes.toml", LOCATED)]);
+    let run = run_all(&suite);
+    let check = |name: &str, expected: &[&str]| {
+        assert_eq!(mismatches(&suite, &run, name), expected, "{name}");
+    };
+    // The status of a refusal: `deny` of [defaults], then of the route, then of the case.
+    check(
+        "routes::by_defaults::user",
+        &["status 404→403 @ rolecall.toml:2:1"],
+    );
+    check(
+        "routes::by_route::user",
+        &["status 401→403 @ routes.toml:10:1"],
+    );
+    // An allowed identity: the `allow` entry that lists it.
+    check(
+        "routes::by_defaults::admin",
+        &["status 2xx→403 @ routes.toml:4:10"],
+    );
+    // Only a built-in default (401 for no credentials): the route's request line.
+    check(
+        "routes::by_defaults::anonymous",
+        &["status 401→403 @ routes.toml:3:11"],
+    );
+    check(
+        "routes::by_case::user",
+        &[
+            "status 404→403 @ routes.toml:18:1",
+            "layer waf→app @ routes.toml:19:1",
+            "vendor cloudflare→app @ routes.toml:20:1",
+            "body contains `nope`→does not @ routes.toml:21:10",
+            "header x-debug present→x-debug absent @ routes.toml:22:13",
+        ],
+    );
+    // A case that sets only the vendor: its status stays the one [defaults] sets.
+    check(
+        "routes::by_case::admin",
+        &[
+            "status 404→403 @ rolecall.toml:2:1",
+            "vendor cloudflare→app @ routes.toml:25:1",
+        ],
+    );
+    // No case: the route's own `layer = "app"` holds, and is met.
+    check(
+        "routes::by_case::anonymous",
+        &["status 401→403 @ routes.toml:14:11"],
+    );
+
+    // The failure text points at the same key, and states each piece of evidence once.
+    let message = run
+        .results
+        .iter()
+        .find(|r| suite.cases[r.index].name == "routes::by_case::user")
+        .and_then(|r| r.message.clone())
+        .unwrap();
+    assert!(message.contains("routes.toml:19:1"), "{message}");
+    assert!(message.contains("  response:   in "), "{message}");
+    for evidence in [
+        "observed 403",
+        "(app)",
+        "content-type: application/json",
+        "req-0001 (x-request-id)",
+    ] {
+        assert_eq!(
+            message.matches(evidence).count(),
+            1,
+            "`{evidence}` in:\n{message}"
+        );
+    }
+}
+
+#[test]
+fn the_json_report_lists_each_mismatch_where_it_was_set() {
+    let server = TestServer::start();
+    let (_dir, suite) = suite(&[
+        ("rolecall.toml", &suite_file(&server.url())),
+        ("routes.toml", LOCATED),
+    ]);
+    let run = run_all(&suite);
+    let report: serde_json::Value =
+        serde_json::from_str(&rolecall_runner::json_report(&suite, &run)).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    let case = |name: &str| {
+        cases
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let layer = &case("routes::by_case::user")["mismatches"][1];
+    assert_eq!(layer["kind"], "layer");
+    assert_eq!(
+        (&layer["expected"], &layer["observed"]),
+        (&"waf".into(), &"app".into())
+    );
+    assert_eq!((&layer["line"], &layer["column"]), (&19.into(), &1.into()));
+    assert!(
+        layer["file"].as_str().unwrap().ends_with("routes.toml"),
+        "{layer}"
+    );
+    assert!(
+        layer["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("routes.toml:19:1"),
+        "{layer}"
+    );
+    assert!(
+        layer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused by the app layer")
+    );
+    // Passing cases have none; existing fields are still there.
+    let pass = case("routes::by_defaults::user");
+    assert_eq!(pass["outcome"], "pass");
+    assert_eq!(pass["mismatches"], serde_json::json!([]));
+    assert_eq!(case("routes::by_route::user")["expected"]["status"], "401");
+}

@@ -1,7 +1,11 @@
 //! Which values of the files are credentials: each becomes a secret, wherever it is set
 //! and however it is written, and one too short to be kept out of the output is an error.
 
-use super::*;
+use super::Cx;
+use crate::diagnostic::SourceFile;
+use toml::Spanned;
+use toml::de::DeValue;
+
 use crate::secrets::{MIN_SECRET_LEN, is_credential_header};
 
 /// The kind of item whose credentials [`collect_credentials`] finds.

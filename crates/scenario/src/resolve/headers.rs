@@ -2,7 +2,13 @@
 //! (or split into two headers) is reported when the suite loads, at the character at
 //! fault, or at the `${env:NAME}` whose value holds it (never showing that value).
 
-use super::*;
+use super::Cx;
+use crate::diagnostic::SourceFile;
+use std::borrow::Cow;
+use std::ops::Range;
+use toml::Spanned;
+use toml::de::DeValue;
+
 use crate::load::EnvPieces;
 
 /// What a string in an item is sent as.
@@ -415,6 +421,7 @@ fn literal_span(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn names_and_values_are_what_the_wire_accepts() {

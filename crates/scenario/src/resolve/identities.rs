@@ -1,6 +1,16 @@
 //! Identities (with `extends`), credentials and groups.
 
-use super::*;
+use super::values::{pairs, parse_body, parse_request_line, signed_seconds, toml_to_json};
+use super::{Cx, JWT_ALGS, SuiteParts, backticked};
+use crate::diagnostic::{SourceFile, did_you_mean};
+use crate::load;
+use crate::model::{Credentials, Identity, Jwt, JwtDefect, JwtKey, Login};
+use crate::raw::{IdentityDef, JwtDef, LoginDef};
+use crate::secrets::Secret;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::ops::Range;
+use toml::Spanned;
 
 pub(super) struct Resolved {
     pub(super) identity: Identity,

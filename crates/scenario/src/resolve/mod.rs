@@ -9,29 +9,25 @@ mod values;
 
 use credentials::{Item, collect_credentials};
 use headers::check_headers;
-use identities::*;
-use routes::*;
-use target::*;
-use values::*;
+use identities::{Names, resolve_groups, resolve_identities};
+use routes::{RouteDefaults, expand_file};
+use target::{resolve_settings, resolve_target};
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, display_path};
-use crate::layer::Layer;
-use crate::load::{
-    self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate, locate,
+use crate::load::{self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate};
+use crate::model::Suite;
+use crate::raw::{
+    ApiKeyDef, BasicDef, BodyDef, BodyMatchDef, CaseDef, Defaults, HeaderMatchDef, IdentityDef,
+    JwtDef, Keys, LoginDef, RouteDef, TargetDef,
 };
-use crate::model::*;
-use crate::raw::*;
-use crate::secrets::{Secret, Secrets};
+use crate::secrets::Secrets;
 
 const SUITE_KEYS: [&str; 5] = ["defaults", "vars", "targets", "identities", "groups"];
 const JWT_ALGS: [&str; 12] = [
@@ -324,7 +320,10 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
                 collect_credentials(cx, file, value, Item::Headers);
                 if let Some(d) = deserialize_item(value, file, &mut cx.sink, &top_level::<Defaults>)
                 {
-                    parts.defaults = d;
+                    parts.defaults = Defaults {
+                        keys: key_spans(value),
+                        ..d
+                    };
                 }
             }
             "vars" => {
@@ -501,10 +500,12 @@ fn read_route(
     if case_items.is_some() {
         def.case = Some(cases);
     }
+    def.keys = key_spans(&item);
     Some(def)
 }
 
 fn read_case(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Option<CaseDef> {
+    let keys = key_spans(item);
     let mut item = item.clone();
     let matcher_items = take_table(&mut item, "headers");
     let def = deserialize_item::<CaseDef>(&item, file, &mut cx.sink, &case_fields);
@@ -523,7 +524,26 @@ fn read_case(cx: &mut Cx, file: &SourceFile, item: &Spanned<DeValue<'_>>) -> Opt
     if matcher_items.is_some() {
         def.headers = Some(matchers);
     }
+    def.keys = keys;
     Some(def)
+}
+
+/// Where each key of `item` is written, and each key of a table it holds (`body.json`), so
+/// a failed expectation can point at the key that set it.
+fn key_spans(item: &Spanned<DeValue<'_>>) -> Keys {
+    let mut keys = HashMap::new();
+    let Some(table) = item.get_ref().as_table() else {
+        return Keys::default();
+    };
+    for (key, value) in table {
+        if let Some(inner) = value.get_ref().as_table() {
+            for (sub, _) in inner {
+                keys.insert(format!("{}.{}", key.get_ref(), sub.get_ref()), sub.span());
+            }
+        }
+        keys.insert(key.get_ref().to_string(), key.span());
+    }
+    Keys(keys)
 }
 
 /// The `request` and `name` of every route that reads the environment, as written.

@@ -1,6 +1,22 @@
 //! Routes and their expansion into one case per identity.
 
-use super::*;
+use super::identities::{Names, Resolved};
+use super::values::{
+    compile_regex, pairs, parse_body, parse_request_line, parse_status, toml_to_json,
+};
+use super::{Cx, backticked};
+use crate::diagnostic::{Location, SourceFile, did_you_mean};
+use crate::layer::Layer;
+use crate::load::locate;
+use crate::model::{
+    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
+    StatusMatch,
+};
+use crate::raw::{CaseDef, Defaults, Keys, RouteDef, StatusValue};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+use toml::Spanned;
 
 pub(super) struct RouteDefaults {
     pub(super) allow: StatusMatch,
@@ -9,6 +25,30 @@ pub(super) struct RouteDefaults {
     pub(super) login_redirect: Option<String>,
     pub(super) snapshot: bool,
     pub(super) follow_redirects: bool,
+    /// Where `[defaults]` sets each of these.
+    pub(super) at: KeysAt,
+}
+
+/// The locations of an item's keys, each shared by every case it applies to.
+#[derive(Default)]
+pub(super) struct KeysAt(HashMap<String, Arc<Location>>);
+
+impl KeysAt {
+    fn new(cx: &Cx, file: Option<&SourceFile>, keys: &Keys) -> Self {
+        let Some(file) = file else {
+            return KeysAt::default();
+        };
+        KeysAt(
+            keys.0
+                .iter()
+                .map(|(key, span)| (key.clone(), Arc::new(cx.location(file, span.start))))
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Location>> {
+        self.0.get(key).cloned()
+    }
 }
 
 impl RouteDefaults {
@@ -24,6 +64,7 @@ impl RouteDefaults {
             login_redirect: d.login_redirect.clone(),
             snapshot: d.snapshot.unwrap_or(false),
             follow_redirects: d.follow_redirects.unwrap_or(false),
+            at: KeysAt::new(cx, file, &d.keys),
         }
     }
 }
@@ -219,6 +260,12 @@ pub(super) struct BuiltRoute {
     pub(super) expectations: HashMap<usize, Expectation>,
     pub(super) body: Option<Body>,
     pub(super) unauthenticated_explicit: bool,
+    /// Where the route's keys are written.
+    pub(super) at: KeysAt,
+    /// The route's request line: where a built-in default is set.
+    pub(super) request_at: Arc<Location>,
+    /// The `allow` entry that lists each allowed identity.
+    pub(super) allowed_at: HashMap<usize, Arc<Location>>,
 }
 
 impl BuiltRoute {
@@ -246,6 +293,41 @@ impl BuiltRoute {
             status
         };
         let refused = decision != Decision::Allow;
+        let first = |keys: [Option<Arc<Location>>; 3]| {
+            keys.into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_else(|| self.request_at.clone())
+        };
+        let status_at = match decision {
+            Decision::Allow => first([
+                self.at.get("status"),
+                defaults.at.get("allow"),
+                self.allowed_at.get(&i).cloned().or(self.at.get("public")),
+            ]),
+            Decision::Deny => first([
+                self.at.get("deny"),
+                defaults.at.get("deny"),
+                self.at.get("allow"),
+            ]),
+            Decision::Unauthenticated if login_redirect.is_some() => {
+                first([defaults.at.get("login_redirect"), None, None])
+            }
+            Decision::Unauthenticated => first([
+                self.at.get("unauthenticated"),
+                defaults.at.get("unauthenticated"),
+                None,
+            ]),
+        };
+        let set_at = SetAt {
+            status: status_at,
+            redirect: first([defaults.at.get("login_redirect"), None, None]),
+            layer: first([self.at.get("layer"), None, None]),
+            vendor: first([self.at.get("vendor"), None, None]),
+            body: Vec::new(),
+            headers: Vec::new(),
+            snapshot: first([self.at.get("snapshot"), defaults.at.get("snapshot"), None]),
+        };
         Expectation {
             decision,
             status,
@@ -260,6 +342,7 @@ impl BuiltRoute {
             follow_redirects: self.follow_redirects,
             skip: None,
             explicit_at: None,
+            set_at,
         }
     }
 }
@@ -287,7 +370,9 @@ pub(super) fn build_route(
         ok = false;
     }
     let mut listed: HashMap<usize, Range<usize>> = HashMap::new();
+    let mut allowed_at = HashMap::new();
     for entry in def.allow.iter().flatten() {
+        let entry_at = Arc::new(cx.location(file, entry.span().start));
         let Some(members) = names.resolve(cx, file, entry) else {
             ok = false;
             continue;
@@ -308,6 +393,7 @@ pub(super) fn build_route(
                 continue;
             }
             listed.insert(i, entry.span());
+            allowed_at.insert(i, entry_at.clone());
             if !identity.authenticated {
                 cx.error(file, entry.span(), format!("`{}` has no valid credentials and cannot be allowed", identity.name))
                     .label("unauthenticated identity in `allow`")
@@ -356,6 +442,9 @@ pub(super) fn build_route(
         follow_redirects: def.follow_redirects.unwrap_or(defaults.follow_redirects),
         expectations: HashMap::new(),
         body,
+        at: KeysAt::new(cx, Some(file), &def.keys),
+        request_at: Arc::new(cx.location(file, def.request.span().start)),
+        allowed_at,
     };
     let mut case_at: HashMap<usize, Range<usize>> = HashMap::new();
     for case in def.case.iter().flatten() {
@@ -431,6 +520,11 @@ pub(super) struct CaseOverride {
     pub(super) snapshot: Option<bool>,
     pub(super) follow_redirects: Option<bool>,
     pub(super) skip: Option<String>,
+    /// Where the case's keys are written.
+    pub(super) at: KeysAt,
+    /// Where each body matcher, then each header matcher, is written.
+    pub(super) body_at: Vec<Arc<Location>>,
+    pub(super) headers_at: Vec<Arc<Location>>,
 }
 
 pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Option<CaseOverride> {
@@ -451,18 +545,34 @@ pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Opti
         }
         None => None,
     };
+    let at = KeysAt::new(cx, Some(file), &case.keys);
+    // A matcher is set by its own key (`body.json`), else by the table holding it.
+    let case_at = at
+        .get("identity")
+        .or_else(|| at.get("identities"))
+        .unwrap_or_else(|| Arc::new(cx.location(file, 0)));
+    let key_at = |key: &str, table: &str| {
+        at.get(key)
+            .or_else(|| at.get(table))
+            .unwrap_or_else(|| case_at.clone())
+    };
     let mut body = Vec::new();
+    let mut body_at = Vec::new();
     if let Some(b) = &case.body {
         if let Some(json) = &b.json {
             body.push(BodyMatch::Json(toml_to_json(json.get_ref())));
+            body_at.push(key_at("body.json", "body"));
         }
         if let Some(c) = &b.contains {
             body.push(BodyMatch::Contains(c.clone()));
+            body_at.push(key_at("body.contains", "body"));
         }
         if let Some(c) = &b.not_contains {
             body.push(BodyMatch::NotContains(c.clone()));
+            body_at.push(key_at("body.not_contains", "body"));
         }
         if let Some(re) = &b.regex {
+            body_at.push(key_at("body.regex", "body"));
             match compile_regex(cx, file, re) {
                 Some(re) => body.push(BodyMatch::Regex(re)),
                 None => ok = false,
@@ -470,7 +580,9 @@ pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Opti
         }
     }
     let mut headers = Vec::new();
+    let mut headers_at = Vec::new();
     for (name, m) in case.headers.iter().flatten() {
+        headers_at.push(key_at(&format!("headers.{name}"), "headers"));
         let count = usize::from(m.equals.is_some())
             + usize::from(m.contains.is_some())
             + usize::from(m.regex.is_some())
@@ -516,6 +628,9 @@ pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Opti
         snapshot: case.snapshot,
         follow_redirects: case.follow_redirects,
         skip: case.skip.clone(),
+        at,
+        body_at,
+        headers_at,
     })
 }
 
@@ -535,6 +650,19 @@ pub(super) fn parse_layer(cx: &mut Cx, file: &SourceFile, l: &Spanned<String>) -
 }
 
 pub(super) fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Location) {
+    let set_at = &mut expect.set_at;
+    let set = |target: &mut Arc<Location>, key: &str| {
+        if let Some(at) = case.at.get(key) {
+            *target = at;
+        }
+    };
+    set(&mut set_at.status, "status");
+    set(&mut set_at.layer, "layer");
+    set(&mut set_at.vendor, "vendor");
+    set(&mut set_at.redirect, "redirect");
+    set(&mut set_at.snapshot, "snapshot");
+    set_at.body = case.body_at.clone();
+    set_at.headers = case.headers_at.clone();
     if let Some(status) = case.status {
         expect.status = status;
         expect.www_authenticate =

@@ -1,6 +1,13 @@
 //! Suite settings and the selected target.
 
-use super::*;
+use super::values::{pairs, positive_duration};
+use super::{Cx, SuiteParts, backticked};
+use crate::diagnostic::{SourceFile, did_you_mean};
+use crate::load::LoadOptions;
+use crate::model::{Endpoint, MAX_CONCURRENCY, Settings, Target};
+use crate::raw::Defaults;
+use std::time::Duration;
+use toml::Spanned;
 
 pub(super) fn resolve_settings(cx: &mut Cx, file: Option<&SourceFile>, d: &Defaults) -> Settings {
     let mut settings = Settings {

@@ -1,6 +1,14 @@
 //! Values as written: statuses, durations, regexes, request lines, bodies.
 
-use super::*;
+use super::{Cx, backticked};
+use crate::diagnostic::{SourceFile, did_you_mean};
+use crate::load::locate;
+use crate::model::{Body, Method, StatusMatch};
+use crate::raw::{BodyDef, StatusValue};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
 
 pub(super) fn parse_status(
     cx: &mut Cx,
