@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::errors::{RunnerError, RunnerErrorKind};
-use crate::report::Summary;
+use crate::reporter::Summary;
 
 /// How a run ended, as its exit code says it: 0, 1 or 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::config::RunConfig;
 use crate::engine::{Engine, Finished, Retain};
 use crate::exit::Exit;
 use crate::inbox::Inbox;
-use crate::report::Summary;
+use crate::reporter::Summary;
 use crate::reporter::{CaseFinished, Reporter as _, RunFinished, RunStarted};
 use crate::reporters::Reporters;
 use crate::results::Outcome;

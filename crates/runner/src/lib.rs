@@ -67,15 +67,14 @@ pub use exit::Exit;
 pub use harness::{Trials, harness, run_trials, run_trials_reporting};
 pub use judge::{Mismatch, MismatchKind, Verdict, judge};
 pub use observed::{Observed, Truncated};
-pub use report::{Summary, json_report, write_json_report};
-pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
+pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted, Summary};
 pub use reporters::{
     Format, GithubReporter, JsonReporter, JunitReporter, MARKDOWN_LIMIT, MarkdownReporter,
     ReportFile, ReportSpec, Reporters, SarifReporter, TerminalOptions, TerminalReporter,
     file_reporter, line,
 };
 pub use results::{CaseResult, Outcome};
-pub use run::{Keep, RunEnd, RunOutput, run, run_reporting};
+pub use run::{Keep, RunEnd, RunOutput, json_report, run, run_reporting, write_json_report};
 pub use target::check_mock;
 
 /// Re-exported so a harness can parse libtest arguments itself.

@@ -2,55 +2,12 @@
 //! baselines by [`JsonReporter`](crate::reporters::JsonReporter).
 
 use std::borrow::Cow;
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use rolecall_scenario::Suite;
 
-use crate::reporter::{CaseFinished, Reporter as _, RunFinished, RunStarted};
-use crate::reporters::JsonReporter;
-use crate::results::{CaseResult, Outcome};
-
-/// Counts by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Cases whose expectations held.
-    pub pass: usize,
-    /// Cases whose response differed.
-    pub fail: usize,
-    /// Cases not sent on purpose.
-    pub skipped: usize,
-    /// Cases without a response.
-    pub error: usize,
-}
-
-impl Summary {
-    /// Counts `results`.
-    pub fn of(results: &[CaseResult]) -> Self {
-        let mut s = Summary::default();
-        for r in results {
-            s.add(r.outcome);
-        }
-        s
-    }
-
-    /// Counts one more case that ended with `outcome`.
-    pub fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Pass => self.pass += 1,
-            Outcome::Fail => self.fail += 1,
-            Outcome::Skipped => self.skipped += 1,
-            Outcome::Error => self.error += 1,
-        }
-    }
-
-    /// Every case counted.
-    pub fn total(&self) -> usize {
-        self.pass + self.fail + self.skipped + self.error
-    }
-}
+use crate::results::CaseResult;
 
 /// One case of the JSON report. Borrowed when written from a result; owned when read
 /// back from the spool the reporter keeps until the run ends (so field order is kept).
@@ -101,47 +58,6 @@ struct ObservedReport<'a> {
     evidence: Cow<'a, [String]>,
     ambiguity: Option<Cow<'a, str>>,
     elapsed_ms: u128,
-}
-
-/// Renders the JSON report of a run. Every secret known to the run (including minted
-/// and captured tokens), in every form, is redacted.
-pub fn json_report(suite: &Suite, run: &crate::RunOutput) -> String {
-    let mut json = Vec::new();
-    write_json_report(suite, run, &mut json).expect("writing to a Vec does not fail");
-    String::from_utf8(json).expect("serde_json writes UTF-8")
-}
-
-/// Writes the JSON report of a finished run to `out`: what [`json_report`] returns,
-/// through the same [`JsonReporter`] `rolecall run` feeds as cases finish. Every string
-/// (keys included) is redacted before it is escaped, with the run's secrets: no field
-/// can carry one, and the report's structure stays valid whatever a secret looks like.
-pub fn write_json_report<W: std::io::Write>(
-    suite: &Suite,
-    run: &crate::RunOutput,
-    out: W,
-) -> std::io::Result<()> {
-    let selected: Vec<usize> = run.results.iter().map(|r| r.index).collect();
-    let secrets: &Arc<_> = &run.secrets;
-    let mut reporter = JsonReporter::new(out);
-    reporter.run_started(&RunStarted {
-        suite,
-        selected: &selected,
-        secrets,
-    })?;
-    for result in &run.results {
-        reporter.case_finished(&CaseFinished {
-            suite,
-            result,
-            secrets,
-        })?;
-    }
-    reporter.run_finished(&RunFinished {
-        suite,
-        summary: Summary::of(&run.results),
-        base_url: &run.base_url,
-        elapsed: Duration::ZERO,
-        secrets,
-    })
 }
 
 /// The report's view of `r`.

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use rolecall_scenario::{Secrets, Suite};
 
-use crate::report::Summary;
-use crate::results::CaseResult;
+use serde::Serialize;
+
+use crate::results::{CaseResult, Outcome};
 
 /// The run is about to send its first request.
 #[derive(Debug, Clone, Copy)]
@@ -70,5 +71,44 @@ pub trait Reporter {
     fn run_finished(&mut self, event: &RunFinished<'_>) -> io::Result<()> {
         let _ = event;
         Ok(())
+    }
+}
+
+/// Counts by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Cases whose expectations held.
+    pub pass: usize,
+    /// Cases whose response differed.
+    pub fail: usize,
+    /// Cases not sent on purpose.
+    pub skipped: usize,
+    /// Cases without a response.
+    pub error: usize,
+}
+
+impl Summary {
+    /// Counts `results`.
+    pub fn of(results: &[CaseResult]) -> Self {
+        let mut s = Summary::default();
+        for r in results {
+            s.add(r.outcome);
+        }
+        s
+    }
+
+    /// Counts one more case that ended with `outcome`.
+    pub fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Error => self.error += 1,
+        }
+    }
+
+    /// Every case counted.
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.skipped + self.error
     }
 }

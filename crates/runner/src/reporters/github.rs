@@ -46,7 +46,12 @@ impl<W: Write> Reporter for GithubReporter<W> {
         };
         let suite = event.suite;
         let case = &suite.cases[event.result.index];
-        let at = location(suite, case);
+        // At the key that set the first failing expectation, when the verdict names it.
+        let at = event
+            .result
+            .mismatches()
+            .first()
+            .map_or_else(|| location(suite, case), |m| &m.location);
         let secrets = event.secrets;
         let title = secrets.redact(&format!("{}: {}", kind.title(), case.name));
         let message = secrets.redact(event.result.message.as_deref().unwrap_or("").trim_end());

@@ -12,7 +12,8 @@ use serde::ser::{Error as _, SerializeSeq as _};
 
 use rolecall_scenario::{Redacted, Secrets};
 
-use crate::report::{ReportCase, Summary, report_case};
+use crate::report::{ReportCase, report_case};
+use crate::reporter::Summary;
 use crate::reporter::{CaseFinished, Reporter, RunFinished};
 
 /// Writes the JSON report (`version`, `target`, `base_url`, `summary`, then `cases` in suite order)
