@@ -11,13 +11,8 @@ use crate::{text, write};
 #[path = "../../../runner/tests/it/hostile.rs"]
 mod hostile;
 
-use hostile::{Encoding, Hostile};
+use hostile::{API_KEY, AUTH_TOKEN, BEARER, COOKIE, Encoding, Hostile, PASSWORD, suite_file};
 
-const BEARER: &str = "tok/en +&\"<42>";
-const PASSWORD: &str = "p@ss w/rd+&\"<é>";
-const API_KEY: &str = "k3y/+&\"<v>=";
-const AUTH_TOKEN: &str = "hdr/tok+&<x>";
-const COOKIE: &str = "ck/v+&x<1>";
 const TENANT: &str = "tenant-from-env-5e1";
 
 /// What the hostile target answers for an encoding, so that a case can expect it and
@@ -33,22 +28,7 @@ fn status(encoding: Encoding) -> u16 {
 fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
     let hostile = Hostile::start();
     let dir = tempfile::tempdir().unwrap();
-    let suite = format!(
-        r#"
-[targets.t]
-base_url = "{}"
-[identities.bearer]
-bearer = "${{env:HOSTILE_BEARER}}"
-[identities.basic]
-basic = {{ username = "alice", password = "${{env:HOSTILE_PASSWORD}}" }}
-[identities.keyed]
-api_key = {{ header = "X-Api-Key", value = {API_KEY:?} }}
-headers = {{ X-Auth-Token = {AUTH_TOKEN:?} }}
-[identities.cookie]
-cookies = {{ sid = {COOKIE:?} }}
-"#,
-        hostile.url()
-    );
+    let suite = suite_file(&hostile.url());
     // Per encoding: a route every identity fails (its message quotes the answer) and one
     // every identity passes with a snapshot. And a request line that reads the
     // environment.

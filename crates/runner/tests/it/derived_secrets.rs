@@ -11,33 +11,13 @@ use std::sync::Arc;
 use rolecall_runner::{Keep, Outcome, RunConfig};
 use rolecall_scenario::Suite;
 
-use crate::hostile::{Encoding, Hostile};
-
-/// Credentials with characters every encoding changes: `/`, `+`, `&`, `"`, `<`, `>`, a
-/// space and (where a header may carry it, inside `Basic`) non-ASCII.
-const BEARER: &str = "tok/en +&\"<42>";
-const PASSWORD: &str = "p@ss w/rd+&\"<é>";
-const API_KEY: &str = "k3y/+&\"<v>=";
-const AUTH_TOKEN: &str = "hdr/tok+&<x>";
-const COOKIE: &str = "ck/v+&x<1>";
+use crate::hostile::{
+    API_KEY, AUTH_TOKEN, BEARER, COOKIE, Encoding, Hostile, PASSWORD, suite_file,
+};
 
 fn suite(url: &str, form: Encoding) -> (tempfile::TempDir, Arc<Suite>) {
     let dir = tempfile::tempdir().unwrap();
-    let suite = format!(
-        r#"
-[targets.t]
-base_url = "{url}"
-[identities.bearer]
-bearer = "${{env:HOSTILE_BEARER}}"
-[identities.basic]
-basic = {{ username = "alice", password = "${{env:HOSTILE_PASSWORD}}" }}
-[identities.keyed]
-api_key = {{ header = "X-Api-Key", value = {API_KEY:?} }}
-headers = {{ X-Auth-Token = {AUTH_TOKEN:?} }}
-[identities.cookie]
-cookies = {{ sid = {COOKIE:?} }}
-"#
-    );
+    let suite = suite_file(url);
     // Every identity must be refused (403): the target's answers all fail, so every
     // failure message quotes what came back.
     let routes = format!(

@@ -11,6 +11,35 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
+/// The credentials the hostile-target tests send, with characters every encoding changes:
+/// `/`, `+`, `&`, `"`, `<`, `>`, a space and (where a header may carry it, inside `Basic`)
+/// non-ASCII. The bearer token and the password are read from the environment
+/// (`HOSTILE_BEARER`, `HOSTILE_PASSWORD`), the others are written in the file.
+pub(crate) const BEARER: &str = "tok/en +&\"<42>";
+pub(crate) const PASSWORD: &str = "p@ss w/rd+&\"<é>";
+pub(crate) const API_KEY: &str = "k3y/+&\"<v>=";
+pub(crate) const AUTH_TOKEN: &str = "hdr/tok+&<x>";
+pub(crate) const COOKIE: &str = "ck/v+&x<1>";
+
+/// A suite file whose target is `url` and whose identities send every credential above.
+pub(crate) fn suite_file(url: &str) -> String {
+    format!(
+        r#"
+[targets.t]
+base_url = "{url}"
+[identities.bearer]
+bearer = "${{env:HOSTILE_BEARER}}"
+[identities.basic]
+basic = {{ username = "alice", password = "${{env:HOSTILE_PASSWORD}}" }}
+[identities.keyed]
+api_key = {{ header = "X-Api-Key", value = {API_KEY:?} }}
+headers = {{ X-Auth-Token = {AUTH_TOKEN:?} }}
+[identities.cookie]
+cookies = {{ sid = {COOKIE:?} }}
+"#
+    )
+}
+
 /// One way the target writes a credential back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
