@@ -55,8 +55,8 @@ fn corpus_dir() -> &'static Path {
 pub(crate) fn samples() -> Vec<(String, u16, Vec<(String, String)>, String, String, String)> {
     let path = corpus_dir().join("MANIFEST.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let manifest: Manifest = toml::from_str(&text)
-        .unwrap_or_else(|error| panic!("corpus/MANIFEST.toml: {error}"));
+    let manifest: Manifest =
+        toml::from_str(&text).unwrap_or_else(|error| panic!("corpus/MANIFEST.toml: {error}"));
     let mut out = Vec::new();
     for sample in manifest.sample {
         assert!(
@@ -64,14 +64,27 @@ pub(crate) fn samples() -> Vec<(String, u16, Vec<(String, String)>, String, Stri
             "{}: provenance must name a repository and a path",
             sample.id
         );
-        assert_eq!(sample.commit.len(), 40, "{}: commit must be a full hash", sample.id);
-        assert!(!sample.license.is_empty() && !sample.note.is_empty(), "{}", sample.id);
+        assert_eq!(
+            sample.commit.len(),
+            40,
+            "{}: commit must be a full hash",
+            sample.id
+        );
+        assert!(
+            !sample.license.is_empty() && !sample.note.is_empty(),
+            "{}",
+            sample.id
+        );
         sample
             .layer
             .parse::<rolecall_scenario::Layer>()
             .unwrap_or_else(|error| panic!("corpus/MANIFEST.toml: {}: {error}", sample.id));
         let bytes = std::fs::read(corpus_dir().join(&sample.body)).unwrap();
-        assert!(bytes.len() <= 64 * 1024, "{}: samples stay under 64 KiB", sample.id);
+        assert!(
+            bytes.len() <= 64 * 1024,
+            "{}: samples stay under 64 KiB",
+            sample.id
+        );
         let body = String::from_utf8_lossy(&bytes).into_owned();
         let headers: Vec<(String, String)> = sample
             .headers
@@ -113,7 +126,9 @@ fn every_captured_deny_page_is_attributed_to_its_vendor() {
         let attributed = format!("{}@{}", got.vendor, got.layer);
         writeln!(table, "{id} | {status} | {expected} | {attributed}").unwrap();
         if attributed != expected {
-            wrong.push(format!("{id} ({status}): expected {expected}, got {attributed}"));
+            wrong.push(format!(
+                "{id} ({status}): expected {expected}, got {attributed}"
+            ));
         }
     }
     println!("{table}");
