@@ -67,19 +67,24 @@ struct Case {
 
 impl Case {
     fn attribution(&self) -> Attribution {
-        classify(
-            Fingerprints::builtin(),
-            &Evidence {
-                status: self.status,
-                headers: &self.headers,
-                body: &self.body,
-            },
-        )
+        attribute(self.status, &self.headers, &self.body)
     }
 
     fn expected(&self) -> String {
         format!("{}@{}", self.vendor, self.layer)
     }
+}
+
+/// The built-in fingerprints' answer for a response.
+fn attribute(status: u16, headers: &[(String, String)], body: &str) -> Attribution {
+    classify(
+        Fingerprints::builtin(),
+        &Evidence {
+            status,
+            headers,
+            body,
+        },
+    )
 }
 
 fn named(attribution: &Attribution) -> String {
@@ -241,14 +246,7 @@ fn each_persona_is_attributed_like_the_real_pages_of_its_vendor() {
             })
             .collect();
         let body = response.text().unwrap();
-        let mock = named(&classify(
-            Fingerprints::builtin(),
-            &Evidence {
-                status,
-                headers: &headers,
-                body: &body,
-            },
-        ));
+        let mock = named(&attribute(status, &headers, &body));
         for id in ids {
             let real = cases
                 .iter()
@@ -262,14 +260,7 @@ fn each_persona_is_attributed_like_the_real_pages_of_its_vendor() {
             );
             // Without its headers the persona's page still names its vendor, as the
             // body-only captures do: the page decides, not the headers around it.
-            let bare = named(&classify(
-                Fingerprints::builtin(),
-                &Evidence {
-                    status,
-                    headers: &[],
-                    body: &body,
-                },
-            ));
+            let bare = named(&attribute(status, &[], &body));
             assert_eq!(
                 bare,
                 real.expected(),
