@@ -281,7 +281,8 @@ impl Seen {
     /// Whether the request got through: a 2xx, or a redirect the app itself answered.
     fn granted(&self) -> bool {
         match self.status {
-            200..=299 => true,
+            // A WAF's block page served with 200 (F5 ASM does by default) refused the request.
+            200..=299 => self.layer != "waf",
             300..=399 => self.layer == "app",
             _ => false,
         }
@@ -292,6 +293,7 @@ impl Seen {
     fn refused(&self) -> bool {
         match self.status {
             400..=499 => true,
+            200..=299 => self.layer == "waf",
             500..=599 => ["server", "waf", "cdn"].contains(&self.layer.as_str()),
             _ => false,
         }
@@ -563,6 +565,26 @@ mod tests {
         check(
             &[("a", 403, "cdn")],
             &[("a", 302, "app")],
+            &[("a", DriftKind::Granted)],
+        );
+    }
+
+    #[test]
+    fn a_waf_block_page_served_with_200_is_a_refusal_not_an_escalation() {
+        // F5 ASM answers with its rejection page and 200: still refused, no escalation.
+        check(
+            &[("a", 403, "app")],
+            &[("a", 200, "waf")],
+            &[("a", DriftKind::Status)],
+        );
+        check(
+            &[("a", 200, "app")],
+            &[("a", 200, "waf")],
+            &[("a", DriftKind::Refused)],
+        );
+        check(
+            &[("a", 200, "waf")],
+            &[("a", 200, "app")],
             &[("a", DriftKind::Granted)],
         );
     }

@@ -117,8 +117,25 @@ pub fn judge(expect: &Expectation, observed: &Observed, attribution: &Attributio
     let mut found = Found(Vec::new());
     let at = &expect.set_at;
     let status_ok = expect.status.matches(observed.status);
-    let escalation =
-        !status_ok && expect.decision != Decision::Allow && (200..300).contains(&observed.status);
+    // A WAF block page served with a 2xx (F5 ASM's default) is a refusal in disguise: never
+    // access granted, never an escalation.
+    let disguised = (200..300).contains(&observed.status) && attribution.layer == Layer::Waf;
+    let escalation = !status_ok
+        && !disguised
+        && expect.decision != Decision::Allow
+        && (200..300).contains(&observed.status);
+    if status_ok && disguised && expect.decision == Decision::Allow {
+        found.push(
+            MismatchKind::Status,
+            expect.status.to_string(),
+            format!("{} ({} block page)", observed.status, attribution.vendor),
+            &at.status,
+            format!(
+                "observed {}, but the body is the {} block page: a refusal in disguise, an allowed identity was refused by the waf layer",
+                observed.status, attribution.vendor
+            ),
+        );
+    }
     if !status_ok {
         found.push(
             MismatchKind::Status,
@@ -130,7 +147,9 @@ pub fn judge(expect: &Expectation, observed: &Observed, attribution: &Attributio
                 expect.status,
                 expect.decision.as_str(),
                 observed.status,
-                if escalation {
+                if disguised {
+                    ": a refusal in disguise (the waf layer's block page served with a 2xx), not access granted"
+                } else if escalation {
                     ": access was GRANTED to an identity that must be refused"
                 } else if expect.decision == Decision::Allow && matches!(observed.status, 401 | 403)
                 {
@@ -447,6 +466,38 @@ mod tests {
             &app(),
             &["expected status 2xx (allow), observed 403: an allowed identity was refused"],
         );
+    }
+
+    #[test]
+    fn a_waf_block_page_served_with_200_is_a_refusal_in_disguise() {
+        let f5 = Attribution {
+            layer: Layer::Waf,
+            vendor: "f5-asm".to_owned(),
+            evidence: Vec::new(),
+            ambiguity: None,
+        };
+        let page = response(200, &[], "The requested URL was rejected.");
+        let deny = expect(Decision::Deny, StatusMatch::Exact(403));
+        let verdict = judge(&deny, &page, &f5);
+        assert!(!verdict.escalation);
+        assert!(
+            verdict.mismatches[0]
+                .message
+                .contains("a refusal in disguise"),
+            "{:?}",
+            verdict.mismatches
+        );
+        let allow = expect(Decision::Allow, StatusMatch::Class(2));
+        let verdict = judge(&allow, &page, &f5);
+        assert!(!verdict.passed() && !verdict.escalation);
+        assert!(
+            verdict.mismatches[0].message.contains("f5-asm block page"),
+            "{:?}",
+            verdict.mismatches
+        );
+        // The same 200 from the app is access granted.
+        assert!(judge(&deny, &page, &app()).escalation);
+        assert!(judge(&allow, &page, &app()).passed());
     }
 
     #[test]

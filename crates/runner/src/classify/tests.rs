@@ -474,8 +474,10 @@ fn cloudflare_relays_app_json() {
     );
 }
 
+/// Presence headers never decide a refusal: with no Cloudflare page, the origin behind
+/// Cloudflare refused, and the evidence still names the relay.
 #[test]
-fn cloudflare_relays_origin_text_is_hedged() {
+fn cloudflare_relays_origin_text_is_the_origins() {
     let got = check(
         403,
         &[
@@ -484,10 +486,41 @@ fn cloudflare_relays_origin_text_is_hedged() {
             ("content-type", "text/plain"),
         ],
         "Forbidden",
-        "cdn",
-        "cloudflare",
+        "app",
+        "app",
     );
-    assert!(got.ambiguity.unwrap().contains("origin may have refused"));
+    assert!(got.ambiguity.unwrap().contains("custom response"));
+    assert!(
+        got.evidence[0].contains("relayed by Cloudflare"),
+        "{:?}",
+        got.evidence
+    );
+    // An HTML refusal page the app wrote itself, behind Cloudflare.
+    check(
+        403,
+        &[
+            ("cf-ray", "8a1b2c3d4e5f6789-FRA"),
+            ("content-type", "text/html"),
+        ],
+        "<html><body><h1>You may not see this invoice</h1></body></html>",
+        "app",
+        "app",
+    );
+    // The same for CloudFront's relay headers.
+    check(
+        403,
+        &[
+            (
+                "x-amz-cf-id",
+                "8ZzPqcF0wzVf8Qa5fzI-ZJ1a9DtY6iqFM2F9Kv3ET8eJh5Sy3jQ5oA==",
+            ),
+            ("x-amz-cf-pop", "FRA56-P1"),
+            ("via", "1.1 0123456789abcdef.cloudfront.net (CloudFront)"),
+        ],
+        "Forbidden",
+        "app",
+        "app",
+    );
 }
 
 // ------------------------------------------------------------------ CloudFront / AWS WAF
