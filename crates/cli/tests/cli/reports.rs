@@ -216,7 +216,7 @@ fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
     let dir = tempfile::tempdir().unwrap();
     suite(dir.path(), &server);
     let flags = |prefix: &str| -> Vec<String> {
-        ["junit=J.xml", "sarif=J.sarif", "markdown=J.md"]
+        ["junit=J.xml", "sarif=J.sarif", "markdown=J.md", "html=J.html"]
             .iter()
             .flat_map(|spec| ["--report".to_owned(), spec.replace('J', prefix)])
             .collect()
@@ -241,6 +241,9 @@ fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
         assert_eq!(sarif["version"], "2.1.0");
         let markdown = std::fs::read_to_string(dir.path().join(format!("{command}.md"))).unwrap();
         assert!(markdown.contains('|'), "{markdown}");
+        let html = std::fs::read_to_string(dir.path().join(format!("{command}.html"))).unwrap();
+        assert_eq!(html.matches("<div class=\"c ").count(), 12, "{html}");
+        assert!(html.contains("<section id=\"escalations\""), "{html}");
     }
     // Outside GitHub Actions, no annotations unless asked for.
     let out = rolecall(&["run", "."], &[], dir.path());
