@@ -228,11 +228,7 @@ impl<'a> View<'a> {
         );
         if let Some(a) = &self.result.attribution {
             out.push_str("<span class=\"lv\">");
-            escape(out, a.layer.as_str());
-            if !a.vendor.eq_ignore_ascii_case(a.layer.as_str()) {
-                out.push_str(" · ");
-                escape(out, &self.redact(&a.vendor));
-            }
+            self.layer_vendor(a, out);
             out.push_str("</span>");
         }
         if let Some((id, source)) = &self.result.request_id {
@@ -275,6 +271,15 @@ impl<'a> View<'a> {
         out.push_str("</div>\n");
     }
 
+    /// `waf · cloudflare`, or the layer alone when the vendor has its name (`app`).
+    fn layer_vendor(&self, a: &crate::classify::Attribution, out: &mut String) {
+        escape(out, a.layer.as_str());
+        if !a.vendor.eq_ignore_ascii_case(a.layer.as_str()) {
+            out.push_str(" · ");
+            escape(out, &self.redact(&a.vendor));
+        }
+    }
+
     /// The case's entry in the list of escalations and failures.
     fn problem(&self, out: &mut String) {
         let kind = self.kind.unwrap_or(Kind::NoResponse);
@@ -307,9 +312,7 @@ impl<'a> View<'a> {
         out.push_str("</b>");
         if let Some(a) = &self.result.attribution {
             out.push_str(" · answered by ");
-            escape(out, a.layer.as_str());
-            out.push_str(" / ");
-            escape(out, &self.redact(&a.vendor));
+            self.layer_vendor(a, out);
         }
         if let Some((id, _)) = &self.result.request_id {
             out.push_str(" · request id <code>");
@@ -469,7 +472,7 @@ impl Page<'_> {
         out.push_str("<div class=\"tiles\">");
         for (class, n, label, outcome) in [
             ("esc", escalations, "escalations", "escalation"),
-            ("fail", s.fail, "failed", "fail"),
+            ("fail", s.fail - escalations, "other failures", "fail"),
             ("error", s.error, "errors", "error"),
             ("pass", s.pass, "passed", "pass"),
             ("skip", s.skipped, "skipped", "skipped"),
