@@ -216,10 +216,15 @@ fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
     let dir = tempfile::tempdir().unwrap();
     suite(dir.path(), &server);
     let flags = |prefix: &str| -> Vec<String> {
-        ["junit=J.xml", "sarif=J.sarif", "markdown=J.md", "html=J.html"]
-            .iter()
-            .flat_map(|spec| ["--report".to_owned(), spec.replace('J', prefix)])
-            .collect()
+        [
+            "junit=J.xml",
+            "sarif=J.sarif",
+            "markdown=J.md",
+            "html=J.html",
+        ]
+        .iter()
+        .flat_map(|spec| ["--report".to_owned(), spec.replace('J', prefix)])
+        .collect()
     };
     for (command, expected) in [("run", 1), ("test", 101)] {
         let mut args = vec![command.to_owned(), ".".to_owned()];
