@@ -232,7 +232,7 @@ fn header_line(name: &str, value: &str) -> String {
 }
 
 /// The longest prefix of `text` of at most `limit` bytes that ends on a char boundary.
-fn truncate(text: &str, limit: usize) -> &str {
+pub(crate) fn truncate(text: &str, limit: usize) -> &str {
     if text.len() <= limit {
         return text;
     }

@@ -386,7 +386,7 @@ mod tests {
             read("xml=a.xml,json=,json=no-such-directory/a.json")
                 .unwrap_err()
                 .to_string(),
-            "ROLECALL_REPORT is invalid: unknown format `xml`: expected `json=FILE`, `junit=FILE`, `sarif=FILE`, `markdown=FILE`, `github`; \
+            "ROLECALL_REPORT is invalid: unknown format `xml`: expected `json=FILE`, `junit=FILE`, `sarif=FILE`, `markdown=FILE`, `html=FILE`, `github`; \
              no file after `json=`; \
              no directory `no-such-directory` for report `no-such-directory/a.json`"
         );

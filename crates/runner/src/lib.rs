@@ -69,9 +69,9 @@ pub use judge::{Mismatch, MismatchKind, Verdict, judge};
 pub use observed::{Observed, Truncated};
 pub use reporter::{CaseFinished, Reporter, RunFinished, RunStarted, Summary};
 pub use reporters::{
-    Format, GithubReporter, JsonReporter, JunitReporter, MARKDOWN_LIMIT, MarkdownReporter,
-    ReportFile, ReportSpec, Reporters, SarifReporter, TerminalOptions, TerminalReporter,
-    file_reporter, line,
+    Format, GithubReporter, HTML_EXCERPT, HtmlReporter, JsonReporter, JunitReporter,
+    MARKDOWN_LIMIT, MarkdownReporter, ReportFile, ReportSpec, Reporters, SarifReporter,
+    TerminalOptions, TerminalReporter, file_reporter, line,
 };
 pub use results::{CaseResult, Outcome};
 pub use run::{Keep, RunEnd, RunOutput, json_report, run, run_reporting, write_json_report};

@@ -75,6 +75,8 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
         "--report",
         "markdown=report.md",
         "--report",
+        "html=report.html",
+        "--report",
         "github",
         "--baseline",
         "baseline.json",
@@ -120,9 +122,18 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
         "report.xml",
         "report.sarif",
         "report.md",
+        "report.html",
     ] {
         everything += &std::fs::read_to_string(dir.path().join(report)).unwrap();
     }
+    // The HTML report with its escaping undone too, so an echo hidden by it is found.
+    everything += &std::fs::read_to_string(dir.path().join("report.html"))
+        .unwrap()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
     everything += &std::fs::read_to_string(dir.path().join("baseline.json")).unwrap();
     everything += &(text(&rerun) + &text(&diff));
     let mut snapshots = 0;

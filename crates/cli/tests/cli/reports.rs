@@ -216,10 +216,15 @@ fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
     let dir = tempfile::tempdir().unwrap();
     suite(dir.path(), &server);
     let flags = |prefix: &str| -> Vec<String> {
-        ["junit=J.xml", "sarif=J.sarif", "markdown=J.md"]
-            .iter()
-            .flat_map(|spec| ["--report".to_owned(), spec.replace('J', prefix)])
-            .collect()
+        [
+            "junit=J.xml",
+            "sarif=J.sarif",
+            "markdown=J.md",
+            "html=J.html",
+        ]
+        .iter()
+        .flat_map(|spec| ["--report".to_owned(), spec.replace('J', prefix)])
+        .collect()
     };
     for (command, expected) in [("run", 1), ("test", 101)] {
         let mut args = vec![command.to_owned(), ".".to_owned()];
@@ -241,6 +246,9 @@ fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
         assert_eq!(sarif["version"], "2.1.0");
         let markdown = std::fs::read_to_string(dir.path().join(format!("{command}.md"))).unwrap();
         assert!(markdown.contains('|'), "{markdown}");
+        let html = std::fs::read_to_string(dir.path().join(format!("{command}.html"))).unwrap();
+        assert_eq!(html.matches("<div class=\"c ").count(), 12, "{html}");
+        assert!(html.contains("<section id=\"escalations\""), "{html}");
     }
     // Outside GitHub Actions, no annotations unless asked for.
     let out = rolecall(&["run", "."], &[], dir.path());

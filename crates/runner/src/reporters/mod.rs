@@ -8,6 +8,7 @@
 mod file;
 mod finding;
 mod github;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -21,6 +22,7 @@ use std::str::FromStr;
 
 pub use file::ReportFile;
 pub use github::GithubReporter;
+pub use html::{HTML_EXCERPT, HtmlReporter};
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
 pub use markdown::{MARKDOWN_LIMIT, MarkdownReporter};
@@ -42,17 +44,21 @@ pub enum Format {
     /// The access matrix in Markdown, failures and escalations first, sized for a
     /// pull-request comment.
     Markdown,
+    /// The access matrix as one self-contained HTML page: escalations first, filters by
+    /// outcome, identity and layer.
+    Html,
     /// GitHub workflow commands (`::error file=…`) on stdout: `github`, without a file.
     Github,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Json,
         Format::Junit,
         Format::Sarif,
         Format::Markdown,
+        Format::Html,
         Format::Github,
     ];
 
@@ -63,6 +69,7 @@ impl Format {
             Format::Junit => "junit",
             Format::Sarif => "sarif",
             Format::Markdown => "markdown",
+            Format::Html => "html",
             Format::Github => "github",
         }
     }
@@ -145,6 +152,7 @@ pub fn file_reporter(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Repo
         Format::Junit => Box::new(JunitReporter::new(out)),
         Format::Sarif => Box::new(SarifReporter::new(out)),
         Format::Markdown => Box::new(MarkdownReporter::new(out)),
+        Format::Html => Box::new(HtmlReporter::new(out)),
         Format::Github => Box::new(GithubReporter::new(out)),
     }
 }
@@ -308,7 +316,8 @@ mod tests {
 
     #[test]
     fn specs_name_a_known_format_and_a_file() {
-        const KNOWN: &str = "`json=FILE`, `junit=FILE`, `sarif=FILE`, `markdown=FILE`, `github`";
+        const KNOWN: &str =
+            "`json=FILE`, `junit=FILE`, `sarif=FILE`, `markdown=FILE`, `html=FILE`, `github`";
         assert_eq!("github".parse::<ReportSpec>(), Ok(ReportSpec::github()));
         assert_eq!(
             "json=out.json".parse::<ReportSpec>(),

@@ -6,6 +6,7 @@ mod derived_secrets;
 mod expectations;
 mod hangs;
 mod hostile;
+mod html;
 mod identities;
 mod personas;
 mod raw;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rolecall_runner::{
-    CaseFinished, GithubReporter, JunitReporter, MarkdownReporter, Outcome, Reporter, RunFinished,
-    RunOutput, RunStarted, SarifReporter, Summary,
+    CaseFinished, GithubReporter, HtmlReporter, JunitReporter, MarkdownReporter, Outcome, Reporter,
+    RunFinished, RunOutput, RunStarted, SarifReporter, Summary,
 };
 use rolecall_scenario::Suite;
 
@@ -71,15 +71,15 @@ body = { contains = "geo_blocked" }
 "#;
 
 /// A run of `reports.toml` and `more.toml` against a real server.
-struct Fixture {
+pub(crate) struct Fixture {
     dir: tempfile::TempDir,
-    suite: Arc<Suite>,
-    run: RunOutput,
+    pub(crate) suite: Arc<Suite>,
+    pub(crate) run: RunOutput,
     url: String,
     _server: TestServer,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let server = TestServer::start();
     let url = server.url();
     let suite_file = format!(
@@ -101,7 +101,7 @@ fn fixture() -> Fixture {
 }
 
 /// Feeds `reporter` the run's events, the cases in suite order.
-fn feed(reporter: &mut impl Reporter, suite: &Suite, run: &RunOutput) {
+pub(crate) fn feed(reporter: &mut impl Reporter, suite: &Suite, run: &RunOutput) {
     let selected: Vec<usize> = run.results.iter().map(|r| r.index).collect();
     reporter
         .run_started(&RunStarted {
@@ -152,6 +152,12 @@ fn markdown(suite: &Suite, run: &RunOutput, limit: usize) -> String {
     text(reporter.into_inner().unwrap())
 }
 
+pub(crate) fn html(suite: &Suite, run: &RunOutput) -> String {
+    let mut reporter = HtmlReporter::new(Vec::new());
+    feed(&mut reporter, suite, run);
+    text(reporter.into_inner().unwrap())
+}
+
 fn github(suite: &Suite, run: &RunOutput) -> String {
     let mut reporter = GithubReporter::new(Vec::new());
     feed(&mut reporter, suite, run);
@@ -167,6 +173,7 @@ pub(crate) fn every_format(suite: &Suite, run: &RunOutput) -> Vec<(&'static str,
             "markdown",
             markdown(suite, run, rolecall_runner::MARKDOWN_LIMIT),
         ),
+        ("html", html(suite, run)),
         ("github", github(suite, run)),
     ]
 }
