@@ -65,14 +65,14 @@ const REVIEWED: [(&str, usize, &str); 11] = [
         "opens an existing report only to check it is writable; reports are written through their reporter's Redacted",
     ),
     (
-        "runner/src/reporters/json.rs",
-        1,
-        "the spool of cases, each serialized through Redacted::write_json before it is written",
-    ),
-    (
         "runner/src/reporters/mod.rs",
         3,
         "the writer a file reporter wraps in Redacted; stdout for GitHub annotations, which their reporter redacts",
+    ),
+    (
+        "runner/src/reporters/spool.rs",
+        1,
+        "an anonymous temporary file of per-case texts, each already redacted by its reporter (JSON cases through Redacted::write_json, explanations, headlines and waiting terminal lines through Secrets::redact)",
     ),
     (
         "runner/src/reporters/terminal.rs",

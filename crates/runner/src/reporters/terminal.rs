@@ -153,10 +153,11 @@ impl<W: Write> TerminalReporter<W> {
     }
 
     /// Not live: holds the line of case `index` (in memory while the waiting lines are
-    /// few, else in the spool) until the cases before it are printed.
-    fn wait(&mut self, index: usize, text: Option<String>) -> io::Result<()> {
+    /// few, else in the spool, redacted) until the cases before it are printed.
+    fn wait(&mut self, index: usize, text: Option<String>, secrets: &Secrets) -> io::Result<()> {
         let held = match text {
             Some(text) if self.waiting_bytes + text.len() > WAITING_IN_MEMORY => {
+                let text = secrets.redact(&text);
                 Some(Waiting::Spooled(self.spool.push(text.as_bytes())?))
             }
             Some(text) => {
@@ -217,7 +218,7 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                 self.print(&text);
             }
         } else {
-            self.wait(event.result.index, text)?;
+            self.wait(event.result.index, text, event.secrets)?;
             self.print_in_order()?;
         }
         self.tick();
