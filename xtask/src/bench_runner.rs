@@ -706,15 +706,16 @@ impl Bench<'_> {
             .stderr(File::create(&stderr_path)?)
             // Its own process group, so that a timeout stops the wrapped process too.
             .process_group(0);
-        let start = Instant::now();
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {command:?}"))?;
+        // A fresh directory for the reports, before the child checks it can write there.
         if variant == Variant::RunReports {
             let dir = self.scratch.join("reports");
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir)?;
         }
+        let start = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {command:?}"))?;
         let (status, wall, polled_hwm) =
             wait(child, start, self.time.is_none(), workload.deadline())
                 .with_context(|| format!("{} on {workload:?}", variant.label()))?;
@@ -851,10 +852,7 @@ fn summarise(samples: &[Sample]) -> Summary {
 }
 
 fn verdict(ratio: f64, limit: f64) -> String {
-    format!(
-        "≤{limit:.1}× {}",
-        if ratio <= limit { "PASS" } else { "MISS" }
-    )
+    format!("≤{limit}× {}", if ratio <= limit { "PASS" } else { "MISS" })
 }
 
 /// The file report formats `rolecall` knows: its own list (`Format::ALL`), as its error
