@@ -10,6 +10,14 @@
 //!   1.2×, `rolecall run` within 1.1× of it.
 //! - **W2**: the same server, 20 ms slower per request. Reference: the floor
 //!   2,000 × 20 ms / 64 = 625 ms. Target: within 1.2× at the default concurrency.
+//! - **W1 with reports**: `rolecall run` writing every file report format the binary
+//!   knows (its own list, `Format::ALL` less `github`, read from its error for an unknown
+//!   format) into a scratch directory. Targets: within 1.15× the time and 1.5× the peak
+//!   RSS of the same `rolecall run` without reports.
+//! - **W3**: 100,000 cases (10 identities × 10,000 routes) against W1's server: the plain
+//!   loop, `rolecall run` without reports and with every report. Figures: time and peak
+//!   RSS, ratios to the plain loop (issue 16's targets: time within 1.05×, RSS within 3×).
+//!   Three runs per variant, each child stopped after [`W3_DEADLINE`].
 //! - **Peak RSS** of every child (GNU `time -f %M`, else `VmHWM` polled from `/proc`).
 //!   Target: rolecall within 2× of the plain loop. The measured binaries are evicted
 //!   from the page cache first, so their code is mapped as an installed binary's is.
@@ -18,6 +26,9 @@
 //! suite loading and output are part of what is measured; the variants take turns, each
 //! one several times, and the median is reported. The targets are informational: the
 //! bench fails only when something errors or a case does not pass.
+//!
+//! `cargo xtask bench runner` measures W1, W2 and W3 (about two minutes on two cores);
+//! `--workload w1|w2|w3` (repeatable, or comma-separated) measures only those.
 //!
 //! Timing a debug build would measure the compiler's `opt-level`, so `cargo xtask`
 //! (a debug build) builds release binaries and hands the measurement to the release
@@ -47,8 +58,10 @@ use axum::routing::get;
 use std::os::unix::process::CommandExt as _;
 
 const IDENTITIES: usize = 10;
+/// Routes of W1 and W2's suite.
 const ROUTES: usize = 200;
-const CASES: usize = IDENTITIES * ROUTES;
+/// Routes of W3's suite.
+const W3_ROUTES: usize = 10_000;
 /// rolecall's default concurrency, used by every variant.
 const CONCURRENCY: usize = 64;
 /// W2's added latency per request.
@@ -57,8 +70,12 @@ const SLOW: Duration = Duration::from_millis(20);
 /// about 50 ms, within a few ms of each other's noise on a shared 2-core machine: with 5,
 /// the median of one variant moved by up to 10% from one bench run to the next.
 const REPETITIONS: usize = 9;
+/// W3's runs take seconds each, with much less relative noise.
+const W3_REPETITIONS: usize = 3;
 /// No child may run longer than this.
 const CHILD_DEADLINE: Duration = Duration::from_secs(60);
+/// No W3 child may run longer than this.
+const W3_DEADLINE: Duration = Duration::from_secs(180);
 /// The same `User-Agent` as rolecall's, so both clients send the same bytes.
 const USER_AGENT: &str = "rolecall/0.1.0";
 
@@ -67,20 +84,27 @@ const ROLE: &str = "XTASK_BENCH_RUNNER_ROLE";
 const ROLECALL_BIN: &str = "XTASK_BENCH_RUNNER_ROLECALL";
 const TEST_BIN: &str = "XTASK_BENCH_RUNNER_TEST_BIN";
 const PLAIN_URL: &str = "XTASK_BENCH_RUNNER_URL";
+const PLAIN_ROUTES: &str = "XTASK_BENCH_RUNNER_ROUTES";
+/// The workloads to measure, comma-separated (`w1,w2,w3`).
+const WORKLOADS: &str = "XTASK_BENCH_RUNNER_WORKLOADS";
 const SUITE_DIR: &str = "XTASK_BENCH_RUNNER_SUITE";
 
-pub(crate) fn run() -> Result<()> {
+/// `args`: what follows `cargo xtask bench runner`, `--workload w1|w2|w3` (repeatable).
+pub(crate) fn run(args: &[&str]) -> Result<()> {
     match std::env::var(ROLE).as_deref() {
         Ok("plain-loop") => {
             let base = std::env::var(PLAIN_URL).context("the plain loop needs its base URL")?;
-            return plain_loop(&base);
+            let routes = std::env::var(PLAIN_ROUTES)
+                .context("the plain loop needs its route count")?
+                .parse()?;
+            return plain_loop(&base, routes);
         }
         Ok("serve") => {
             // A profiling aid: the servers and the suite for ten minutes, nothing measured.
             let dir = PathBuf::from(std::env::var_os(SUITE_DIR).context("no suite directory")?);
             std::fs::create_dir_all(&dir)?;
             let servers = start_servers()?;
-            write_suite(&dir, &servers.fast, &servers.slow)?;
+            write_suite(&dir, &servers.fast, &servers.slow, ROUTES)?;
             eprintln!(
                 "serving {} and {} for 10 minutes",
                 servers.fast, servers.slow
@@ -97,10 +121,13 @@ pub(crate) fn run() -> Result<()> {
                     .context("no test binary given")?
                     .into(),
             };
-            return measure(&binaries);
+            let workloads = Workload::parse_list(&std::env::var(WORKLOADS).unwrap_or_default())?;
+            return measure(&binaries, &workloads);
         }
         _ => {}
     }
+    let workloads = Workload::from_args(args)?;
+    let names: Vec<&str> = workloads.iter().map(|w| w.name()).collect();
     let target = target_dir()?;
     let binaries = build(&target)?;
     if cfg!(debug_assertions) {
@@ -111,10 +138,11 @@ pub(crate) fn run() -> Result<()> {
                 .args(["bench", "runner"])
                 .env(ROLE, "measure")
                 .env(ROLECALL_BIN, &binaries.rolecall)
-                .env(TEST_BIN, &binaries.test),
+                .env(TEST_BIN, &binaries.test)
+                .env(WORKLOADS, names.join(",")),
         )
     } else {
-        measure(&binaries)
+        measure(&binaries, &workloads)
     }
 }
 
@@ -138,9 +166,9 @@ fn expected_status(route: usize, identity: usize) -> u16 {
     }
 }
 
-/// Writes the suite: `rolecall.toml` with targets `fast` (W1) and `slow` (W2), and one
-/// routes file.
-fn write_suite(dir: &Path, fast: &str, slow: &str) -> Result<()> {
+/// Writes the suite: `rolecall.toml` with targets `fast` (W1, W3) and `slow` (W2), and
+/// one routes file of `routes` routes.
+fn write_suite(dir: &Path, fast: &str, slow: &str, routes_count: usize) -> Result<()> {
     let mut suite = format!(
         "[defaults]\ntarget = \"fast\"\ndeny = 403\nunauthenticated = 401\ntimeout = \"10s\"\nconcurrency = {CONCURRENCY}\n\n\
          [targets.fast]\nbase_url = \"{fast}\"\nallow_mutations = false\n\n\
@@ -155,7 +183,7 @@ fn write_suite(dir: &Path, fast: &str, slow: &str) -> Result<()> {
         )?;
     }
     let mut routes = String::new();
-    for route in 0..ROUTES {
+    for route in 0..routes_count {
         let allow: Vec<String> = (1..IDENTITIES)
             .filter(|&i| allowed(route, i))
             .map(|i| format!("\"user{i}\""))
@@ -186,7 +214,7 @@ impl Policy {
             identities: (1..IDENTITIES)
                 .filter_map(|i| Some((token(i)?, i)))
                 .collect(),
-            allowed: (0..ROUTES)
+            allowed: (0..W3_ROUTES.max(ROUTES))
                 .map(|r| std::array::from_fn(|i| allowed(r, i)))
                 .collect(),
         }
@@ -275,10 +303,10 @@ async fn serve(policy: Arc<Policy>, delay: Duration) -> Result<String> {
 
 // --- the reference: a plain reqwest loop -------------------------------------------------
 
-/// Sends the 2,000 requests with one client, 64 at a time, and checks every status.
-/// Built like rolecall's client (same reqwest features, ring installed, same settings) so
-/// that the difference is what rolecall does around it.
-fn plain_loop(base: &str) -> Result<()> {
+/// Sends the `routes × IDENTITIES` requests with one client, 64 at a time, and checks
+/// every status. Built like rolecall's client (same reqwest features, ring installed,
+/// same settings) so that the difference is what rolecall does around it.
+fn plain_loop(base: &str, routes: usize) -> Result<()> {
     let start = Instant::now();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -293,7 +321,7 @@ fn plain_loop(base: &str) -> Result<()> {
         .user_agent(USER_AGENT)
         .build()?;
     let requests: Arc<Vec<(String, Option<String>, u16)>> = Arc::new(
-        (0..ROUTES)
+        (0..routes)
             .flat_map(|r| (0..IDENTITIES).map(move |i| (r, i)))
             .map(|(r, i)| {
                 (
@@ -343,7 +371,7 @@ fn plain_loop(base: &str) -> Result<()> {
         "{matched} as expected, {wrong} not, in {} ms",
         start.elapsed().as_millis()
     );
-    if matched != CASES {
+    if matched != routes * IDENTITIES {
         bail!("the plain loop saw {wrong} unexpected statuses");
     }
     Ok(())
@@ -427,46 +455,131 @@ enum Variant {
     Harness,
     CargoTest,
     Run,
+    /// `rolecall run` writing every file report format.
+    RunReports,
 }
 
 impl Variant {
-    const ALL: [Variant; 4] = [
-        Variant::Plain,
-        Variant::Harness,
-        Variant::CargoTest,
-        Variant::Run,
-    ];
-
     fn label(self) -> &'static str {
         match self {
             Variant::Plain => "plain reqwest loop",
             Variant::Harness => "rolecall test (harness)",
             Variant::CargoTest => "cargo test binary",
             Variant::Run => "rolecall run",
+            Variant::RunReports => "rolecall run, all reports",
         }
     }
 
-    /// What stdout must contain when every case passed.
-    fn success_marker(self) -> String {
+    /// What stdout must contain when all `cases` passed.
+    fn success_marker(self, cases: usize) -> String {
         match self {
-            Variant::Plain => format!("{CASES} as expected, 0 not"),
-            Variant::Harness | Variant::CargoTest => format!("{CASES} passed; 0 failed"),
-            Variant::Run => format!("{CASES} passed, 0 failed"),
+            Variant::Plain => format!("{cases} as expected, 0 not"),
+            Variant::Harness | Variant::CargoTest => format!("{cases} passed; 0 failed"),
+            Variant::Run | Variant::RunReports => format!("{cases} passed, 0 failed"),
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Workload {
+    /// W1: 2,000 cases, the instant server.
     Instant,
+    /// W2: 2,000 cases, the slow server.
     Slow,
+    /// W3: 100,000 cases, the instant server.
+    Large,
 }
 
 impl Workload {
+    const ALL: [Workload; 3] = [Workload::Instant, Workload::Slow, Workload::Large];
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Instant => "w1",
+            Workload::Slow => "w2",
+            Workload::Large => "w3",
+        }
+    }
+
+    /// `w1,w2`: the named workloads, in bench order; empty: all of them.
+    fn parse_list(list: &str) -> Result<Vec<Workload>> {
+        let names: Vec<&str> = list.split(',').filter(|n| !n.is_empty()).collect();
+        for name in &names {
+            if !Workload::ALL.iter().any(|w| w.name() == *name) {
+                bail!("unknown workload `{name}`: expected w1, w2 or w3");
+            }
+        }
+        Ok(Workload::ALL
+            .into_iter()
+            .filter(|w| names.is_empty() || names.contains(&w.name()))
+            .collect())
+    }
+
+    /// The workloads `--workload NAME` (repeatable, or comma-separated) name in `args`.
+    fn from_args(args: &[&str]) -> Result<Vec<Workload>> {
+        let mut names = Vec::new();
+        let mut rest = args.iter().filter(|a| **a != "runner");
+        while let Some(arg) = rest.next() {
+            match *arg {
+                "--workload" => names.push(*rest.next().context("--workload needs a name")?),
+                other => match other.strip_prefix("--workload=") {
+                    Some(name) => names.push(name),
+                    None if ["scenario", "mock"].contains(&other) => {}
+                    None => bail!("unknown argument `{other}`: expected --workload w1|w2|w3"),
+                },
+            }
+        }
+        Workload::parse_list(&names.join(","))
+    }
+
     fn target(self) -> &'static str {
         match self {
-            Workload::Instant => "fast",
+            Workload::Instant | Workload::Large => "fast",
             Workload::Slow => "slow",
+        }
+    }
+
+    fn routes(self) -> usize {
+        match self {
+            Workload::Instant | Workload::Slow => ROUTES,
+            Workload::Large => W3_ROUTES,
+        }
+    }
+
+    fn cases(self) -> usize {
+        self.routes() * IDENTITIES
+    }
+
+    fn variants(self) -> &'static [Variant] {
+        match self {
+            Workload::Instant => &[
+                Variant::Plain,
+                Variant::Harness,
+                Variant::CargoTest,
+                Variant::Run,
+                Variant::RunReports,
+            ],
+            Workload::Slow => &[
+                Variant::Plain,
+                Variant::Harness,
+                Variant::CargoTest,
+                Variant::Run,
+            ],
+            Workload::Large => &[Variant::Plain, Variant::Run, Variant::RunReports],
+        }
+    }
+
+    fn repetitions(self) -> usize {
+        match self {
+            Workload::Large => W3_REPETITIONS,
+            _ => REPETITIONS,
+        }
+    }
+
+    fn deadline(self) -> Duration {
+        match self {
+            Workload::Large => W3_DEADLINE,
+            _ => CHILD_DEADLINE,
         }
     }
 }
@@ -476,10 +589,14 @@ struct Bench<'a> {
     binaries: &'a Binaries,
     xtask: PathBuf,
     suite: &'a Path,
+    /// W3's suite, written when W3 is measured.
+    large_suite: &'a Path,
     servers: &'a Servers,
     scratch: &'a Path,
     /// GNU time, when it is installed and understands `-f %M`.
     time: Option<PathBuf>,
+    /// The file report formats rolecall knows.
+    formats: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -490,18 +607,22 @@ struct Sample {
 
 impl Bench<'_> {
     fn command(&self, variant: Variant, workload: Workload) -> Command {
-        let suite = self.suite.as_os_str();
+        let suite = match workload {
+            Workload::Large => self.large_suite.as_os_str(),
+            _ => self.suite.as_os_str(),
+        };
         let target = workload.target();
         let mut command = match variant {
             Variant::Plain => {
                 let mut c = Command::new(&self.xtask);
                 let base = match workload {
-                    Workload::Instant => &self.servers.fast,
+                    Workload::Instant | Workload::Large => &self.servers.fast,
                     Workload::Slow => &self.servers.slow,
                 };
                 c.args(["bench", "runner"])
                     .env(ROLE, "plain-loop")
-                    .env(PLAIN_URL, base);
+                    .env(PLAIN_URL, base)
+                    .env(PLAIN_ROUTES, workload.routes().to_string());
                 c
             }
             Variant::Harness => {
@@ -522,6 +643,15 @@ impl Bench<'_> {
                 c.arg("run").arg(suite).args(["--target", target]);
                 c
             }
+            Variant::RunReports => {
+                let mut c = Command::new(&self.binaries.rolecall);
+                c.arg("run").arg(suite).args(["--target", target]);
+                for (format, path) in self.reports() {
+                    c.arg("--report")
+                        .arg(format!("{format}={}", path.display()));
+                }
+                c
+            }
         };
         command
             .env_remove("ROLECALL_BASE_URL")
@@ -535,6 +665,17 @@ impl Bench<'_> {
             command.env_remove(ROLE);
         }
         command
+    }
+
+    /// Each file report format, and where `rolecall run, all reports` writes it.
+    fn reports(&self) -> impl Iterator<Item = (&str, PathBuf)> {
+        self.formats.iter().map(|format| {
+            let path = self
+                .scratch
+                .join("reports")
+                .join(format!("report.{format}"));
+            (format.as_str(), path)
+        })
     }
 
     /// Runs one variant to completion and checks that every case passed.
@@ -565,14 +706,21 @@ impl Bench<'_> {
             .stderr(File::create(&stderr_path)?)
             // Its own process group, so that a timeout stops the wrapped process too.
             .process_group(0);
+        // A fresh directory for the reports, before the child checks it can write there.
+        if variant == Variant::RunReports {
+            let dir = self.scratch.join("reports");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+        }
         let start = Instant::now();
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {command:?}"))?;
-        let (status, wall, polled_hwm) = wait(child, start, self.time.is_none())
-            .with_context(|| format!("{} on {workload:?}", variant.label()))?;
+        let (status, wall, polled_hwm) =
+            wait(child, start, self.time.is_none(), workload.deadline())
+                .with_context(|| format!("{} on {workload:?}", variant.label()))?;
         let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-        if !status.success() || !stdout.contains(&variant.success_marker()) {
+        if !status.success() || !stdout.contains(&variant.success_marker(workload.cases())) {
             let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             bail!(
                 "{} on {workload:?} did not pass every case ({status}):\n{}\n{}",
@@ -580,6 +728,17 @@ impl Bench<'_> {
                 tail(&stdout, 15),
                 tail(&stderr, 15),
             );
+        }
+        if variant == Variant::RunReports {
+            for (format, path) in self.reports() {
+                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                if size == 0 {
+                    bail!(
+                        "rolecall run wrote no {format} report at {}",
+                        path.display()
+                    );
+                }
+            }
         }
         let rss_kib = match &self.time {
             Some(_) => std::fs::read_to_string(&rss_file)
@@ -591,7 +750,7 @@ impl Bench<'_> {
     }
 }
 
-/// Waits for `child` within [`CHILD_DEADLINE`], returning its status and wall time and,
+/// Waits for `child` within `deadline`, returning its status and wall time and,
 /// when `poll_rss` is set, the last `VmHWM` read from `/proc` (every 5 ms). A thread
 /// blocks in `wait` so that the clock stops when the child exits, not at the next poll,
 /// and so that this process does not wake up while the child runs (2 CPUs are few).
@@ -599,6 +758,7 @@ fn wait(
     child: Child,
     start: Instant,
     poll_rss: bool,
+    deadline: Duration,
 ) -> Result<(std::process::ExitStatus, Duration, Option<u64>)> {
     let pid = rustix::process::Pid::from_child(&child);
     let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
@@ -613,12 +773,12 @@ fn wait(
     let tick = if poll_rss {
         Duration::from_millis(5)
     } else {
-        CHILD_DEADLINE
+        deadline
     };
     let end = loop {
         match rx.recv_timeout(tick) {
             Ok(end) => break end,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if start.elapsed() < CHILD_DEADLINE => {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if start.elapsed() < deadline => {
                 if poll_rss {
                     hwm = read_hwm(&status_file).or(hwm);
                 }
@@ -626,7 +786,7 @@ fn wait(
             Err(_) => {
                 let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
                 let _ = waiter.join();
-                bail!("still running after {}s: killed", CHILD_DEADLINE.as_secs());
+                bail!("still running after {}s: killed", deadline.as_secs());
             }
         }
     };
@@ -692,13 +852,30 @@ fn summarise(samples: &[Sample]) -> Summary {
 }
 
 fn verdict(ratio: f64, limit: f64) -> String {
-    format!(
-        "≤{limit:.1}× {}",
-        if ratio <= limit { "PASS" } else { "MISS" }
-    )
+    format!("≤{limit}× {}", if ratio <= limit { "PASS" } else { "MISS" })
 }
 
-fn measure(binaries: &Binaries) -> Result<()> {
+/// The file report formats `rolecall` knows: its own list (`Format::ALL`), as its error
+/// for an unknown format states it, less those without a file (`github`).
+fn report_formats(rolecall: &Path) -> Result<Vec<String>> {
+    let output = Command::new(rolecall)
+        .args(["run", ".", "--report", "?=?"])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run rolecall")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let formats: Vec<String> = stderr
+        .split('`')
+        .filter_map(|item| item.strip_suffix("=FILE"))
+        .map(str::to_owned)
+        .collect();
+    if formats.is_empty() {
+        bail!("rolecall named no report format:\n{stderr}");
+    }
+    Ok(formats)
+}
+
+fn measure(binaries: &Binaries, workloads: &[Workload]) -> Result<()> {
     for path in [&binaries.rolecall, &binaries.test] {
         if !path.is_file() {
             bail!("{} is missing: build it first", path.display());
@@ -709,18 +886,25 @@ fn measure(binaries: &Binaries) -> Result<()> {
         .prefix("rolecall-bench-runner")
         .tempdir()?;
     let suite = dir.path().join("suite");
+    let large_suite = dir.path().join("suite-w3");
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&suite)?;
+    std::fs::create_dir_all(&large_suite)?;
     std::fs::create_dir_all(&scratch)?;
     let servers = start_servers()?;
-    write_suite(&suite, &servers.fast, &servers.slow)?;
+    write_suite(&suite, &servers.fast, &servers.slow, ROUTES)?;
+    if workloads.contains(&Workload::Large) {
+        write_suite(&large_suite, &servers.fast, &servers.slow, W3_ROUTES)?;
+    }
     let bench = Bench {
         binaries,
         xtask: std::env::current_exe()?,
         suite: &suite,
+        large_suite: &large_suite,
         servers: &servers,
         scratch: &scratch,
         time: gnu_time(),
+        formats: report_formats(&binaries.rolecall)?,
     };
     // Peak RSS counts the binaries' code as it is mapped, page cache folio by folio. A
     // binary the linker has just written is cached in the folios of those writes, whose
@@ -732,26 +916,30 @@ fn measure(binaries: &Binaries) -> Result<()> {
     }
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "bench runner: {CASES} cases ({IDENTITIES} identities × {ROUTES} routes), concurrency {CONCURRENCY}, {cpus} CPUs, {REPETITIONS} runs per variant, peak RSS from {}",
+        "bench runner: W1/W2 {} cases ({IDENTITIES} identities × {ROUTES} routes), W3 {} cases ({IDENTITIES} × {W3_ROUTES}), concurrency {CONCURRENCY}, {cpus} CPUs, peak RSS from {}; reports: {}",
+        Workload::Instant.cases(),
+        Workload::Large.cases(),
         if bench.time.is_some() {
             "GNU time -f %M"
         } else {
             "/proc/PID/status VmHWM"
-        }
+        },
+        bench.formats.join(", "),
     );
     let mut results: Vec<(Workload, Variant, Summary)> = Vec::new();
-    for workload in [Workload::Instant, Workload::Slow] {
+    for &workload in workloads {
+        let variants = workload.variants();
         // One unmeasured run of each: page cache, lazy server state.
-        for variant in Variant::ALL {
+        for &variant in variants {
             bench.sample(variant, workload)?;
         }
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); Variant::ALL.len()];
-        for _ in 0..REPETITIONS {
-            for (i, variant) in Variant::ALL.into_iter().enumerate() {
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); variants.len()];
+        for _ in 0..workload.repetitions() {
+            for (i, &variant) in variants.iter().enumerate() {
                 samples[i].push(bench.sample(variant, workload)?);
             }
         }
-        for (i, variant) in Variant::ALL.into_iter().enumerate() {
+        for (i, &variant) in variants.iter().enumerate() {
             results.push((workload, variant, summarise(&samples[i])));
         }
     }
@@ -780,7 +968,8 @@ fn evict_from_page_cache(_path: &Path) -> Result<()> {
 }
 
 fn render(results: &[(Workload, Variant, Summary)]) -> String {
-    let floor_ms = (CASES as f64 * SLOW.as_secs_f64() * 1e3) / CONCURRENCY as f64;
+    let cases = Workload::Slow.cases() as f64;
+    let floor_ms = (cases * SLOW.as_secs_f64() * 1e3) / CONCURRENCY as f64;
     let find = |w: Workload, v: Variant| {
         results
             .iter()
@@ -790,7 +979,7 @@ fn render(results: &[(Workload, Variant, Summary)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n{:<22} {:<24} {:>9} {:>17} {:>7} {:<11} {:>9} {:>6} {:<10}",
+        "\n{:<22} {:<26} {:>9} {:>17} {:>7} {:<11} {:>9} {:>6} {:<10}",
         "workload",
         "variant",
         "median",
@@ -801,61 +990,91 @@ fn render(results: &[(Workload, Variant, Summary)]) -> String {
         "ratio",
         "target"
     );
-    for workload in [Workload::Instant, Workload::Slow] {
+    for workload in Workload::ALL {
         let Some(plain) = find(workload, Variant::Plain) else {
             continue;
         };
         let (title, reference) = match workload {
             Workload::Instant => ("W1 instant server", plain.wall_ms),
             Workload::Slow => ("W2 +20 ms/request", floor_ms),
+            Workload::Large => ("W3 100,000 cases", plain.wall_ms),
         };
         if workload == Workload::Slow {
             let _ = writeln!(
                 out,
-                "{title:<22} {:<24} {:>6.0} ms {:>17} {:>7}",
+                "{title:<22} {:<26} {:>6.0} ms {:>17} {:>7}",
                 "floor 2000×20ms/64", floor_ms, "", "1.00"
             );
         }
-        for variant in Variant::ALL {
+        for &variant in workload.variants() {
             let Some(s) = find(workload, variant) else {
                 continue;
             };
             let ratio = s.wall_ms / reference;
             let time_target = match (workload, variant) {
-                (Workload::Instant, Variant::Plain) => String::new(),
-                (Workload::Instant, Variant::Run) => verdict(ratio, 1.1),
-                (Workload::Instant, _) => verdict(ratio, 1.2),
                 (Workload::Slow, Variant::Plain) => "(reference)".to_owned(),
-                (Workload::Slow, _) => verdict(ratio, 1.2),
+                (_, Variant::Plain) => String::new(),
+                (Workload::Instant, Variant::Run) => verdict(ratio, 1.1),
+                (Workload::Large, Variant::Run) => verdict(ratio, 1.05),
+                (Workload::Large, _) => String::new(),
+                (_, _) => verdict(ratio, 1.2),
+            };
+            let rss_limit = match workload {
+                Workload::Large => 3.0,
+                _ => 2.0,
             };
             let (rss, rss_ratio, rss_target) = match (s.rss_mib, plain.rss_mib) {
                 (Some(r), Some(p)) if variant != Variant::Plain => (
                     format!("{r:.1} MiB"),
                     format!("{:.2}", r / p),
-                    verdict(r / p, 2.0),
+                    verdict(r / p, rss_limit),
                 ),
                 (Some(r), _) => (format!("{r:.1} MiB"), "1.00".to_owned(), String::new()),
                 _ => ("n/a".to_owned(), String::new(), String::new()),
             };
-            let label = if workload == Workload::Instant && variant == Variant::Plain {
+            let label = if variant == Variant::Plain && workload != Workload::Slow {
                 title
             } else {
                 ""
             };
             let _ = writeln!(
                 out,
-                "{label:<22} {:<24} {:>6.0} ms {:>7.0}–{:<6.0} ms {ratio:>7.2} {time_target:<11} {rss:>9} {rss_ratio:>6} {rss_target:<10}",
+                "{label:<22} {:<26} {:>6.0} ms {:>7.0}–{:<6.0} ms {ratio:>7.2} {time_target:<11} {rss:>9} {rss_ratio:>6} {rss_target:<10}",
                 variant.label(),
                 s.wall_ms,
                 s.min_ms,
                 s.max_ms,
             );
+            // Reports against the same run without them.
+            if variant == Variant::RunReports
+                && let Some(run) = find(workload, Variant::Run)
+            {
+                let ratio = s.wall_ms / run.wall_ms;
+                let (rss_ratio, rss_target) = match (s.rss_mib, run.rss_mib) {
+                    (Some(r), Some(p)) => (format!("{:.2}", r / p), verdict(r / p, 1.5)),
+                    _ => (String::new(), String::new()),
+                };
+                let time_target = match workload {
+                    Workload::Instant => verdict(ratio, 1.15),
+                    _ => String::new(),
+                };
+                let rss_target = match workload {
+                    Workload::Instant => rss_target,
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<22} {:<26} {:>9} {:>17} {ratio:>7.2} {time_target:<11} {:>9} {rss_ratio:>6} {rss_target:<10}",
+                    "", "  ÷ rolecall run", "", "", "",
+                );
+            }
         }
     }
     let _ = writeln!(
         out,
-        "\nW1 ratios are to the plain loop, W2 ratios to the floor; RSS ratios to the plain loop of the same workload.\n\
-         Times are whole processes (start, suite loading, output, exit), medians of {REPETITIONS} interleaved runs."
+        "\nW1 and W3 ratios are to the plain loop, W2 ratios to the floor; RSS ratios to the plain loop of the same workload;\n\
+         `÷ rolecall run` rows: the run with every report against the same run without reports.\n\
+         Times are whole processes (start, suite loading, output, exit), medians of {REPETITIONS} (W3: {W3_REPETITIONS}) interleaved runs."
     );
     out
 }

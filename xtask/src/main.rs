@@ -5,7 +5,8 @@
 //! - `cargo xtask schema [--check]`: (re)generate `schema/*.schema.json`; `--check` fails
 //!   when the committed files differ from the generated ones.
 //! - `cargo xtask bench [scenario|runner|mock]`: benchmarks, reported as ratios against a
-//!   reference measured in the same run.
+//!   reference measured in the same run; `bench runner --workload w3` measures only W3
+//!   (100,000 cases), likewise `w1`, `w2`.
 //! - `cargo xtask modules`: each crate's module edges; fails on a loop or a glob import
 //!   (a unit test checks the same on every `cargo test`).
 
@@ -33,7 +34,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner|mock] | modules>"
+                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3]|mock] | modules>"
             );
             std::process::exit(2);
         }
@@ -165,7 +166,7 @@ fn bench(which: &[&str]) -> Result<()> {
         ])?;
     }
     if all || which.contains(&"runner") {
-        bench_runner::run()?;
+        bench_runner::run(which)?;
     }
     if all || which.contains(&"mock") {
         cargo(&[

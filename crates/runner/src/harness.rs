@@ -6,16 +6,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use rolecall_scenario::{LoadOptions, RenderStyle, Suite};
+use rolecall_scenario::{LoadOptions, RenderStyle, Secrets, Suite};
 
 use crate::config::RunConfig;
 use crate::engine::{Engine, Finished, Retain};
 use crate::exit::Exit;
 use crate::inbox::Inbox;
+use crate::judge::{Mismatch, MismatchKind, Verdict};
 use crate::reporter::Summary;
 use crate::reporter::{CaseFinished, Reporter as _, RunFinished, RunStarted};
 use crate::reporters::Reporters;
-use crate::results::Outcome;
+use crate::results::{CaseResult, Outcome};
 use crate::snapshot;
 
 /// Runs the suite at `path` as a libtest harness: the `main` of a `harness = false` test.
@@ -136,8 +137,9 @@ pub fn run_trials(
 /// [`run_trials`], feeding `reporters` each case as its trial collects it, so `cargo
 /// test` writes the same reports as `rolecall run`. Trials run in suite order on one
 /// thread (unless `--test-threads` says otherwise; reporters put cases in suite order
-/// themselves). A case whose snapshot differs is reported as passed: the snapshot is
-/// asserted after the case is reported.
+/// themselves). A case that passed but whose deny-body snapshot differs from the
+/// reviewed one, or has none, fails with a [`Snapshot`](crate::MismatchKind::Snapshot)
+/// mismatch, in its trial and in every report alike.
 pub fn run_trials_reporting(
     suite: Arc<Suite>,
     config: &RunConfig,
@@ -240,7 +242,10 @@ pub fn run_trials_reporting(
                     Some(Delivered::Passed) => return Ok(Completion::Completed),
                     Some(Delivered::Finished(finished)) => *finished,
                 };
-                let result = engine.judged(finished, retain);
+                let mut result = engine.judged(finished, retain);
+                if let Some(name) = &snapshot_name {
+                    check_snapshot(&suite, &engine.secrets(), name, &mut result);
+                }
                 if reporting {
                     let mut reported = lock(&reporters);
                     reported.summary.add(result.outcome);
@@ -250,32 +255,8 @@ pub fn run_trials_reporting(
                         secrets: &engine.secrets(),
                     });
                 }
-                let case = &suite.cases[index];
                 match result.outcome {
-                    Outcome::Pass => {
-                        if let (Some(name), Some(observed), Some(attribution)) =
-                            (&snapshot_name, &result.observed, &result.attribution)
-                        {
-                            let secrets = engine.secrets();
-                            let route = suite.route(case);
-                            // `cargo insta review` shows where the expectation lives.
-                            let at = case.expect.explicit_at.as_ref().unwrap_or(&route.location);
-                            let description = format!(
-                                "{} {} as {}, expected at {at}",
-                                route.method,
-                                case.path,
-                                suite.identity(case).name
-                            );
-                            let content = secrets.redact(&snapshot::render(observed, attribution));
-                            snapshot::assert(
-                                &route.location.path,
-                                name,
-                                &secrets.redact(&description),
-                                &content,
-                            );
-                        }
-                        Ok(Completion::Completed)
-                    }
+                    Outcome::Pass => Ok(Completion::Completed),
                     Outcome::Skipped => Ok(Completion::ignored_with(
                         engine.secrets().redact(&result.message.unwrap_or_default()),
                     )),
@@ -314,6 +295,68 @@ pub fn run_trials_reporting(
     Trials {
         conclusion,
         report_errors,
+    }
+}
+
+/// Compares the deny-body snapshot of `result`, a case that passed, with the reviewed
+/// one; a difference or a missing snapshot makes it fail with a typed
+/// [`Snapshot`](MismatchKind::Snapshot) mismatch located where the case's expectation is
+/// declared.
+fn check_snapshot(suite: &Suite, secrets: &Secrets, name: &str, result: &mut CaseResult) {
+    let (Outcome::Pass, Some(observed), Some(attribution)) =
+        (result.outcome, &result.observed, &result.attribution)
+    else {
+        return;
+    };
+    let case = &suite.cases[result.index];
+    let route = suite.route(case);
+    // `cargo insta review` shows where the expectation lives.
+    let at = case.expect.explicit_at.as_ref().unwrap_or(&route.location);
+    let description = format!(
+        "{} {} as {}, expected at {at}",
+        route.method,
+        case.path,
+        suite.identity(case).name
+    );
+    let content = secrets.redact(&snapshot::render(observed, attribution));
+    let file = snapshot::name(name);
+    let (observed, message) = match snapshot::compare(
+        &route.location.path,
+        name,
+        &secrets.redact(&description),
+        &content,
+    ) {
+        snapshot::Compared::Same => return,
+        snapshot::Compared::Changed => (
+            "a different response",
+            format!(
+                "deny-body snapshot `{file}` differs from the reviewed one (see the difference above; accept it with `cargo insta review`)"
+            ),
+        ),
+        snapshot::Compared::Missing => (
+            "no reviewed snapshot",
+            format!(
+                "deny-body snapshot `{file}` has not been reviewed (accept it with `cargo insta review`)"
+            ),
+        ),
+    };
+    let mismatch = Mismatch {
+        kind: MismatchKind::Snapshot,
+        expected: format!("the reviewed snapshot `{file}`"),
+        observed: observed.to_owned(),
+        location: at.clone(),
+        message: message.clone(),
+    };
+    result.outcome = Outcome::Fail;
+    result.message = Some(message);
+    match &mut result.verdict {
+        Some(verdict) => verdict.mismatches.push(mismatch),
+        None => {
+            result.verdict = Some(Verdict {
+                mismatches: vec![mismatch],
+                escalation: false,
+            })
+        }
     }
 }
 

@@ -120,8 +120,27 @@ pub(crate) fn name(case_name: &str) -> String {
     case_name.replace("::", "__")
 }
 
-/// Asserts the snapshot with insta; panics (failing the trial) on a difference.
-pub(crate) fn assert(scenario_file: &Path, case_name: &str, description: &str, content: &str) {
+/// How a case's snapshot compared with the reviewed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compared {
+    /// The same as the reviewed snapshot (or accepted now, with `INSTA_UPDATE=always`).
+    Same,
+    /// Different from the reviewed snapshot.
+    Changed,
+    /// There is no reviewed snapshot.
+    Missing,
+}
+
+/// Compares `content` with the reviewed snapshot through insta, which shows the
+/// difference and, where its settings allow (never under CI), writes a `.snap.new` for
+/// `cargo insta review`. insta reports a difference by panicking: the panic is caught
+/// here and becomes [`Compared::Changed`] or [`Compared::Missing`].
+pub(crate) fn compare(
+    scenario_file: &Path,
+    case_name: &str,
+    description: &str,
+    content: &str,
+) -> Compared {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(directory(scenario_file));
     settings.set_prepend_module_to_snapshot(false);
@@ -129,7 +148,18 @@ pub(crate) fn assert(scenario_file: &Path, case_name: &str, description: &str, c
     settings.set_input_file(scenario_file);
     settings.set_description(description);
     let name = name(case_name);
-    settings.bind(|| insta::assert_snapshot!(name, content));
+    let existed = directory(scenario_file)
+        .join(format!("{name}.snap"))
+        .is_file();
+    let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name, content));
+    }))
+    .is_ok();
+    match (matched, existed) {
+        (true, _) => Compared::Same,
+        (false, true) => Compared::Changed,
+        (false, false) => Compared::Missing,
+    }
 }
 
 #[cfg(test)]

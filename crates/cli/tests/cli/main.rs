@@ -13,6 +13,7 @@ mod mock_serve;
 mod outputs;
 mod reports;
 mod server;
+mod snapshots;
 
 fn rolecall(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rolecall"))

@@ -66,18 +66,18 @@ const REVIEWED: [(&str, usize, &str); 12] = [
     ),
     (
         "runner/src/reporters/html.rs",
-        4,
-        "the spool of each case's markup, every string through Secrets::redact before it is escaped; the page, assembled from it, written to the reporter's Redacted",
-    ),
-    (
-        "runner/src/reporters/json.rs",
-        1,
-        "the spool of cases, each serialized through Redacted::write_json before it is written",
+        3,
+        "the page, assembled from each case's spooled markup (every string through Secrets::redact before it is escaped), written to the reporter's Redacted",
     ),
     (
         "runner/src/reporters/mod.rs",
         3,
         "the writer a file reporter wraps in Redacted; stdout for GitHub annotations, which their reporter redacts",
+    ),
+    (
+        "runner/src/reporters/spool.rs",
+        1,
+        "an anonymous temporary file of per-case texts, each already redacted by its reporter (JSON cases through Redacted::write_json, explanations, headlines and waiting terminal lines through Secrets::redact)",
     ),
     (
         "runner/src/reporters/terminal.rs",

@@ -9,14 +9,13 @@
 //! is assembled in suite order when the run finishes.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt as _;
+use std::io::{self, Write};
 
 use rolecall_scenario::{Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 use crate::reporters::finding::Kind;
+use crate::reporters::spool::{Span, Spool};
 
 mod case;
 
@@ -34,8 +33,7 @@ const SCRIPT: &str = include_str!("html/report.js");
 #[derive(Debug)]
 pub struct HtmlReporter<W: Write> {
     out: Redacted<W>,
-    spool: Option<BufWriter<File>>,
-    spooled: u64,
+    spool: Spool,
     records: Vec<Record>,
     buf: String,
 }
@@ -45,10 +43,10 @@ pub struct HtmlReporter<W: Write> {
 struct Record {
     index: usize,
     kind: Option<Kind>,
-    /// The case's block in the matrix: offset and length in the spool.
-    cell: (u64, usize),
+    /// The case's block in the matrix.
+    cell: Span,
     /// Its entry in the list above the matrix, for cases that failed or errored.
-    problem: Option<(u64, usize)>,
+    problem: Option<Span>,
 }
 
 impl<W: Write> HtmlReporter<W> {
@@ -56,8 +54,7 @@ impl<W: Write> HtmlReporter<W> {
     pub fn new(out: W) -> Self {
         HtmlReporter {
             out: Redacted::new(Secrets::default(), out),
-            spool: None,
-            spooled: 0,
+            spool: Spool::default(),
             records: Vec::new(),
             buf: String::new(),
         }
@@ -68,16 +65,6 @@ impl<W: Write> HtmlReporter<W> {
         self.out.into_inner()
     }
 
-    fn spool(&mut self, text: &str) -> io::Result<(u64, usize)> {
-        let spool = match &mut self.spool {
-            Some(spool) => spool,
-            None => self.spool.insert(BufWriter::new(tempfile::tempfile()?)),
-        };
-        spool.write_all(text.as_bytes())?;
-        let at = (self.spooled, text.len());
-        self.spooled += text.len() as u64;
-        Ok(at)
-    }
 }
 
 impl<W: Write> Reporter for HtmlReporter<W> {
@@ -93,12 +80,12 @@ impl<W: Write> Reporter for HtmlReporter<W> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         view.cell(&mut buf);
-        let cell = self.spool(&buf)?;
+        let cell = self.spool.push(buf.as_bytes())?;
         let problem = match view.kind {
             Some(_) => {
                 buf.clear();
                 view.problem(&mut buf);
-                Some(self.spool(&buf)?)
+                Some(self.spool.push(buf.as_bytes())?)
             }
             None => None,
         };
@@ -114,16 +101,13 @@ impl<W: Write> Reporter for HtmlReporter<W> {
 
     fn run_finished(&mut self, event: &RunFinished<'_>) -> io::Result<()> {
         self.out.learn(event.secrets);
-        let spool = match self.spool.take() {
-            Some(spool) => Some(spool.into_inner().map_err(|e| e.into_error())?),
-            None => None,
-        };
+        self.spool.flush()?;
         let mut records = std::mem::take(&mut self.records);
         records.sort_unstable_by_key(|r| r.index);
         let page = Page {
             event,
             records: &records,
-            spool: spool.as_ref(),
+            spool: &self.spool,
         };
         page.write(&mut self.out)?;
         self.out.flush()
@@ -134,7 +118,7 @@ impl<W: Write> Reporter for HtmlReporter<W> {
 struct Page<'a> {
     event: &'a RunFinished<'a>,
     records: &'a [Record],
-    spool: Option<&'a File>,
+    spool: &'a Spool,
 }
 
 impl Page<'_> {
@@ -364,15 +348,14 @@ impl Page<'_> {
     /// Copies one spooled piece of markup to `out`.
     fn copy(
         &self,
-        at: Option<(u64, usize)>,
+        at: Option<Span>,
         buf: &mut Vec<u8>,
         out: &mut impl Write,
     ) -> io::Result<()> {
-        let (Some((offset, len)), Some(spool)) = (at, self.spool) else {
+        let Some(span) = at else {
             return Ok(());
         };
-        buf.resize(len, 0);
-        spool.read_exact_at(buf, offset)?;
+        self.spool.read(span, buf)?;
         out.write_all(buf)
     }
 }

@@ -2,9 +2,7 @@
 //! spooled to an anonymous temporary file; the report, cases in suite order, is written
 //! when the run finishes. Memory holds three numbers per case, never a case's text.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt as _;
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,16 +13,16 @@ use rolecall_scenario::{Redacted, Secrets};
 use crate::report::{ReportCase, report_case};
 use crate::reporter::Summary;
 use crate::reporter::{CaseFinished, Reporter, RunFinished};
+use crate::reporters::spool::{Span, Spool};
 
 /// Writes the JSON report (`version`, `target`, `base_url`, `summary`, then `cases` in suite order)
 /// to its writer when the run finishes, every string redacted before it is escaped.
 #[derive(Debug)]
 pub struct JsonReporter<W: Write> {
     out: Redacted<W>,
-    spool: Option<BufWriter<File>>,
-    /// Case index, offset in the spool and length, per case received.
-    entries: Vec<(usize, u64, usize)>,
-    spooled: u64,
+    spool: Spool,
+    /// Case index and where its JSON lies in the spool, per case received.
+    entries: Vec<(usize, Span)>,
     buf: Vec<u8>,
 }
 
@@ -33,9 +31,8 @@ impl<W: Write> JsonReporter<W> {
     pub fn new(out: W) -> Self {
         JsonReporter {
             out: Redacted::new(Arc::new(Secrets::default()), out),
-            spool: None,
+            spool: Spool::default(),
             entries: Vec::new(),
-            spooled: 0,
             buf: Vec::new(),
         }
     }
@@ -47,30 +44,21 @@ impl<W: Write> Reporter for JsonReporter<W> {
         let mut one = Redacted::new(event.secrets.clone(), &mut self.buf);
         one.write_json(&report_case(event.suite, event.result))?;
         one.into_inner()?;
-        let spool = match &mut self.spool {
-            Some(spool) => spool,
-            None => self.spool.insert(BufWriter::new(tempfile::tempfile()?)),
-        };
-        spool.write_all(&self.buf)?;
-        self.entries
-            .push((event.result.index, self.spooled, self.buf.len()));
-        self.spooled += self.buf.len() as u64;
+        let span = self.spool.push(&self.buf)?;
+        self.entries.push((event.result.index, span));
         Ok(())
     }
 
     fn run_finished(&mut self, event: &RunFinished<'_>) -> io::Result<()> {
-        let spool = match self.spool.take() {
-            Some(spool) => Some(spool.into_inner().map_err(|e| e.into_error())?),
-            None => None,
-        };
-        self.entries.sort_unstable_by_key(|&(index, _, _)| index);
+        self.spool.flush()?;
+        self.entries.sort_unstable_by_key(|&(index, _)| index);
         let report = Report {
             version: crate::drift::REPORT_VERSION,
             target: &event.suite.target.name,
             base_url: event.base_url,
             summary: event.summary,
             cases: Spooled {
-                spool: spool.as_ref(),
+                spool: &self.spool,
                 entries: &self.entries,
             },
         };
@@ -92,22 +80,16 @@ struct Report<'a> {
 
 /// The cases, read back from the spool one at a time as they are written.
 struct Spooled<'a> {
-    spool: Option<&'a File>,
-    entries: &'a [(usize, u64, usize)],
+    spool: &'a Spool,
+    entries: &'a [(usize, Span)],
 }
 
 impl Serialize for Spooled<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.entries.len()))?;
         let mut buf = Vec::new();
-        for &(_, offset, len) in self.entries {
-            let spool = self
-                .spool
-                .ok_or_else(|| S::Error::custom("the spool is gone"))?;
-            buf.resize(len, 0);
-            spool
-                .read_exact_at(&mut buf, offset)
-                .map_err(S::Error::custom)?;
+        for &(_, span) in self.entries {
+            self.spool.read(span, &mut buf).map_err(S::Error::custom)?;
             let case: ReportCase<'static> =
                 serde_json::from_slice(&buf).map_err(S::Error::custom)?;
             seq.serialize_element(&case)?;

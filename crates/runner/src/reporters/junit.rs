@@ -12,14 +12,16 @@ use rolecall_scenario::{Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 use crate::reporters::finding::{Kind, headline, identity_part};
+use crate::reporters::spool::{Span, Spool};
 use crate::results::Outcome;
 
 /// Writes a JUnit XML report.
 ///
 /// A `<testsuite>` states its counts in its opening tag, so nothing can be written before
 /// the last case of a run is known: the reporter keeps one small record per case (index,
-/// outcome, time and, for cases that did not pass, the redacted explanation; never a
-/// body or headers) and writes the whole file at [`run_finished`](Reporter::run_finished).
+/// outcome, time, kind) in memory, spools the redacted explanation of each case that did
+/// not pass to a temporary file, and writes the whole file at
+/// [`run_finished`](Reporter::run_finished), reading the explanations back one at a time.
 ///
 /// The schema requires a `hostname` on each `<testsuite>`: it is the target's name
 /// (`local`, `staging`), never the machine's.
@@ -31,6 +33,7 @@ use crate::results::Outcome;
 pub struct JunitReporter<W: Write> {
     out: Redacted<W>,
     records: Vec<Record>,
+    spool: Spool,
     timestamp: String,
 }
 
@@ -39,8 +42,9 @@ struct Record {
     index: usize,
     outcome: Outcome,
     seconds: f64,
-    /// The explanation of a failure or error, or the reason of a skip.
-    message: Option<String>,
+    /// Where the explanation of a failure or error, or the reason of a skip, lies in the
+    /// spool.
+    message: Option<Span>,
     kind: Option<Kind>,
 }
 
@@ -50,6 +54,7 @@ impl<W: Write> JunitReporter<W> {
         JunitReporter {
             out: Redacted::new(Secrets::default(), out),
             records: Vec::new(),
+            spool: Spool::default(),
             timestamp: timestamp(SystemTime::now()),
         }
     }
@@ -76,7 +81,11 @@ impl<W: Write> Reporter for JunitReporter<W> {
             _ => result
                 .message
                 .as_deref()
-                .map(|m| event.secrets.redact(m.trim_end())),
+                .map(|m| {
+                    self.spool
+                        .push(event.secrets.redact(m.trim_end()).as_bytes())
+                })
+                .transpose()?,
         };
         self.records.push(Record {
             index: result.index,
@@ -94,6 +103,7 @@ impl<W: Write> Reporter for JunitReporter<W> {
     fn run_finished(&mut self, event: &RunFinished<'_>) -> io::Result<()> {
         self.out.learn(event.secrets);
         self.records.sort_unstable_by_key(|r| r.index);
+        self.spool.flush()?;
         let suite = event.suite;
         let records = std::mem::take(&mut self.records);
         let hostname = if suite.target.name.trim().is_empty() {
@@ -114,6 +124,7 @@ impl<W: Write> Reporter for JunitReporter<W> {
                 &mut xml,
                 suite,
                 &secrets,
+                &self.spool,
                 file,
                 id,
                 route_file,
@@ -139,6 +150,7 @@ fn write_suite<W: Write>(
     xml: &mut Writer<W>,
     suite: &Suite,
     secrets: &Arc<Secrets>,
+    spool: &Spool,
     records: &[Record],
     id: usize,
     route_file: &str,
@@ -184,7 +196,11 @@ fn write_suite<W: Write>(
             continue;
         };
         xml.write_event(Event::Start(testcase))?;
-        let text = xml_text(record.message.as_deref().unwrap_or(""));
+        let message = match record.message {
+            Some(span) => spool.read_string(span)?,
+            None => String::new(),
+        };
+        let text = xml_text(&message);
         let mut element = BytesStart::new(child);
         element.push_attribute(("message", headline(&text).as_str()));
         if child != "skipped" {

@@ -9,6 +9,7 @@ use rolecall_scenario::{Layer, Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 use crate::reporters::finding::{Kind, headline, identity_part, location};
+use crate::reporters::spool::{Span, Spool};
 use crate::results::Outcome;
 
 /// The most characters a report has: GitHub refuses comments over 65,536, and a
@@ -23,14 +24,15 @@ const RESERVE: usize = 600;
 
 /// Writes a Markdown report.
 ///
-/// Keeps one small record per case (index, outcome, observed status, kind and, for cases
-/// that did not pass, the redacted headline of the explanation; never a body) and writes
-/// the report at [`run_finished`](Reporter::run_finished), at most [`MARKDOWN_LIMIT`]
+/// Keeps one small record per case (index, outcome, observed status, layer, kind) in
+/// memory and spools the redacted headline of each case that did not pass to a temporary
+/// file (never a body), and writes the report at [`run_finished`](Reporter::run_finished), at most [`MARKDOWN_LIMIT`]
 /// characters: what does not fit (list entries, table rows) is counted in a closing note.
 #[derive(Debug)]
 pub struct MarkdownReporter<W: Write> {
     out: Redacted<W>,
     records: Vec<Record>,
+    spool: Spool,
     limit: usize,
 }
 
@@ -42,7 +44,8 @@ struct Record {
     /// The layer that answered, when a response came back.
     layer: Option<Layer>,
     kind: Option<Kind>,
-    headline: Option<String>,
+    /// Where the headline of a case that did not pass lies in the spool.
+    headline: Option<Span>,
 }
 
 impl<W: Write> MarkdownReporter<W> {
@@ -57,6 +60,7 @@ impl<W: Write> MarkdownReporter<W> {
         MarkdownReporter {
             out: Redacted::new(Secrets::default(), out),
             records: Vec::new(),
+            spool: Spool::default(),
             limit,
         }
     }
@@ -82,7 +86,11 @@ impl<W: Write> Reporter for MarkdownReporter<W> {
             _ => result
                 .message
                 .as_deref()
-                .map(|m| event.secrets.redact(&shorten(&headline(m), HEADLINE))),
+                .map(|m| {
+                    let text = event.secrets.redact(&shorten(&headline(m), HEADLINE));
+                    self.spool.push(text.as_bytes())
+                })
+                .transpose()?,
         };
         self.records.push(Record {
             index: result.index,
@@ -99,14 +107,20 @@ impl<W: Write> Reporter for MarkdownReporter<W> {
         self.out.learn(event.secrets);
         let mut records = std::mem::take(&mut self.records);
         records.sort_unstable_by_key(|r| r.index);
-        let text = render(event, &records, self.limit);
+        self.spool.flush()?;
+        let text = render(event, &records, &self.spool, self.limit)?;
         let text = event.secrets.redact(&text);
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
 }
 
-fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
+fn render(
+    event: &RunFinished<'_>,
+    records: &[Record],
+    spool: &Spool,
+    limit: usize,
+) -> io::Result<String> {
     let suite = event.suite;
     let s = event.summary;
     let escalations = records
@@ -140,7 +154,11 @@ fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
         doc.push_str("### Escalations and failures\n\n");
         let mut written = 0;
         for record in &problems {
-            let line = problem_line(suite, record);
+            let headline = match record.headline {
+                Some(span) => spool.read_string(span)?,
+                None => String::new(),
+            };
+            let line = problem_line(suite, record, &headline);
             if doc.len() + line.len() > budget / 2 {
                 break;
             }
@@ -216,7 +234,7 @@ fn render(event: &RunFinished<'_>, records: &[Record], limit: usize) -> String {
             left_out.join(", ")
         );
     }
-    doc
+    Ok(doc)
 }
 
 /// The first `max` characters of `text`, and `…` when there were more.
@@ -235,7 +253,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn problem_line(suite: &Suite, record: &Record) -> String {
+fn problem_line(suite: &Suite, record: &Record, headline: &str) -> String {
     let case = &suite.cases[record.index];
     let kind = record.kind.unwrap_or(Kind::NoResponse);
     format!(
@@ -248,7 +266,7 @@ fn problem_line(suite: &Suite, record: &Record) -> String {
         kind.title(),
         code(&case.name),
         code(&location(suite, case).to_string()),
-        cell(record.headline.as_deref().unwrap_or("")),
+        cell(headline),
     )
 }
 

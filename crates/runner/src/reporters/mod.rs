@@ -13,6 +13,7 @@ mod json;
 mod junit;
 mod markdown;
 mod sarif;
+mod spool;
 mod terminal;
 
 use std::fmt;

@@ -5,23 +5,27 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use rolecall_scenario::{Redacted, Secrets, Suite};
+use serde::Serialize;
+use serde::ser::{Error as _, SerializeSeq as _};
 use serde_json::{Value, json};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished};
 use crate::reporters::finding::{Kind, location};
+use crate::reporters::spool::{Span, Spool};
 
 /// Writes a SARIF 2.1.0 log.
 ///
-/// Keeps one small record per case that did not pass (index, kind, its redacted
-/// explanation, which quotes at most an excerpt of a body) and writes the log at
+/// Keeps one small record per case that did not pass (index, kind, and where its
+/// redacted explanation lies in a spool file) and writes the log at
 /// [`run_finished`](Reporter::run_finished), in suite order, through
-/// [`Redacted::write_json`]. Escalations are `error`s, as are over-restrictions, status
+/// [`Redacted::write_json`], reading each explanation back as its result is written. Escalations are `error`s, as are over-restrictions, status
 /// mismatches and cases without a response; layer, body and header mismatches are
 /// `warning`s.
 #[derive(Debug)]
 pub struct SarifReporter<W: Write> {
     out: Redacted<W>,
-    findings: Vec<(usize, Kind, String)>,
+    findings: Vec<(usize, Kind, Span)>,
+    spool: Spool,
 }
 
 impl<W: Write> SarifReporter<W> {
@@ -30,6 +34,7 @@ impl<W: Write> SarifReporter<W> {
         SarifReporter {
             out: Redacted::new(Secrets::default(), out),
             findings: Vec::new(),
+            spool: Spool::default(),
         }
     }
 
@@ -54,7 +59,8 @@ impl<W: Write> Reporter for SarifReporter<W> {
         if let Some(kind) = Kind::of(event.suite, event.result) {
             let message = event.result.message.as_deref().unwrap_or("");
             let text = event.secrets.redact(message.trim_end());
-            self.findings.push((event.result.index, kind, text));
+            let span = self.spool.push(text.as_bytes())?;
+            self.findings.push((event.result.index, kind, span));
         }
         Ok(())
     }
@@ -62,6 +68,7 @@ impl<W: Write> Reporter for SarifReporter<W> {
     fn run_finished(&mut self, event: &RunFinished<'_>) -> io::Result<()> {
         self.out.learn(event.secrets);
         self.findings.sort_unstable_by_key(|(index, ..)| *index);
+        self.spool.flush()?;
         let suite = event.suite;
         let rules: Vec<Value> = Kind::ALL
             .iter()
@@ -75,26 +82,64 @@ impl<W: Write> Reporter for SarifReporter<W> {
                 })
             })
             .collect();
-        let results: Vec<Value> = std::mem::take(&mut self.findings)
-            .into_iter()
-            .map(|(index, kind, text)| result(suite, index, kind, &text))
-            .collect();
-        let log = json!({
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": { "driver": {
+        let findings = std::mem::take(&mut self.findings);
+        let results = Results {
+            suite,
+            findings: &findings,
+            spool: &self.spool,
+        };
+        let log = Log {
+            schema: "https://json.schemastore.org/sarif-2.1.0.json",
+            runs: [Run {
+                automation_details: json!({ "id": format!("rolecall/{}/", suite.target.name) }),
+                results,
+                tool: json!({ "driver": {
                     "name": "rolecall",
                     "version": env!("CARGO_PKG_VERSION"),
                     "rules": rules,
-                }},
-                "automationDetails": { "id": format!("rolecall/{}/", suite.target.name) },
-                "results": results,
+                }}),
             }],
-        });
+            version: "2.1.0",
+        };
         self.out.write_json(&log)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
+    }
+}
+
+/// The log, its keys in the order a `serde_json` map has them, streamed: the results are
+/// never all in memory.
+#[derive(Serialize)]
+struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [Run<'a>; 1],
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    automation_details: Value,
+    results: Results<'a>,
+    tool: Value,
+}
+
+/// The results, each built when it is written, its explanation read back from the spool.
+struct Results<'a> {
+    suite: &'a Suite,
+    findings: &'a [(usize, Kind, Span)],
+    spool: &'a Spool,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.findings.len()))?;
+        for &(index, kind, span) in self.findings {
+            let text = self.spool.read_string(span).map_err(S::Error::custom)?;
+            seq.serialize_element(&result(self.suite, index, kind, &text))?;
+        }
+        seq.end()
     }
 }
 

@@ -15,10 +15,22 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rolecall_scenario::{Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
+use crate::reporters::spool::{Span, Spool};
 use crate::results::{CaseResult, Outcome};
 
 /// How long a run lasts before its progress bar appears.
 const BAR_AFTER: Duration = Duration::from_secs(1);
+
+/// The most bytes of lines held in memory while they wait for an earlier case (one slow
+/// case, thousands of failures finishing after it); further lines wait in a spool file.
+const WAITING_IN_MEMORY: usize = 256 * 1024;
+
+/// A line waiting for its turn: in memory, or in the spool.
+#[derive(Debug)]
+enum Waiting {
+    Text(String),
+    Spooled(Span),
+}
 
 /// How the terminal reporter prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,7 +69,10 @@ pub struct TerminalReporter<W: Write> {
     /// print, and the lines of cases that finished before it (`None`: nothing to print).
     selected: Vec<usize>,
     next: usize,
-    waiting: BTreeMap<usize, Option<String>>,
+    waiting: BTreeMap<usize, Option<Waiting>>,
+    /// Bytes of the waiting lines held in memory.
+    waiting_bytes: usize,
+    spool: Spool,
     /// Cases finished so far.
     done: usize,
 }
@@ -82,6 +97,8 @@ impl<W: Write> TerminalReporter<W> {
             selected: Vec::new(),
             next: 0,
             waiting: BTreeMap::new(),
+            waiting_bytes: 0,
+            spool: Spool::default(),
             done: 0,
         }
     }
@@ -135,17 +152,52 @@ impl<W: Write> TerminalReporter<W> {
         }
     }
 
+    /// Not live: holds the line of case `index` (in memory while the waiting lines are
+    /// few, else in the spool, redacted) until the cases before it are printed.
+    fn wait(&mut self, index: usize, text: Option<String>, secrets: &Secrets) -> io::Result<()> {
+        let held = match text {
+            Some(text) if self.waiting_bytes + text.len() > WAITING_IN_MEMORY => {
+                let text = secrets.redact(&text);
+                Some(Waiting::Spooled(self.spool.push(text.as_bytes())?))
+            }
+            Some(text) => {
+                self.waiting_bytes += text.len();
+                Some(Waiting::Text(text))
+            }
+            None => None,
+        };
+        self.waiting.insert(index, held);
+        Ok(())
+    }
+
+    /// Prints a waiting line.
+    fn print_waiting(&mut self, held: Waiting) -> io::Result<()> {
+        let text = match held {
+            Waiting::Text(text) => {
+                self.waiting_bytes -= text.len();
+                text
+            }
+            Waiting::Spooled(span) => {
+                self.spool.flush()?;
+                self.spool.read_string(span)?
+            }
+        };
+        self.print(&text);
+        Ok(())
+    }
+
     /// Not live: prints the waiting lines that come next in suite order.
-    fn print_in_order(&mut self) {
+    fn print_in_order(&mut self) -> io::Result<()> {
         while let Some(&index) = self.selected.get(self.next) {
-            let Some(text) = self.waiting.remove(&index) else {
+            let Some(held) = self.waiting.remove(&index) else {
                 break;
             };
             self.next += 1;
-            if let Some(text) = text {
-                self.print(&text);
+            if let Some(held) = held {
+                self.print_waiting(held)?;
             }
         }
+        Ok(())
     }
 }
 
@@ -166,8 +218,8 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                 self.print(&text);
             }
         } else {
-            self.waiting.insert(event.result.index, text);
-            self.print_in_order();
+            self.wait(event.result.index, text, event.secrets)?;
+            self.print_in_order()?;
         }
         self.tick();
         Ok(())
@@ -179,8 +231,8 @@ impl<W: Write> Reporter for TerminalReporter<W> {
             bar.finish_and_clear();
         }
         // A run cut short never delivers some cases: print what arrived, in order.
-        for text in std::mem::take(&mut self.waiting).into_values().flatten() {
-            self.print(&text);
+        for held in std::mem::take(&mut self.waiting).into_values().flatten() {
+            self.print_waiting(held)?;
         }
         let s = event.summary;
         let summary = format!(
