@@ -31,6 +31,8 @@ pub struct Suite {
     pub cases: Vec<Case>,
     /// Every secret value (credentials and `${env:…}` values) to redact from output.
     pub secrets: Secrets,
+    /// The deny-body contracts; see [`Suite::contract`].
+    pub contracts: crate::contract::Contracts,
 }
 
 impl fmt::Debug for Suite {
