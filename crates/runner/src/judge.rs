@@ -356,7 +356,7 @@ fn at_value(want: &serde_json::Value, pointer: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use std::path::PathBuf;
@@ -387,7 +387,8 @@ mod tests {
         }
     }
 
-    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Observed {
+    /// A response for judging tests.
+    pub(crate) fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Observed {
         Observed {
             status,
             headers: headers

@@ -9,7 +9,6 @@
 //! Node, Rust, Jinja, Rails and Twig lines are the runtimes' default formats.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use regex::Regex;
 use rolecall_scenario::{
@@ -17,6 +16,7 @@ use rolecall_scenario::{
 };
 
 use super::*;
+use crate::judge::tests::response;
 
 fn at(line: u32) -> Location {
     Location {
@@ -56,20 +56,6 @@ fn contract() -> Contract {
         off: Vec::new(),
         tenant_vars: None,
         at: at(1),
-    }
-}
-
-fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Observed {
-    Observed {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        body: body.to_owned(),
-        truncated: None,
-        redirects: Vec::new(),
-        elapsed: Duration::ZERO,
     }
 }
 
