@@ -356,9 +356,7 @@ fn at_value(want: &serde_json::Value, pointer: &str) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::time::Duration;
-
+mod tests {
     use std::path::PathBuf;
 
     use rolecall_scenario::{HeaderMatch, SetAt, StatusMatch};
@@ -387,19 +385,8 @@ pub(crate) mod tests {
         }
     }
 
-    /// A response for judging tests.
-    pub(crate) fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Observed {
-        Observed {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.to_owned(),
-            truncated: None,
-            redirects: Vec::new(),
-            elapsed: Duration::ZERO,
-        }
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Observed {
+        Observed::sample(status, headers, body)
     }
 
     fn app() -> Attribution {

@@ -14,7 +14,6 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::diagnostic::Location;
-use crate::model::{Route, Suite};
 
 /// Statuses whose app-layer refusals must satisfy the shape rules when a contract does not
 /// name its own: 401 and 403. A 404 is left out on purpose: a concealed resource must look
@@ -185,25 +184,14 @@ impl JsonType {
     }
 }
 
-/// The contracts of a suite: the suite's, and each route file's that extends it.
+/// The contracts of a suite: the suite's, and each route file's that extends it; see
+/// [`Suite::contract`](crate::Suite::contract).
 #[derive(Debug, Clone, Default)]
 pub struct Contracts {
     /// `[deny_contract]` of `rolecall.toml`.
     pub suite: Option<Arc<Contract>>,
     /// A route file's (as shown in locations) merged contract, when it declares one.
     pub files: Vec<(PathBuf, Arc<Contract>)>,
-}
-
-impl Suite {
-    /// The deny-body contract `route`'s responses are checked against, if any.
-    pub fn contract(&self, route: &Route) -> Option<&Contract> {
-        self.contracts
-            .files
-            .iter()
-            .find(|(path, _)| *path == route.location.path)
-            .map(|(_, c)| c.as_ref())
-            .or(self.contracts.suite.as_deref())
-    }
 }
 
 /// A built-in leak detector (data in `contract/leaks.toml`).

@@ -512,6 +512,16 @@ pub struct Case {
 }
 
 impl Suite {
+    /// The deny-body contract `route`'s responses are checked against, if any.
+    pub fn contract(&self, route: &Route) -> Option<&crate::contract::Contract> {
+        self.contracts
+            .files
+            .iter()
+            .find(|(path, _)| *path == route.location.path)
+            .map(|(_, c)| c.as_ref())
+            .or(self.contracts.suite.as_deref())
+    }
+
     /// The route of a case.
     pub fn route(&self, case: &Case) -> &Route {
         &self.routes[case.route]

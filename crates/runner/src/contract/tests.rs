@@ -16,7 +16,6 @@ use rolecall_scenario::{
 };
 
 use super::*;
-use crate::judge::tests::response;
 
 fn at(line: u32) -> Location {
     Location {
@@ -77,7 +76,7 @@ fn mismatches(layer: Layer, body: &str) -> Vec<Mismatch> {
     };
     check_contract(
         &contract(),
-        &response(403, &[("x-request-id", "req-1")], body),
+        &Observed::sample(403, &[("x-request-id", "req-1")], body),
         &attribution(layer),
         &cx,
     )
@@ -228,7 +227,7 @@ fn a_leaked_secret_is_quoted_redacted() {
     // The runner redacts before checking; the detector quotes the marker.
     let found = check_contract(
         &contract(),
-        &response(401, &[], "token *** is not valid here"),
+        &Observed::sample(401, &[], "token *** is not valid here"),
         &attribution(Layer::Waf),
         &cx,
     );
