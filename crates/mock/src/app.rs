@@ -27,6 +27,8 @@ pub(crate) struct Route {
     pub(crate) tenant_param: Option<String>,
     pub(crate) conceal: bool,
     pub(crate) status: StatusCode,
+    /// Text every refusal of this route leaks in a `debug` member (see the config's `leak`).
+    pub(crate) leak: Option<String>,
 }
 
 /// A piece of a route path.
@@ -144,12 +146,25 @@ impl App {
             );
             return answer;
         };
+        let answer = self.decide(route, &params, request);
+        match &route.leak {
+            Some(leak) if answer.status.is_client_error() => with_leak(answer, leak),
+            _ => answer,
+        }
+    }
 
+    /// The answer of `route` to `request`: allowed, or refused by the first rule it breaks.
+    fn decide(
+        &self,
+        route: &Route,
+        params: &BTreeMap<&str, &str>,
+        request: &AppRequest<'_>,
+    ) -> AppAnswer {
         if let Some(answer) = self.check_csrf(request) {
             return answer;
         }
         if route.public {
-            return allow(route, &params, None, request);
+            return allow(route, params, None, request);
         }
         let principal = match self.auth.authenticate(request.headers) {
             Authn::Authenticated(principal) => principal,
@@ -223,7 +238,7 @@ impl App {
             }
             return answer;
         }
-        allow(route, &params, Some(&principal), request)
+        allow(route, params, Some(&principal), request)
     }
 
     /// Unsafe methods must come from an allowed Origin (or Referer, as browsers may omit
@@ -411,6 +426,16 @@ fn refuse(
     let body = json!({ "code": code, "message": message, "request_id": request.request_id });
     let mut answer = json_answer(status, &body, request);
     answer.refusal = Some(code);
+    answer
+}
+
+/// `answer` with `leak` added as a `debug` member, the way a framework left in debug mode
+/// adds the exception to its error body.
+fn with_leak(mut answer: AppAnswer, leak: &str) -> AppAnswer {
+    if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&answer.body) {
+        body.insert("debug".to_owned(), Value::String(leak.to_owned()));
+        answer.body = Bytes::from(Value::Object(body).to_string());
+    }
     answer
 }
 

@@ -604,6 +604,9 @@ pub(crate) struct RouteFile {
     /// Status of an allowed request. Default 201 for POST, else 200.
     #[cfg_attr(feature = "schema", schemars(with = "Option<u16>"))]
     pub(crate) status: Option<Spanned<u16>>,
+    /// A leaky deny body: every 4xx of this route carries this text in a `debug` member
+    /// (a stack trace, an internal host …), as an app left in debug mode does.
+    pub(crate) leak: Option<String>,
 }
 
 /// An item as read: what deserialized, and whether anything had to be taken out of it

@@ -178,6 +178,7 @@ fn piece() -> impl Strategy<Value = String> {
         "tenant_param",
         "public",
         "conceal",
+        "leak",
         "cookie",
         "path",
         "allowed_origins",

@@ -40,11 +40,16 @@ pub enum MismatchKind {
     Redirect,
     /// A deny-body snapshot.
     Snapshot,
+    /// A shape rule of the deny-body contract (a required member, the boundary message,
+    /// the way to recover, the request id).
+    Contract,
+    /// Something no refusal may carry: a forbidden pattern or a built-in leak detector.
+    Leak,
 }
 
 impl MismatchKind {
     /// Every kind, in the order failures list them.
-    pub const ALL: [MismatchKind; 7] = [
+    pub const ALL: [MismatchKind; 9] = [
         MismatchKind::Status,
         MismatchKind::Layer,
         MismatchKind::Vendor,
@@ -52,9 +57,12 @@ impl MismatchKind {
         MismatchKind::Header,
         MismatchKind::Redirect,
         MismatchKind::Snapshot,
+        MismatchKind::Contract,
+        MismatchKind::Leak,
     ];
 
-    /// `status`, `layer`, `vendor`, `body`, `header`, `redirect` or `snapshot`.
+    /// `status`, `layer`, `vendor`, `body`, `header`, `redirect`, `snapshot`, `contract`
+    /// or `leak`.
     pub fn as_str(self) -> &'static str {
         match self {
             MismatchKind::Status => "status",
@@ -64,6 +72,8 @@ impl MismatchKind {
             MismatchKind::Header => "header",
             MismatchKind::Redirect => "redirect",
             MismatchKind::Snapshot => "snapshot",
+            MismatchKind::Contract => "contract",
+            MismatchKind::Leak => "leak",
         }
     }
 }
@@ -366,8 +376,6 @@ fn at_value(want: &serde_json::Value, pointer: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use std::path::PathBuf;
 
     use rolecall_scenario::{HeaderMatch, SetAt, StatusMatch};
@@ -397,17 +405,7 @@ mod tests {
     }
 
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Observed {
-        Observed {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.to_owned(),
-            truncated: None,
-            redirects: Vec::new(),
-            elapsed: Duration::ZERO,
-        }
+        Observed::sample(status, headers, body)
     }
 
     fn app() -> Attribution {

@@ -34,6 +34,7 @@
 mod breaker;
 mod classify;
 mod config;
+mod contract;
 mod credentials;
 mod drift;
 mod engine;

@@ -98,6 +98,24 @@ const REQUEST_ID_HEADERS: [&str; 9] = [
     "x-reference-error",
 ];
 
+#[cfg(test)]
+impl Observed {
+    /// A response for tests: no redirects, nothing truncated, no time taken.
+    pub(crate) fn sample(status: u16, headers: &[(&str, &str)], body: &str) -> Self {
+        Observed {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+            truncated: None,
+            redirects: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 impl Observed {
     /// The first value of header `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use rolecall_scenario::{Decision, Secrets, Suite};
 
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
+use crate::contract::{self, check_contract, foreign_tenants};
 use crate::credentials::IdentityHeader;
 use crate::judge::{Mismatch, MismatchKind, Verdict, judge};
 use crate::observed::{Execution, Observed};
@@ -106,11 +107,16 @@ impl Evaluator<'_> {
                 result.message = Some(secrets.redact(&message));
             }
             Execution::Observed(mut observed) => {
+                let case = &self.suite.cases[index];
+                let contract = self.suite.contract(self.suite.route(case));
+                // A secret is found before redaction; the excerpt quotes the marker.
+                let secret_leaked = contract.is_some_and(|c| c.detects("secret"))
+                    && observed.status >= 400
+                    && secrets.appear_in(&observed.body);
                 secrets.redact_in_place(&mut observed.body);
                 for (_, value) in &mut observed.headers {
                     secrets.redact_in_place(value);
                 }
-                let case = &self.suite.cases[index];
                 let evidence = Evidence {
                     status: observed.status,
                     headers: &observed.headers,
@@ -122,7 +128,25 @@ impl Evaluator<'_> {
                 } else {
                     classify_unexplained(self.fingerprints, &evidence)
                 };
-                let verdict = judge(&case.expect, &observed, &attribution);
+                let mut verdict = judge(&case.expect, &observed, &attribution);
+                if let Some(contract) = contract
+                    && observed.status >= 400
+                {
+                    let foreign_tenants = foreign_tenants(self.suite, case, contract);
+                    let cx = contract::Context {
+                        foreign_tenants: &foreign_tenants,
+                        secret_leaked,
+                    };
+                    verdict.mismatches.extend(
+                        check_contract(contract, &observed, &attribution, &cx)
+                            .into_iter()
+                            .map(|mut m| {
+                                m.message = secrets.redact(&m.message);
+                                m.observed = secrets.redact(&m.observed);
+                                m
+                            }),
+                    );
+                }
                 result.request_id = observed.request_id();
                 if !verdict.passed() {
                     if !explain {

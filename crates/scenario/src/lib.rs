@@ -42,6 +42,7 @@
 //! and no async runtime; the runner consumes what it produces.
 #![forbid(unsafe_code)]
 
+mod contract;
 mod diagnostic;
 mod layer;
 mod load;
@@ -55,6 +56,10 @@ mod resolve;
 mod schema;
 mod secrets;
 
+pub use contract::{
+    Contract, Contracts, DEFAULT_CONTRACT_STATUSES, DEFAULT_TENANT_VARS, Detector, DetectorMatch,
+    Forbidden, JsonType, RequestIdRule, Requirement, TextRule, detectors,
+};
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};

@@ -31,6 +31,8 @@ pub struct Suite {
     pub cases: Vec<Case>,
     /// Every secret value (credentials and `${env:…}` values) to redact from output.
     pub secrets: Secrets,
+    /// The deny-body contracts; see [`Suite::contract`].
+    pub contracts: crate::contract::Contracts,
 }
 
 impl fmt::Debug for Suite {
@@ -510,6 +512,16 @@ pub struct Case {
 }
 
 impl Suite {
+    /// The deny-body contract `route`'s responses are checked against, if any.
+    pub fn contract(&self, route: &Route) -> Option<&crate::contract::Contract> {
+        self.contracts
+            .files
+            .iter()
+            .find(|(path, _)| *path == route.location.path)
+            .map(|(_, c)| c.as_ref())
+            .or(self.contracts.suite.as_deref())
+    }
+
     /// The route of a case.
     pub fn route(&self, case: &Case) -> &Route {
         &self.routes[case.route]

@@ -89,6 +89,8 @@ pub(crate) struct SuiteFile {
     pub(crate) identities: BTreeMap<String, IdentityDef>,
     /// Named lists of identities, usable wherever identities are listed.
     pub(crate) groups: Option<BTreeMap<String, Vec<String>>>,
+    /// What every app-layer refusal must carry, and what no refusal may carry.
+    pub(crate) deny_contract: Option<DenyContractDef>,
 }
 
 /// A route file: any other `*.toml` file of the suite.
@@ -102,6 +104,9 @@ pub(crate) struct SuiteFile {
 pub(crate) struct RoutesFile {
     /// The routes of this file, each tried by every identity.
     pub(crate) route: Vec<RouteDef>,
+    /// Extends the suite's deny-body contract for this file's routes: lists are appended,
+    /// single values replaced.
+    pub(crate) deny_contract: Option<DenyContractDef>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -408,4 +413,62 @@ pub(crate) struct HeaderMatchDef {
     pub(crate) regex: Option<Spanned<String>>,
     /// The header is present (true) or absent (false).
     pub(crate) present: Option<bool>,
+}
+
+/// `[deny_contract]`: what every app-layer refusal must carry, and what no refusal at any
+/// layer may carry.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
+pub(crate) struct DenyContractDef {
+    /// App-layer refusal statuses the shape rules apply to (default [401, 403]).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<u16>>"))]
+    pub(crate) statuses: Option<Vec<Spanned<i64>>>,
+    /// JSON members every app-layer refusal must carry.
+    pub(crate) require: Option<Vec<RequireDef>>,
+    /// The text that names the boundary: a member, a pattern, or both.
+    pub(crate) message: Option<TextRuleDef>,
+    /// The way to recover: a member (a link or a path), a pattern, or both.
+    pub(crate) recovery: Option<TextRuleDef>,
+    /// JSON pointer of the member that must echo the request id (the response's
+    /// X-Request-Id, cf-ray … when it has one), e.g. "/request_id".
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) request_id: Option<Spanned<String>>,
+    /// Regular expressions no refusal at any layer may match.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) forbid: Option<Vec<Spanned<String>>>,
+    /// Built-in leak detectors to turn off: stack_trace, sql_error, template_error,
+    /// internal_host, private_address, file_path, foreign_tenant, secret.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) off: Option<Vec<Spanned<String>>>,
+    /// Identity vars holding a tenant identifier (default ["tenant"]).
+    pub(crate) tenant_vars: Option<Vec<String>>,
+}
+
+/// A JSON member a refusal must carry.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
+pub(crate) struct RequireDef {
+    /// JSON pointer, e.g. "/code".
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) pointer: Spanned<String>,
+    /// JSON type: string, number, boolean, object or array.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(rename = "type")]
+    pub(crate) json_type: Option<Spanned<String>>,
+    /// A regular expression the member must match.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) pattern: Option<Spanned<String>>,
+}
+
+/// A text a refusal must carry: the member at `pointer` (or the whole body) matching
+/// `pattern` (or, without one, a non-empty string).
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
+pub(crate) struct TextRuleDef {
+    /// JSON pointer of the member, e.g. "/message"; absent: the whole body.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) pointer: Option<Spanned<String>>,
+    /// A regular expression the text must match.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) pattern: Option<Spanned<String>>,
 }

@@ -355,6 +355,7 @@ impl Compiler<'_> {
             tenant_param,
             conceal: route.conceal,
             status,
+            leak: route.leak.clone(),
         })
     }
 

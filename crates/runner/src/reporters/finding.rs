@@ -3,6 +3,7 @@
 
 use rolecall_scenario::{Case, Decision, Location, Suite};
 
+use crate::judge::MismatchKind;
 use crate::results::{CaseResult, Outcome};
 
 /// The kind of a case that did not pass, worst first: a case with several problems is
@@ -15,22 +16,30 @@ pub(crate) enum Kind {
     OverRestriction,
     /// Any other status than the expected one.
     StatusMismatch,
+    /// The expected status, but the refusal carries what no refusal may: a stack trace,
+    /// an internal host, another tenant's identifier, a secret … (deny-body contract).
+    Leak,
     /// The expected status, from another layer or vendor than the expected one.
     WrongLayer,
     /// The expected status and layer, but a body, header or redirect expectation failed.
     BodyHeaderMismatch,
+    /// The expected status and layer, but the app's refusal lacks what the deny-body
+    /// contract asks of it (a member, the boundary, a way to recover, the request id).
+    Contract,
     /// No response came back to judge.
     NoResponse,
 }
 
 impl Kind {
     /// Every kind, in the order of [`Kind`]: SARIF's rule table.
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::Escalation,
         Kind::OverRestriction,
         Kind::StatusMismatch,
+        Kind::Leak,
         Kind::WrongLayer,
         Kind::BodyHeaderMismatch,
+        Kind::Contract,
         Kind::NoResponse,
     ];
 
@@ -55,6 +64,10 @@ impl Kind {
                 _ => Kind::StatusMismatch,
             });
         }
+        let broken = |kind: MismatchKind| result.mismatches().iter().any(|m| m.kind == kind);
+        if broken(MismatchKind::Leak) {
+            return Some(Kind::Leak);
+        }
         let layer_ok = match (expect.layer, &result.attribution) {
             (Some(layer), Some(a)) => a.layer == layer,
             _ => true,
@@ -63,10 +76,17 @@ impl Kind {
             (Some(vendor), Some(a)) => a.vendor.eq_ignore_ascii_case(vendor),
             _ => true,
         };
-        Some(if layer_ok && vendor_ok {
-            Kind::BodyHeaderMismatch
-        } else {
+        let only_contract = !result.mismatches().is_empty()
+            && result
+                .mismatches()
+                .iter()
+                .all(|m| m.kind == MismatchKind::Contract);
+        Some(if !(layer_ok && vendor_ok) {
             Kind::WrongLayer
+        } else if only_contract {
+            Kind::Contract
+        } else {
+            Kind::BodyHeaderMismatch
         })
     }
 
@@ -76,8 +96,10 @@ impl Kind {
             Kind::Escalation => "escalation",
             Kind::OverRestriction => "over-restriction",
             Kind::StatusMismatch => "status-mismatch",
+            Kind::Leak => "deny-body-leak",
             Kind::WrongLayer => "wrong-layer",
             Kind::BodyHeaderMismatch => "body-header-mismatch",
+            Kind::Contract => "deny-body-contract",
             Kind::NoResponse => "no-response",
         }
     }
@@ -88,8 +110,10 @@ impl Kind {
             Kind::Escalation => "possible privilege escalation",
             Kind::OverRestriction => "allowed identity refused",
             Kind::StatusMismatch => "unexpected status",
+            Kind::Leak => "refusal leaks internals",
             Kind::WrongLayer => "refused by the wrong layer or vendor",
             Kind::BodyHeaderMismatch => "body, header or redirect mismatch",
+            Kind::Contract => "refusal breaks the deny-body contract",
             Kind::NoResponse => "no response",
         }
     }
@@ -106,9 +130,18 @@ impl Kind {
                 "The expected status came from another layer or vendor than the one the \
                  scenario names: the intended rule was not the one that answered."
             }
+            Kind::Leak => {
+                "A refusal carries what the deny-body contract says no refusal may: a stack \
+                 trace, a database or template error, an internal host or address, a server \
+                 path, another tenant's identifier, a secret, or a forbidden pattern."
+            }
             Kind::BodyHeaderMismatch => {
                 "The status and layer were as expected, but a body, header or redirect \
                  expectation failed."
+            }
+            Kind::Contract => {
+                "An app refusal lacks what the deny-body contract asks of every refusal: a \
+                 member, a message naming the boundary, a way to recover, or the request id."
             }
             Kind::NoResponse => {
                 "No response came back to judge (connection refused, timeout, TLS error)."

@@ -330,6 +330,8 @@ fn matrix_cell(suite: &Suite, cases: &[&Record]) -> String {
             }
             (Some(Kind::WrongLayer), ..) => format!("❌ {status} (wrong vendor)"),
             (Some(Kind::BodyHeaderMismatch), ..) => format!("❌ {status} (body/header)"),
+            (Some(Kind::Leak), ..) => format!("❌ {status} (leak)"),
+            (Some(Kind::Contract), ..) => format!("❌ {status} (deny contract)"),
             _ => format!("❌ {status} (want {want})"),
         },
         (Outcome::Skipped, _) => "⏭️ skipped".to_owned(),

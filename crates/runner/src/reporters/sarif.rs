@@ -46,10 +46,12 @@ impl<W: Write> SarifReporter<W> {
 
 fn level(kind: Kind) -> &'static str {
     match kind {
-        Kind::Escalation | Kind::OverRestriction | Kind::StatusMismatch | Kind::NoResponse => {
-            "error"
-        }
-        Kind::WrongLayer | Kind::BodyHeaderMismatch => "warning",
+        Kind::Escalation
+        | Kind::OverRestriction
+        | Kind::StatusMismatch
+        | Kind::Leak
+        | Kind::NoResponse => "error",
+        Kind::WrongLayer | Kind::BodyHeaderMismatch | Kind::Contract => "warning",
     }
 }
 
@@ -169,8 +171,10 @@ fn rule_name(kind: Kind) -> &'static str {
         Kind::Escalation => "PossiblePrivilegeEscalation",
         Kind::OverRestriction => "AllowedIdentityRefused",
         Kind::StatusMismatch => "UnexpectedStatus",
+        Kind::Leak => "DenyBodyLeak",
         Kind::WrongLayer => "WrongLayerOrVendor",
         Kind::BodyHeaderMismatch => "BodyOrHeaderMismatch",
+        Kind::Contract => "DenyBodyContract",
         Kind::NoResponse => "NoResponse",
     }
 }

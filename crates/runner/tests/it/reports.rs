@@ -363,8 +363,10 @@ fn sarif_is_valid_against_the_2_1_0_schema_with_a_result_per_finding() {
             "escalation",
             "over-restriction",
             "status-mismatch",
+            "deny-body-leak",
             "wrong-layer",
             "body-header-mismatch",
+            "deny-body-contract",
             "no-response"
         ]
     );

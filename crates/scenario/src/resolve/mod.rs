@@ -1,5 +1,6 @@
 //! Validation and expansion: raw file items become identities, a target, routes and cases.
 
+mod contract;
 mod credentials;
 mod headers;
 mod identities;
@@ -7,6 +8,7 @@ mod routes;
 mod target;
 mod values;
 
+use contract::resolve_contract;
 use credentials::{Item, collect_credentials};
 use headers::check_headers;
 use identities::{Names, resolve_groups, resolve_identities};
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::contract::{Contract, Contracts};
 use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, display_path};
 use crate::load::{self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate};
 use crate::model::Suite;
@@ -29,7 +32,14 @@ use crate::raw::{
 };
 use crate::secrets::Secrets;
 
-const SUITE_KEYS: [&str; 5] = ["defaults", "vars", "targets", "identities", "groups"];
+const SUITE_KEYS: [&str; 6] = [
+    "defaults",
+    "vars",
+    "targets",
+    "identities",
+    "groups",
+    "deny_contract",
+];
 const JWT_ALGS: [&str; 12] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
     "ES384", "EdDSA",
@@ -131,13 +141,26 @@ pub(crate) fn from_sources(
 
     let mut routes = Vec::new();
     let mut cases = Vec::new();
+    let mut contracts = Contracts {
+        suite: parts.contract.clone().map(std::sync::Arc::new),
+        files: Vec::new(),
+    };
     for (route_path, file) in route_files {
         if mock_files.iter().any(|m| same_file(m, &route_path)) {
             continue;
         }
         cx.files.push(file.clone());
         let file_name = case_file_name(&root, &route_path);
-        let defs = read_routes(&mut cx, &file, options);
+        let (defs, file_contract) = read_routes(&mut cx, &file, options);
+        if let Some(extension) = file_contract {
+            let merged = match &parts.contract {
+                Some(suite) => suite.extended(extension),
+                None => extension,
+            };
+            contracts
+                .files
+                .push((file.path.clone(), std::sync::Arc::new(merged)));
+        }
         expand_file(
             &mut cx,
             &file,
@@ -167,6 +190,7 @@ pub(crate) fn from_sources(
             routes,
             cases,
             secrets,
+            contracts,
         }),
         _ => Err(LoadError::new(sink.diagnostics, files, secrets)),
     }
@@ -225,6 +249,7 @@ struct SuiteParts {
     pub(super) targets: Vec<(Spanned<String>, TargetDef)>,
     pub(super) identities: Vec<(Spanned<String>, IdentityDef)>,
     pub(super) groups: Vec<(Spanned<String>, Vec<Spanned<String>>)>,
+    pub(super) contract: Option<Contract>,
 }
 
 fn table_entries<'a, 'i>(
@@ -357,6 +382,9 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
                         parts.groups.push((name, members));
                     }
                 }
+            }
+            "deny_contract" => {
+                parts.contract = resolve_contract(cx, file, key.span(), value);
             }
             "route" => {
                 cx.error(
@@ -564,7 +592,12 @@ fn written_names(table: &DeTable<'_>) -> HashMap<usize, String> {
         .collect()
 }
 
-fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<RouteDef> {
+/// The routes of a route file, and its `[deny_contract]` when it declares one.
+fn read_routes(
+    cx: &mut Cx,
+    file: &SourceFile,
+    options: &LoadOptions,
+) -> (Vec<RouteDef>, Option<Contract>) {
     let mut table = load::parse(file, &mut cx.sink);
     let mut pieces = EnvPieces::default();
     cx.as_written = written_names(table.get_ref());
@@ -579,12 +612,17 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
         );
     }
     let mut defs = Vec::new();
+    let mut contract = None;
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     for (key, value) in entries {
+        if key.get_ref() == "deny_contract" {
+            contract = resolve_contract(cx, file, key.span(), value);
+            continue;
+        }
         if key.get_ref() != "route" {
-            let help = did_you_mean(key.get_ref(), ["route"]).unwrap_or_else(|| {
-                "a route file holds only `[[route]]` tables; suite settings go in rolecall.toml"
+            let help = did_you_mean(key.get_ref(), ["route", "deny_contract"]).unwrap_or_else(|| {
+                "a route file holds `[[route]]` tables and an optional `[deny_contract]`; suite settings go in rolecall.toml"
                     .to_owned()
             });
             cx.error(file, key.span(), format!("unknown key `{}`", key.get_ref()))
@@ -604,5 +642,5 @@ fn read_routes(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> Vec<Rou
             }
         }
     }
-    defs
+    (defs, contract)
 }

@@ -1,5 +1,6 @@
 //! Integration tests of rolecall-scenario: one binary, one module per area.
 
+mod contract;
 mod expand;
 mod files;
 mod fixtures;
