@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer, Location};
+use rolecall_scenario::{
+    BodyMatch, Decision, Expectation, HeaderRule, Layer, Location, Variant,
+};
 
 use crate::classify::Attribution;
 use crate::observed::Observed;
@@ -40,11 +42,13 @@ pub enum MismatchKind {
     Redirect,
     /// A deny-body snapshot.
     Snapshot,
+    /// A bypass variant of a refused request was granted.
+    Bypass,
 }
 
 impl MismatchKind {
     /// Every kind, in the order failures list them.
-    pub const ALL: [MismatchKind; 7] = [
+    pub const ALL: [MismatchKind; 8] = [
         MismatchKind::Status,
         MismatchKind::Layer,
         MismatchKind::Vendor,
@@ -52,6 +56,7 @@ impl MismatchKind {
         MismatchKind::Header,
         MismatchKind::Redirect,
         MismatchKind::Snapshot,
+        MismatchKind::Bypass,
     ];
 
     /// `status`, `layer`, `vendor`, `body`, `header`, `redirect` or `snapshot`.
@@ -64,6 +69,7 @@ impl MismatchKind {
             MismatchKind::Header => "header",
             MismatchKind::Redirect => "redirect",
             MismatchKind::Snapshot => "snapshot",
+            MismatchKind::Bypass => "bypass",
         }
     }
 }
@@ -110,6 +116,53 @@ impl Found {
             message,
         });
     }
+}
+
+/// Judges a bypass variant of a refused request: granted (a 2xx, or a redirect from the
+/// app that is not the expected login redirect) is a possible bypass; any other answer
+/// passes, a refusal with another status included (see [`refused_differently`]).
+pub(crate) fn judge_variant(
+    expect: &Expectation,
+    variant: &Variant,
+    observed: &Observed,
+    attribution: &Attribution,
+) -> Verdict {
+    let status = observed.status;
+    let login = expect
+        .redirect
+        .as_deref()
+        .is_some_and(|want| observed.header("location").is_some_and(|l| l.contains(want)));
+    let granted = (200..300).contains(&status)
+        || ((300..400).contains(&status) && attribution.layer == Layer::App && !login);
+    if !granted {
+        return Verdict {
+            mismatches: Vec::new(),
+            escalation: false,
+        };
+    }
+    let message = format!(
+        "POSSIBLE BYPASS: variant `{}` ({}) was granted {status} where {} ({}) was expected",
+        variant.name,
+        variant.family,
+        expect.status,
+        expect.decision.as_str()
+    );
+    Verdict {
+        mismatches: vec![Mismatch {
+            kind: MismatchKind::Bypass,
+            expected: format!("refused ({})", expect.status),
+            observed: status.to_string(),
+            location: (*expect.set_at.status).clone(),
+            message,
+        }],
+        escalation: true,
+    }
+}
+
+/// For a variant that passed: the status it was refused with, when that differs from
+/// the refused request's expected status (a 404 where 403 was expected), for review.
+pub(crate) fn refused_differently(expect: &Expectation, status: u16) -> Option<u16> {
+    (!expect.status.matches(status)).then_some(status)
 }
 
 /// Compares `observed` (classified as `attribution`) with `expect`.

@@ -45,6 +45,7 @@ mod judge;
 mod observed;
 mod permission;
 mod queue;
+mod raw_http;
 mod report;
 mod reporter;
 mod reporters;
@@ -53,6 +54,7 @@ mod run;
 mod snapshot;
 mod target;
 mod tls;
+mod variant;
 
 pub use classify::{
     Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,

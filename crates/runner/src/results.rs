@@ -6,7 +6,7 @@ use rolecall_scenario::{Decision, Secrets, Suite};
 
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
 use crate::credentials::IdentityHeader;
-use crate::judge::{Mismatch, MismatchKind, Verdict, judge};
+use crate::judge::{Mismatch, MismatchKind, Verdict, judge, judge_variant};
 use crate::observed::{Execution, Observed};
 
 /// How a case ended.
@@ -122,7 +122,10 @@ impl Evaluator<'_> {
                 } else {
                     classify_unexplained(self.fingerprints, &evidence)
                 };
-                let verdict = judge(&case.expect, &observed, &attribution);
+                let verdict = match &case.variant {
+                    Some(variant) => judge_variant(&case.expect, variant, &observed, &attribution),
+                    None => judge(&case.expect, &observed, &attribution),
+                };
                 result.request_id = observed.request_id();
                 if !verdict.passed() {
                     if !explain {
@@ -263,11 +266,41 @@ impl Evaluator<'_> {
             Decision::Unauthenticated => "has no valid credentials",
         };
         let _ = writeln!(m, "  identity:   {} ({why})", identity.name);
-        let _ = writeln!(
-            m,
-            "  request:    {} {}{}",
-            route.method, self.base_url, case.path
-        );
+        let variant = case.variant.as_deref().and_then(|v| {
+            let url = reqwest::Url::parse(&format!("{}{}", self.base_url, case.path)).ok()?;
+            let mut url = url;
+            if !route.query.is_empty() {
+                url.query_pairs_mut().extend_pairs(&route.query);
+            }
+            crate::variant::build(v, route.method, url).ok().map(|r| (v, r))
+        });
+        match &variant {
+            None => {
+                let _ = writeln!(
+                    m,
+                    "  request:    {} {}{}",
+                    route.method, self.base_url, case.path
+                );
+            }
+            Some((v, request)) => {
+                let _ = writeln!(m, "  variant:    {} ({})", v.name, v.family);
+                let origin = request.url.origin().ascii_serialization();
+                let protocol = if request.http10 {
+                    " HTTP/1.0, no Host header"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    m,
+                    "  request:    {} {origin}{}{protocol}",
+                    request.method,
+                    secrets.redact(&request.target())
+                );
+                if let Some((name, value)) = &request.header {
+                    let _ = writeln!(m, "              {name}: {}", secrets.redact(value));
+                }
+            }
+        }
         for h in identity_headers {
             let value = if h.secret {
                 match h.value.split_once(' ') {

@@ -54,6 +54,7 @@ mod resolve;
 #[cfg(feature = "schema")]
 mod schema;
 mod secrets;
+mod variants;
 
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
@@ -70,4 +71,8 @@ pub use mutation::{
 pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
+pub use variants::{
+    Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
+    REWRITE_PROBE, Variant, VariantKind,
+};
 pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};

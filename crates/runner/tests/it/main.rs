@@ -1,6 +1,7 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
 mod bodies;
+mod bypass;
 mod derived_secrets;
 mod expectations;
 mod hangs;
