@@ -211,3 +211,67 @@ fn a_rule_that_holds_for_one_spelling_is_caught_with_the_request_that_got_throug
     assert_eq!(held["outcome"], "pass");
     assert_eq!(held["variant"]["refused_differently"], serde_json::Value::Null);
 }
+
+/// The planted bypass of the offline demo: an edge that trusts `X-Forwarded-For` from any
+/// peer in front of an intranet-only status page the app serves to anyone.
+const TRUSTING_EDGE: &str = r#"
+[edge]
+server = "nginx"
+trusted_proxies = ["0.0.0.0/0", "::/0"]   # planted: any peer may say who the client is
+
+[[layer]]
+ip = { name = "intranet-only", persona = "nginx", paths = ["/internal/**"], allow = ["10.0.0.0/8"] }
+
+[origin.app]
+realm = "demo"
+
+[[origin.app.route]]
+request = "GET /internal/status"
+public = true
+"#;
+
+#[test]
+fn the_mock_reproduces_a_bypass_offline_and_holds_every_other_variant() {
+    let (_dir, suite) = suite(&[
+        (
+            "rolecall.toml",
+            "[targets.local]\nmock = \"mock.toml\"\n[identities.anonymous]\n",
+        ),
+        ("mock.toml", TRUSTING_EDGE),
+        (
+            "internal.toml",
+            "[[route]]\nrequest = \"GET /internal/status\"\nunauthenticated = 403\nlayer = \"server\"\nbypass = true\n",
+        ),
+    ]);
+    let run = run_all(&suite);
+    let failed: Vec<(&str, &str)> = run
+        .results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Pass && r.outcome != Outcome::Skipped)
+        .map(|r| {
+            (
+                suite.cases[r.index].name.as_str(),
+                r.message.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = failed.iter().map(|(n, _)| *n).collect();
+    // Every claimed address in 10/8 gets through, in every header the edge reads; the
+    // path spellings do not, because the mock matches the path as nginx does.
+    assert_eq!(
+        names,
+        ["internal::get_internal_status::anonymous::client-ip-x-forwarded-for-10"],
+        "{failed:#?}"
+    );
+    let message = failed[0].1;
+    assert!(
+        message.starts_with(
+            "POSSIBLE PRIVILEGE ESCALATION\nPOSSIBLE BYPASS: variant `client-ip-x-forwarded-for-10` (client_ip) was granted 200 where 403 (unauthenticated) was expected\n"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("/internal/status\n              X-Forwarded-For: 10.0.0.1\n"),
+        "{message}"
+    );
+}
