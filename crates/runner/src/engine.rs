@@ -602,9 +602,7 @@ impl Shared {
             let same_origin = url.origin() == self.target_origin;
             let mut outgoing = reqwest::Request::new(reqwest_method(method), url.clone());
             let map = outgoing.headers_mut();
-            if same_origin
-                && let Err(e) = fill_headers(map, state, &request, login_token, &url)
-            {
+            if same_origin && let Err(e) = fill_headers(map, state, &request, login_token, &url) {
                 return Execution::Error(e);
             }
             let (content_type, payload) = payload(body);

@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use rolecall_scenario::{
-    BodyMatch, Decision, Expectation, HeaderRule, Layer, Location, Variant,
-};
+use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer, Location, Variant};
 
 use crate::classify::Attribution;
 use crate::observed::Observed;
@@ -128,10 +126,11 @@ pub(crate) fn judge_variant(
     attribution: &Attribution,
 ) -> Verdict {
     let status = observed.status;
-    let login = expect
-        .redirect
-        .as_deref()
-        .is_some_and(|want| observed.header("location").is_some_and(|l| l.contains(want)));
+    let login = expect.redirect.as_deref().is_some_and(|want| {
+        observed
+            .header("location")
+            .is_some_and(|l| l.contains(want))
+    });
     let granted = (200..300).contains(&status)
         || ((300..400).contains(&status) && attribution.layer == Layer::App && !login);
     if !granted {

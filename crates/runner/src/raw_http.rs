@@ -77,7 +77,9 @@ pub(crate) async fn send(
     limit: usize,
 ) -> Result<RawResponse, String> {
     let host = url.host_str().ok_or("the target has no host")?;
-    let port = url.port_or_known_default().ok_or("the target has no port")?;
+    let port = url
+        .port_or_known_default()
+        .ok_or("the target has no port")?;
     let authority = match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
@@ -144,7 +146,8 @@ pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             .map(|(_, v)| v.as_str())
     };
     let no_body = head_only || status == 204 || status == 304;
-    let chunked = header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let chunked =
+        header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     let length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
     let (body, truncated) = if no_body {
         (Vec::new(), None)
@@ -279,7 +282,12 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_are_read_by_length_by_chunks_and_to_the_end() {
-        let r = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!extra", false, 1024).await;
+        let r = answer(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!extra",
+            false,
+            1024,
+        )
+        .await;
         assert_eq!((r.status, r.body.as_str()), (403, "nope!"));
         let r = answer(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=1\r\nde\r\n0\r\n\r\n",
@@ -290,7 +298,12 @@ mod tests {
         assert_eq!((r.status, r.body.as_str()), (200, "abcde"));
         let r = answer(b"HTTP/1.0 200 OK\r\n\r\nuntil close", false, 1024).await;
         assert_eq!(r.body, "until close");
-        let r = answer(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n", false, 1024).await;
+        let r = answer(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+            false,
+            1024,
+        )
+        .await;
         assert_eq!(r.status, 404);
         let r = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true, 1024).await;
         assert_eq!(r.body, "");
@@ -298,7 +311,12 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_stop_at_the_limit() {
-        let r = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", false, 4).await;
+        let r = answer(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+            false,
+            4,
+        )
+        .await;
         assert_eq!(r.body, "0123");
         assert_eq!(r.truncated.unwrap().body_size, Some(10));
         let r = answer(

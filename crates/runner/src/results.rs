@@ -272,7 +272,9 @@ impl Evaluator<'_> {
             if !route.query.is_empty() {
                 url.query_pairs_mut().extend_pairs(&route.query);
             }
-            crate::variant::build(v, route.method, url).ok().map(|r| (v, r))
+            crate::variant::build(v, route.method, url)
+                .ok()
+                .map(|r| (v, r))
         });
         match &variant {
             None => {

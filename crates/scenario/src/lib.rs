@@ -71,8 +71,8 @@ pub use mutation::{
 pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
+pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};
 pub use variants::{
     Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
     REWRITE_PROBE, Variant, VariantKind,
 };
-pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};

@@ -189,7 +189,8 @@ impl PathSpelling {
             PathSpelling::LeadingDoubleSlash => format!("/{path}"),
             PathSpelling::InnerDoubleSlash => {
                 let inner = 1 + path[1..].find('/')?;
-                (inner + 1 < path.len()).then(|| format!("{}/{}", &path[..inner], &path[inner..]))?
+                (inner + 1 < path.len())
+                    .then(|| format!("{}/{}", &path[..inner], &path[inner..]))?
             }
             PathSpelling::DotSegment => format!("{}./{}", &path[..last], &path[last..]),
             PathSpelling::LetterCase => {
@@ -320,7 +321,8 @@ impl Variant {
 
     /// Whether the variant writes: an unsafe method, or an override naming one.
     pub fn writes(&self, route: Method) -> bool {
-        let names_write = matches!(self.kind, VariantKind::Override { names, .. } if !names.is_safe());
+        let names_write =
+            matches!(self.kind, VariantKind::Override { names, .. } if !names.is_safe());
         !self.method(route).is_safe() || names_write
     }
 
@@ -328,10 +330,18 @@ impl Variant {
     /// `POST`, or `POST with X-HTTP-Method-Override: GET`.
     pub fn describe(&self, route: Method) -> String {
         match self.kind {
-            VariantKind::Override { method, carrier, names } if carrier == "_method" => {
+            VariantKind::Override {
+                method,
+                carrier,
+                names,
+            } if carrier == "_method" => {
                 format!("{method} with `_method={names}`")
             }
-            VariantKind::Override { method, carrier, names } => {
+            VariantKind::Override {
+                method,
+                carrier,
+                names,
+            } => {
                 format!("{method} with {carrier}: {names}")
             }
             _ => self.method(route).as_str().to_owned(),
@@ -435,8 +445,7 @@ pub(crate) fn templates(method: Method) -> Vec<Arc<Variant>> {
 
 /// Whether a case expects a refusal that variants re-try: 401, 403 or 404.
 pub(crate) fn refuses(case: &Case) -> bool {
-    case.expect.skip.is_none()
-        && matches!(case.expect.status, StatusMatch::Exact(401 | 403 | 404))
+    case.expect.skip.is_none() && matches!(case.expect.status, StatusMatch::Exact(401 | 403 | 404))
 }
 
 /// Appends the variants of `case` (one of `templates`) to `cases`.
@@ -481,7 +490,11 @@ mod tests {
 
     #[track_caller]
     fn check(spelling: PathSpelling, path: &str, query: Option<&str>, expect: Option<&str>) {
-        assert_eq!(spelling.apply(path, query).as_deref(), expect, "{spelling:?}");
+        assert_eq!(
+            spelling.apply(path, query).as_deref(),
+            expect,
+            "{spelling:?}"
+        );
     }
 
     #[test]

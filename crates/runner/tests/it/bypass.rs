@@ -21,7 +21,9 @@ fn files(url: &str, bypass: &str) -> [(&'static str, String); 2] {
         ),
         (
             "routes.toml",
-            format!("[[route]]\nrequest = \"GET /v1/admin\"\nallow = [\"admin\"]\nbypass = {bypass}\n"),
+            format!(
+                "[[route]]\nrequest = \"GET /v1/admin\"\nallow = [\"admin\"]\nbypass = {bypass}\n"
+            ),
         ),
     ]
 }
@@ -107,7 +109,10 @@ fn path_variants_go_out_byte_exact() {
     // The refused case and its variants, in suite order, named after the case.
     let names: Vec<&str> = suite.cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names[1], "routes::get_v1_admin::viewer");
-    assert_eq!(names[2], "routes::get_v1_admin::viewer::path-trailing-slash");
+    assert_eq!(
+        names[2],
+        "routes::get_v1_admin::viewer::path-trailing-slash"
+    );
     assert_eq!(
         names.last(),
         Some(&"routes::get_v1_admin::viewer::protocol-http10-no-host")
@@ -121,7 +126,11 @@ fn bypassable(head: &str) -> u16 {
     let target = head.split(' ').nth(1).unwrap_or("");
     let loopback = header(head, "x-forwarded-for") == Some("127.0.0.1");
     if target == "/v1/admin" {
-        if loopback || !head.contains(VIEWER) { 200 } else { 403 }
+        if loopback || !head.contains(VIEWER) {
+            200
+        } else {
+            403
+        }
     } else if target.to_ascii_lowercase().contains("admin") {
         200
     } else {
@@ -138,7 +147,11 @@ fn a_rule_that_holds_for_one_spelling_is_caught_with_the_request_that_got_throug
     let by_name = |name: &str| {
         run.results
             .iter()
-            .find(|r| suite.cases[r.index].name.ends_with(&format!("::viewer::{name}")))
+            .find(|r| {
+                suite.cases[r.index]
+                    .name
+                    .ends_with(&format!("::viewer::{name}"))
+            })
             .unwrap_or_else(|| panic!("no variant {name}"))
     };
     let failed: BTreeSet<&str> = run
@@ -172,7 +185,10 @@ fn a_rule_that_holds_for_one_spelling_is_caught_with_the_request_that_got_throug
         message.contains(&format!("  request:    GET {}/v1/admin/\n", server.url())),
         "{message}"
     );
-    assert!(message.contains("Bearer ***") && !message.contains(VIEWER), "{message}");
+    assert!(
+        message.contains("Bearer ***") && !message.contains(VIEWER),
+        "{message}"
+    );
     let message = by_name("client-ip-x-forwarded-for-loopback")
         .message
         .as_deref()
@@ -186,7 +202,10 @@ fn a_rule_that_holds_for_one_spelling_is_caught_with_the_request_that_got_throug
     let post = by_name("method-post");
     assert_eq!(post.outcome, Outcome::Skipped);
     assert!(
-        post.message.as_deref().unwrap().contains("variant `method-post` not sent: POST counts as a write"),
+        post.message
+            .as_deref()
+            .unwrap()
+            .contains("variant `method-post` not sent: POST counts as a write"),
         "{:?}",
         post.message
     );
@@ -209,7 +228,10 @@ fn a_rule_that_holds_for_one_spelling_is_caught_with_the_request_that_got_throug
         .find(|c| c["name"] == "routes::get_v1_admin::viewer::protocol-http10-no-host")
         .unwrap();
     assert_eq!(held["outcome"], "pass");
-    assert_eq!(held["variant"]["refused_differently"], serde_json::Value::Null);
+    assert_eq!(
+        held["variant"]["refused_differently"],
+        serde_json::Value::Null
+    );
 }
 
 /// The planted bypass of the offline demo: an edge that trusts `X-Forwarded-For` from any

@@ -329,11 +329,21 @@ fn bypass_variants_that_write_are_sent_only_where_mutations_are_allowed() {
             assert_eq!(
                 skipped,
                 [
-                    format!("method-post: variant `method-post` not sent: POST counts as a write, {refusal}"),
-                    format!("method-override-x-http-method-override: variant `method-override-x-http-method-override` not sent: POST with X-HTTP-Method-Override: GET counts as a write, {refusal}"),
-                    format!("method-override-x-http-method: variant `method-override-x-http-method` not sent: POST with X-HTTP-Method: GET counts as a write, {refusal}"),
-                    format!("method-override-x-method-override: variant `method-override-x-method-override` not sent: POST with X-Method-Override: GET counts as a write, {refusal}"),
-                    format!("method-override-param: variant `method-override-param` not sent: POST with `_method=GET` counts as a write, {refusal}"),
+                    format!(
+                        "method-post: variant `method-post` not sent: POST counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-x-http-method-override: variant `method-override-x-http-method-override` not sent: POST with X-HTTP-Method-Override: GET counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-x-http-method: variant `method-override-x-http-method` not sent: POST with X-HTTP-Method: GET counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-x-method-override: variant `method-override-x-method-override` not sent: POST with X-Method-Override: GET counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-param: variant `method-override-param` not sent: POST with `_method=GET` counts as a write, {refusal}"
+                    ),
                 ]
             );
             assert!(seen.iter().all(|s| !writes(s)), "a write arrived: {seen:?}");

@@ -12,8 +12,8 @@ use crate::model::{
     Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
     StatusMatch,
 };
-use crate::variants::{self, Bypass, BypassFamily};
 use crate::raw::{CaseDef, Defaults, Keys, RouteDef, StatusValue};
+use crate::variants::{self, Bypass, BypassFamily};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
@@ -683,9 +683,16 @@ pub(super) fn parse_bypass(
         toml::Value::Boolean(false) => return Some(Bypass::NONE),
         toml::Value::Array(list) => list,
         _ => {
-            cx.error(file, value.span(), "`bypass` must be `true`, `false` or a list of families")
-                .label("not a boolean or a list")
-                .help(format!("families: {}", backticked(&BypassFamily::ALL.map(BypassFamily::as_str))));
+            cx.error(
+                file,
+                value.span(),
+                "`bypass` must be `true`, `false` or a list of families",
+            )
+            .label("not a boolean or a list")
+            .help(format!(
+                "families: {}",
+                backticked(&BypassFamily::ALL.map(BypassFamily::as_str))
+            ));
             return None;
         }
     };

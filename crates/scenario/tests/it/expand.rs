@@ -333,9 +333,14 @@ fn credential_headers_and_login_passwords_are_secrets_wherever_they_are_set() {
 #[test]
 fn bypass_variants_follow_the_refused_case_where_opted_in() {
     let names = |suite_defaults: &str, routes: &str| -> Vec<String> {
-        let suite_file = SUITE.replacen("[defaults]\n", &format!("[defaults]\n{suite_defaults}\n"), 1);
+        let suite_file = SUITE.replacen(
+            "[defaults]\n",
+            &format!("[defaults]\n{suite_defaults}\n"),
+            1,
+        );
         let dir = suite_dir(&[("rolecall.toml", &suite_file), ("routes.toml", routes)]);
-        let suite = rolecall_scenario::load(dir.path(), &no_env()).unwrap_or_else(|e| panic!("{e}"));
+        let suite =
+            rolecall_scenario::load(dir.path(), &no_env()).unwrap_or_else(|e| panic!("{e}"));
         suite
             .cases
             .iter()
