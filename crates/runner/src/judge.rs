@@ -426,6 +426,7 @@ mod tests {
                 line: 1,
                 column: 1,
             }),
+            bypass: rolecall_scenario::Bypass::NONE,
         }
     }
 
@@ -615,6 +616,64 @@ mod tests {
                 "body does not match /request_id/",
                 "header `cache-control` is missing",
             ],
+        );
+    }
+
+    #[test]
+    fn a_granted_variant_is_a_bypass_and_a_different_refusal_is_not() {
+        use rolecall_scenario::{BypassFamily, Variant, VariantKind};
+        let variant = Variant {
+            name: "path-trailing-slash".to_owned(),
+            family: BypassFamily::Path,
+            kind: VariantKind::Path(rolecall_scenario::PathSpelling::TrailingSlash),
+        };
+        let deny = expect(Decision::Deny, StatusMatch::Exact(403));
+        let server = Attribution {
+            layer: Layer::Server,
+            vendor: "nginx".to_owned(),
+            evidence: Vec::new(),
+            ambiguity: None,
+        };
+        let kinds = |status: u16, headers: &[(&str, &str)], attribution: &Attribution| {
+            let verdict =
+                judge_variant(&deny, &variant, &response(status, headers, ""), attribution);
+            (
+                verdict.escalation,
+                verdict
+                    .mismatches
+                    .iter()
+                    .map(|m| m.kind)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(kinds(200, &[], &app()), (true, vec![MismatchKind::Bypass]));
+        assert_eq!(
+            kinds(302, &[("location", "/admin/x")], &app()),
+            (true, vec![MismatchKind::Bypass])
+        );
+        // nginx adding a slash to a directory is not the app letting the request in.
+        assert_eq!(
+            kinds(301, &[("location", "/admin/")], &server),
+            (false, vec![])
+        );
+        assert_eq!(kinds(404, &[], &app()), (false, vec![]));
+        assert_eq!(kinds(403, &[], &app()), (false, vec![]));
+        assert_eq!(refused_differently(&deny, 404), Some(404));
+        assert_eq!(refused_differently(&deny, 403), None);
+        let mut login = expect(Decision::Unauthenticated, StatusMatch::Class(3));
+        login.redirect = Some("/login".to_owned());
+        let verdict = judge_variant(
+            &login,
+            &variant,
+            &response(302, &[("location", "/login?next=/a")], ""),
+            &app(),
+        );
+        assert!(verdict.passed());
+        let message =
+            &judge_variant(&deny, &variant, &response(200, &[], ""), &app()).mismatches[0].message;
+        assert_eq!(
+            message,
+            "POSSIBLE BYPASS: variant `path-trailing-slash` (path) was granted 200 where 403 (deny) was expected"
         );
     }
 }

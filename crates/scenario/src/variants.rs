@@ -332,11 +332,9 @@ impl Variant {
         match self.kind {
             VariantKind::Override {
                 method,
-                carrier,
+                carrier: "_method",
                 names,
-            } if carrier == "_method" => {
-                format!("{method} with `_method={names}`")
-            }
+            } => format!("{method} with `_method={names}`"),
             VariantKind::Override {
                 method,
                 carrier,
