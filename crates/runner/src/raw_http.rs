@@ -272,12 +272,18 @@ mod tests {
     use super::*;
 
     async fn answer(response: &[u8], head_only: bool, limit: usize) -> RawResponse {
+        const REQUEST: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
         let (client, mut server) = tokio::io::duplex(64 * 1024);
-        server.write_all(response).await.unwrap();
-        drop(server);
-        exchange(client, b"GET / HTTP/1.1\r\n\r\n", head_only, limit)
-            .await
-            .unwrap()
+        let response = response.to_vec();
+        // The server reads the request, answers and closes, as a server would.
+        let served = tokio::spawn(async move {
+            let mut request = vec![0; REQUEST.len()];
+            server.read_exact(&mut request).await.unwrap();
+            server.write_all(&response).await.unwrap();
+        });
+        let answer = exchange(client, REQUEST, head_only, limit).await.unwrap();
+        served.await.unwrap();
+        answer
     }
 
     #[tokio::test]
