@@ -54,11 +54,14 @@ mod resolve;
 #[cfg(feature = "schema")]
 mod schema;
 mod secrets;
-mod variants;
 
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};
+pub use model::variants::{
+    Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
+    REWRITE_PROBE, Variant, VariantKind,
+};
 pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
     Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, SetAt, Settings,
@@ -72,7 +75,3 @@ pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
 pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};
-pub use variants::{
-    Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
-    REWRITE_PROBE, Variant, VariantKind,
-};

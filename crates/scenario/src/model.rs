@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::diagnostic::{Location, SourceFile};
 use crate::layer::Layer;
 use crate::secrets::{Secret, Secrets};
-use crate::variants::{Bypass, Variant};
+pub(crate) mod variants;
+
+use variants::{Bypass, Variant};
 
 /// A loaded, validated and expanded suite. `Debug` summarises it: values inside may be
 /// secrets (headers, variables and URLs from `${env:…}`).

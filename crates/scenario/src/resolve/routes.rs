@@ -8,12 +8,12 @@ use super::{Cx, backticked};
 use crate::diagnostic::{Location, SourceFile, did_you_mean};
 use crate::layer::Layer;
 use crate::load::locate;
+use crate::model::variants::{self, Bypass, BypassFamily};
 use crate::model::{
     Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
     StatusMatch,
 };
 use crate::raw::{CaseDef, Defaults, Keys, RouteDef, StatusValue};
-use crate::variants::{self, Bypass, BypassFamily};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::model::{Case, Method, StatusMatch};
+use super::{Case, Method, StatusMatch};
 
 /// A family of variants, as named in `bypass = ["path", …]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
