@@ -86,6 +86,9 @@ struct Shared {
     breaker: Breaker,
     /// Whether writes may be sent, and what writes.
     permission: Permission,
+    /// The TLS configuration of byte-exact variants (HTTP/1.1 only); `None` when the
+    /// target is `insecure`.
+    raw_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -124,6 +127,11 @@ impl Engine {
         let mut secrets = suite.secrets.clone();
         let timeout = suite.target.timeout.unwrap_or(suite.settings.timeout);
         let tls = tls_config(&suite)?;
+        let raw_tls = tls.as_ref().map(|config| {
+            let mut config = config.clone();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(config)
+        });
         let mut identities = Vec::with_capacity(suite.identities.len());
         for identity in &suite.identities {
             let token = match &identity.credentials.jwt {
@@ -191,6 +199,7 @@ impl Engine {
             breaker: Breaker::new(timeout),
             timeout,
             permission,
+            raw_tls,
         });
         Ok(Engine {
             runtime: Some(runtime),
@@ -404,6 +413,8 @@ struct Outgoing<'a> {
     body: Option<&'a Body>,
     /// How much of the response body to read.
     read_limit: usize,
+    /// A header a bypass variant sets, replacing the request's own of that name.
+    replace: Option<(&'static str, String)>,
 }
 
 impl Shared {
@@ -511,19 +522,38 @@ impl Shared {
                 .map(|(n, v)| (n.as_str(), v.as_str())),
         );
         headers.extend(route.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let request = Outgoing {
+        // What judging reads: body expectations the whole body (up to the limit), layer
+        // attribution its beginning.
+        let read_limit = if case.expect.body.is_empty() {
+            BODY_SCAN_LIMIT
+        } else {
+            BODY_LIMIT
+        };
+        let mut request = Outgoing {
             method: route.method,
             url,
             headers,
             body: route.body.as_ref(),
-            // What judging reads: body expectations the whole body (up to the limit),
-            // layer attribution its beginning.
-            read_limit: if case.expect.body.is_empty() {
-                BODY_SCAN_LIMIT
-            } else {
-                BODY_LIMIT
-            },
+            read_limit,
+            replace: None,
         };
+        if let Some(variant) = &case.variant {
+            let built = match crate::variant::build(variant, route.method, request.url) {
+                Ok(built) => built,
+                Err(reason) => return Execution::Skipped(reason),
+            };
+            if built.method.is_safe() && !route.method.is_safe() {
+                request.body = None;
+            }
+            request.method = built.method;
+            request.url = built.url.clone();
+            request.replace = built.header.clone();
+            if built.raw_target.is_some() {
+                return self
+                    .send_raw(state, request, &built, login_token.as_deref())
+                    .await;
+            }
+        }
         self.send(
             state,
             request,
@@ -572,46 +602,10 @@ impl Shared {
             let same_origin = url.origin() == self.target_origin;
             let mut outgoing = reqwest::Request::new(reqwest_method(method), url.clone());
             let map = outgoing.headers_mut();
-            if same_origin {
-                for (name, value) in &request.headers {
-                    if let Err(e) = append(map, name, value) {
-                        return Execution::Error(e);
-                    }
-                }
-                match &state.wire_headers {
-                    Ok(headers) => {
-                        for (name, value) in headers {
-                            map.append(name.clone(), value.clone());
-                        }
-                    }
-                    Err(e) => return Execution::Error(e.clone()),
-                }
-                if let Some(token) = login_token
-                    && let Err(e) = append(map, "authorization", &format!("Bearer {token}"))
-                {
-                    return Execution::Error(e);
-                }
-                if state.has_cookies.load(Ordering::Relaxed)
-                    && let Some(cookies) = state.jar.cookies(&url)
-                {
-                    map.append(reqwest::header::COOKIE, cookies);
-                }
+            if same_origin && let Err(e) = fill_headers(map, state, &request, login_token, &url) {
+                return Execution::Error(e);
             }
-            let (content_type, payload) = match body {
-                None => (None, None),
-                Some(Body::Json(json)) => (Some("application/json"), Some(json.to_string())),
-                Some(Body::Form(pairs)) => (
-                    Some("application/x-www-form-urlencoded"),
-                    Some(
-                        url::form_urlencoded::Serializer::new(String::new())
-                            .extend_pairs(pairs)
-                            .finish(),
-                    ),
-                ),
-                Some(Body::Raw { text, content_type }) => {
-                    (content_type.as_deref(), Some(text.clone()))
-                }
-            };
+            let (content_type, payload) = payload(body);
             if let Some(content_type) = content_type
                 && let Err(e) = append(map, "content-type", content_type)
             {
@@ -710,6 +704,73 @@ impl Shared {
         }
     }
 
+    /// Sends a byte-exact variant on a raw connection, under the same timeout, breaker,
+    /// body limit and headers as an ordinary request. Redirects are not followed: the
+    /// redirect is the answer judged.
+    async fn send_raw(
+        &self,
+        state: &IdentityState,
+        request: Outgoing<'_>,
+        built: &crate::variant::VariantRequest,
+        login_token: Option<&str>,
+    ) -> Execution {
+        let _permit = self.semaphore.acquire().await;
+        let start = Instant::now();
+        if let Some(reason) = self.breaker.open() {
+            return Execution::Error(reason);
+        }
+        let mut map = HeaderMap::new();
+        if let Err(e) = fill_headers(&mut map, state, &request, login_token, &request.url) {
+            return Execution::Error(e);
+        }
+        map.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(concat!("rolecall/", env!("CARGO_PKG_VERSION"))),
+        );
+        let (content_type, payload) = payload(request.body);
+        if let Some(content_type) = content_type
+            && let Err(e) = append(&mut map, "content-type", content_type)
+        {
+            return Execution::Error(e);
+        }
+        let target = built.target();
+        let raw = crate::raw_http::RawRequest {
+            method: request.method.as_str(),
+            target: &target,
+            http10: built.http10,
+            headers: &map,
+            body: payload.as_deref().map(str::as_bytes),
+        };
+        let mut watch = self.breaker.watch();
+        let sent = tokio::select! {
+            biased;
+            sent = tokio::time::timeout(
+                self.timeout,
+                crate::raw_http::send(&request.url, self.raw_tls.as_ref(), &raw, request.read_limit),
+            ) => sent,
+            () = watch.cancelled() => return Execution::Error(self.breaker.cancelled()),
+        };
+        let origin = request.url.origin().ascii_serialization();
+        match sent {
+            Err(_) => Execution::Error(format!(
+                "no answer from {origin} within the timeout ({}; the target hangs or is too slow)",
+                crate::breaker::shown(self.timeout)
+            )),
+            Ok(Err(e)) => Execution::Error(e),
+            Ok(Ok(response)) => {
+                self.breaker.answered();
+                Execution::Observed(Observed {
+                    status: response.status,
+                    headers: response.headers,
+                    body: response.body,
+                    truncated: response.truncated,
+                    redirects: Vec::new(),
+                    elapsed: start.elapsed(),
+                })
+            }
+        }
+    }
+
     /// Runs an identity's login flow once; the captured token (or cookie, kept by the
     /// identity's cookie store) is a secret from then on.
     async fn login(
@@ -730,6 +791,7 @@ impl Shared {
             headers,
             body: login.body.as_ref(),
             read_limit: BODY_LIMIT,
+            replace: None,
         };
         let observed = match self.send(state, request, None, false).await {
             Execution::Observed(o) => o,
@@ -798,6 +860,58 @@ impl Shared {
             Arc::make_mut(&mut secrets).insert(value);
         }
         Ok(())
+    }
+}
+
+/// Adds what is configured for the target's origin to `map`: suite and route headers,
+/// the identity's headers, a captured token and cookies, then a variant's header.
+fn fill_headers(
+    map: &mut HeaderMap,
+    state: &IdentityState,
+    request: &Outgoing<'_>,
+    login_token: Option<&str>,
+    url: &Url,
+) -> Result<(), String> {
+    for (name, value) in &request.headers {
+        append(map, name, value)?;
+    }
+    match &state.wire_headers {
+        Ok(headers) => {
+            for (name, value) in headers {
+                map.append(name.clone(), value.clone());
+            }
+        }
+        Err(e) => return Err(e.clone()),
+    }
+    if let Some(token) = login_token {
+        append(map, "authorization", &format!("Bearer {token}"))?;
+    }
+    if state.has_cookies.load(Ordering::Relaxed)
+        && let Some(cookies) = state.jar.cookies(url)
+    {
+        map.append(reqwest::header::COOKIE, cookies);
+    }
+    if let Some((name, value)) = &request.replace {
+        let (name, value) = wire_header(name, value)?;
+        map.insert(name, value);
+    }
+    Ok(())
+}
+
+/// A body's content type and bytes as sent.
+fn payload(body: Option<&Body>) -> (Option<&str>, Option<String>) {
+    match body {
+        None => (None, None),
+        Some(Body::Json(json)) => (Some("application/json"), Some(json.to_string())),
+        Some(Body::Form(pairs)) => (
+            Some("application/x-www-form-urlencoded"),
+            Some(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish(),
+            ),
+        ),
+        Some(Body::Raw { text, content_type }) => (content_type.as_deref(), Some(text.clone())),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer, Location};
+use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer, Location, Variant};
 
 use crate::classify::Attribution;
 use crate::observed::Observed;
@@ -45,11 +45,13 @@ pub enum MismatchKind {
     Contract,
     /// Something no refusal may carry: a forbidden pattern or a built-in leak detector.
     Leak,
+    /// A bypass variant of a refused request was granted.
+    Bypass,
 }
 
 impl MismatchKind {
     /// Every kind, in the order failures list them.
-    pub const ALL: [MismatchKind; 9] = [
+    pub const ALL: [MismatchKind; 10] = [
         MismatchKind::Status,
         MismatchKind::Layer,
         MismatchKind::Vendor,
@@ -59,6 +61,7 @@ impl MismatchKind {
         MismatchKind::Snapshot,
         MismatchKind::Contract,
         MismatchKind::Leak,
+        MismatchKind::Bypass,
     ];
 
     /// `status`, `layer`, `vendor`, `body`, `header`, `redirect`, `snapshot`, `contract`
@@ -74,6 +77,7 @@ impl MismatchKind {
             MismatchKind::Snapshot => "snapshot",
             MismatchKind::Contract => "contract",
             MismatchKind::Leak => "leak",
+            MismatchKind::Bypass => "bypass",
         }
     }
 }
@@ -120,6 +124,54 @@ impl Found {
             message,
         });
     }
+}
+
+/// Judges a bypass variant of a refused request: granted (a 2xx, or a redirect from the
+/// app that is not the expected login redirect) is a possible bypass; any other answer
+/// passes, a refusal with another status included (see [`refused_differently`]).
+pub(crate) fn judge_variant(
+    expect: &Expectation,
+    variant: &Variant,
+    observed: &Observed,
+    attribution: &Attribution,
+) -> Verdict {
+    let status = observed.status;
+    let login = expect.redirect.as_deref().is_some_and(|want| {
+        observed
+            .header("location")
+            .is_some_and(|l| l.contains(want))
+    });
+    let granted = (200..300).contains(&status)
+        || ((300..400).contains(&status) && attribution.layer == Layer::App && !login);
+    if !granted {
+        return Verdict {
+            mismatches: Vec::new(),
+            escalation: false,
+        };
+    }
+    let message = format!(
+        "POSSIBLE BYPASS: variant `{}` ({}) was granted {status} where {} ({}) was expected",
+        variant.name,
+        variant.family,
+        expect.status,
+        expect.decision.as_str()
+    );
+    Verdict {
+        mismatches: vec![Mismatch {
+            kind: MismatchKind::Bypass,
+            expected: format!("refused ({})", expect.status),
+            observed: status.to_string(),
+            location: (*expect.set_at.status).clone(),
+            message,
+        }],
+        escalation: true,
+    }
+}
+
+/// For a variant that passed: the status it was refused with, when that differs from
+/// the refused request's expected status (a 404 where 403 was expected), for review.
+pub(crate) fn refused_differently(expect: &Expectation, status: u16) -> Option<u16> {
+    (!expect.status.matches(status)).then_some(status)
 }
 
 /// Compares `observed` (classified as `attribution`) with `expect`.
@@ -401,6 +453,7 @@ mod tests {
                 line: 1,
                 column: 1,
             }),
+            bypass: rolecall_scenario::Bypass::NONE,
         }
     }
 
@@ -612,6 +665,64 @@ mod tests {
                 "body does not match /request_id/",
                 "header `cache-control` is missing",
             ],
+        );
+    }
+
+    #[test]
+    fn a_granted_variant_is_a_bypass_and_a_different_refusal_is_not() {
+        use rolecall_scenario::{BypassFamily, Variant, VariantKind};
+        let variant = Variant {
+            name: "path-trailing-slash".to_owned(),
+            family: BypassFamily::Path,
+            kind: VariantKind::Path(rolecall_scenario::PathSpelling::TrailingSlash),
+        };
+        let deny = expect(Decision::Deny, StatusMatch::Exact(403));
+        let server = Attribution {
+            layer: Layer::Server,
+            vendor: "nginx".to_owned(),
+            evidence: Vec::new(),
+            ambiguity: None,
+        };
+        let kinds = |status: u16, headers: &[(&str, &str)], attribution: &Attribution| {
+            let verdict =
+                judge_variant(&deny, &variant, &response(status, headers, ""), attribution);
+            (
+                verdict.escalation,
+                verdict
+                    .mismatches
+                    .iter()
+                    .map(|m| m.kind)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(kinds(200, &[], &app()), (true, vec![MismatchKind::Bypass]));
+        assert_eq!(
+            kinds(302, &[("location", "/admin/x")], &app()),
+            (true, vec![MismatchKind::Bypass])
+        );
+        // nginx adding a slash to a directory is not the app letting the request in.
+        assert_eq!(
+            kinds(301, &[("location", "/admin/")], &server),
+            (false, vec![])
+        );
+        assert_eq!(kinds(404, &[], &app()), (false, vec![]));
+        assert_eq!(kinds(403, &[], &app()), (false, vec![]));
+        assert_eq!(refused_differently(&deny, 404), Some(404));
+        assert_eq!(refused_differently(&deny, 403), None);
+        let mut login = expect(Decision::Unauthenticated, StatusMatch::Class(3));
+        login.redirect = Some("/login".to_owned());
+        let verdict = judge_variant(
+            &login,
+            &variant,
+            &response(302, &[("location", "/login?next=/a")], ""),
+            &app(),
+        );
+        assert!(verdict.passed());
+        let message =
+            &judge_variant(&deny, &variant, &response(200, &[], ""), &app()).mismatches[0].message;
+        assert_eq!(
+            message,
+            "POSSIBLE BYPASS: variant `path-trailing-slash` (path) was granted 200 where 403 (deny) was expected"
         );
     }
 }

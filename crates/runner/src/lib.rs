@@ -46,6 +46,7 @@ mod judge;
 mod observed;
 mod permission;
 mod queue;
+mod raw_http;
 mod report;
 mod reporter;
 mod reporters;
@@ -54,6 +55,7 @@ mod run;
 mod snapshot;
 mod target;
 mod tls;
+mod variant;
 
 pub use classify::{
     Attribution, Evidence, FingerprintError, FingerprintErrorKind, Fingerprints, classify,

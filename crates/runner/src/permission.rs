@@ -73,6 +73,15 @@ impl Permission {
         }
         let refusal = self.refusal.as_deref()?;
         let route = suite.route(case);
+        if let Some(variant) = &case.variant
+            && variant.writes(route.method)
+        {
+            return Some(format!(
+                "variant `{}` not sent: {} counts as a write, and {refusal}",
+                variant.name,
+                variant.describe(route.method)
+            ));
+        }
         let identity = suite.identity(case);
         let found = match &self.routes[case.route] {
             Some(mutation) => Some((mutation.clone(), String::new())),

@@ -25,6 +25,19 @@ pub(crate) struct ReportCase<'a> {
     /// Added after the fields above, which a baseline reads: never rename those.
     #[serde(default)]
     mismatches: Vec<ReportMismatch<'a>>,
+    /// For a bypass variant: which, and whether it was refused another way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    variant: Option<ReportVariant<'a>>,
+}
+
+/// A bypass variant of a refused case.
+#[derive(Serialize, Deserialize)]
+struct ReportVariant<'a> {
+    name: Cow<'a, str>,
+    family: Cow<'a, str>,
+    /// The status a passing variant was refused with, when it is not the refused case's
+    /// expected status (a 404 where 403 was expected): not a bypass, but worth a review.
+    refused_differently: Option<u16>,
 }
 
 /// One typed mismatch, located at the key that set the expectation.
@@ -107,5 +120,14 @@ pub(crate) fn report_case<'a>(suite: &'a Suite, r: &'a CaseResult) -> ReportCase
                 message: Cow::Borrowed(&m.message),
             })
             .collect(),
+        variant: case.variant.as_deref().map(|v| ReportVariant {
+            name: Cow::Borrowed(&v.name),
+            family: Cow::Borrowed(v.family.as_str()),
+            refused_differently: r
+                .observed
+                .as_ref()
+                .filter(|_| r.outcome == crate::results::Outcome::Pass)
+                .and_then(|o| crate::judge::refused_differently(&case.expect, o.status)),
+        }),
     }
 }

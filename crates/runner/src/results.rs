@@ -7,7 +7,7 @@ use rolecall_scenario::{Decision, Secrets, Suite};
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
 use crate::contract::{self, check_contract, foreign_tenants};
 use crate::credentials::IdentityHeader;
-use crate::judge::{Mismatch, MismatchKind, Verdict, judge};
+use crate::judge::{Mismatch, MismatchKind, Verdict, judge, judge_variant};
 use crate::observed::{Execution, Observed};
 
 /// How a case ended.
@@ -128,7 +128,10 @@ impl Evaluator<'_> {
                 } else {
                     classify_unexplained(self.fingerprints, &evidence)
                 };
-                let mut verdict = judge(&case.expect, &observed, &attribution);
+                let mut verdict = match &case.variant {
+                    Some(variant) => judge_variant(&case.expect, variant, &observed, &attribution),
+                    None => judge(&case.expect, &observed, &attribution),
+                };
                 if let Some(contract) = contract
                     && observed.status >= 400
                 {
@@ -287,11 +290,43 @@ impl Evaluator<'_> {
             Decision::Unauthenticated => "has no valid credentials",
         };
         let _ = writeln!(m, "  identity:   {} ({why})", identity.name);
-        let _ = writeln!(
-            m,
-            "  request:    {} {}{}",
-            route.method, self.base_url, case.path
-        );
+        let variant = case.variant.as_deref().and_then(|v| {
+            let url = reqwest::Url::parse(&format!("{}{}", self.base_url, case.path)).ok()?;
+            let mut url = url;
+            if !route.query.is_empty() {
+                url.query_pairs_mut().extend_pairs(&route.query);
+            }
+            crate::variant::build(v, route.method, url)
+                .ok()
+                .map(|r| (v, r))
+        });
+        match &variant {
+            None => {
+                let _ = writeln!(
+                    m,
+                    "  request:    {} {}{}",
+                    route.method, self.base_url, case.path
+                );
+            }
+            Some((v, request)) => {
+                let _ = writeln!(m, "  variant:    {} ({})", v.name, v.family);
+                let origin = request.url.origin().ascii_serialization();
+                let protocol = if request.http10 {
+                    " HTTP/1.0, no Host header"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    m,
+                    "  request:    {} {origin}{}{protocol}",
+                    request.method,
+                    secrets.redact(&request.target())
+                );
+                if let Some((name, value)) = &request.header {
+                    let _ = writeln!(m, "              {name}: {}", secrets.redact(value));
+                }
+            }
+        }
         for h in identity_headers {
             let value = if h.secret {
                 match h.value.split_once(' ') {

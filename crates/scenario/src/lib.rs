@@ -63,6 +63,10 @@ pub use contract::{
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};
+pub use model::variants::{
+    Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
+    REWRITE_PROBE, Variant, VariantKind,
+};
 pub use model::{
     Body, BodyMatch, Case, Credentials, Decision, Endpoint, Expectation, HeaderMatch, HeaderRule,
     Identity, Jwt, JwtDefect, JwtKey, Login, MAX_CONCURRENCY, Method, Route, SetAt, Settings,

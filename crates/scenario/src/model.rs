@@ -10,6 +10,9 @@ use std::time::Duration;
 use crate::diagnostic::{Location, SourceFile};
 use crate::layer::Layer;
 use crate::secrets::{Secret, Secrets};
+pub(crate) mod variants;
+
+use variants::{Bypass, Variant};
 
 /// A loaded, validated and expanded suite. `Debug` summarises it: values inside may be
 /// secrets (headers, variables and URLs from `${env:…}`).
@@ -452,6 +455,8 @@ pub struct Expectation {
     pub explicit_at: Option<Location>,
     /// Where each part of this expectation was set.
     pub set_at: SetAt,
+    /// The bypass families this refusal is re-tried in (`bypass`); empty by default.
+    pub bypass: Bypass,
 }
 
 /// Where each part of an [`Expectation`] was set: the key of the `[[route.case]]`, the
@@ -509,6 +514,8 @@ pub struct Case {
     pub path: String,
     /// What must happen.
     pub expect: Expectation,
+    /// For a bypass variant of a refused case: what it changes in the request.
+    pub variant: Option<Arc<Variant>>,
 }
 
 impl Suite {

@@ -67,6 +67,27 @@ impl JsonSchema for StatusValue {
     }
 }
 
+/// `bypass` as written: `true`, `false` or a list of families. Checked after reading,
+/// so that an unknown family is reported with every other problem.
+#[cfg(feature = "schema")]
+pub(crate) struct BypassSchema;
+
+#[cfg(feature = "schema")]
+impl JsonSchema for BypassSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bypass".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Re-try refusals in bypass variants: true for every family, or a list of families.",
+            "oneOf": [
+                { "type": "boolean" },
+                { "type": "array", "items": { "enum": ["path", "method", "rewrite", "client_ip", "protocol"] } }
+            ]
+        })
+    }
+}
+
 /// `rolecall.toml`: what every route file of a suite shares.
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
@@ -140,6 +161,10 @@ pub(crate) struct Defaults {
     pub(crate) concurrency: Option<Spanned<i64>>,
     /// Snapshot every refusal's body with insta (default false).
     pub(crate) snapshot: Option<bool>,
+    /// Re-try refusals in bypass variants: `true` for every family, or a list of
+    /// `path`, `method`, `rewrite`, `client_ip`, `protocol` (default false).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<BypassSchema>"))]
+    pub(crate) bypass: Option<Spanned<toml::Value>>,
     /// Follow redirects (default false).
     pub(crate) follow_redirects: Option<bool>,
     /// Header carrying an identity's `client_ip` (default "X-Forwarded-For").
@@ -346,6 +371,10 @@ pub(crate) struct RouteDef {
     pub(crate) vendor: Option<String>,
     /// Snapshot refusals of this route.
     pub(crate) snapshot: Option<bool>,
+    /// Re-try refusals in bypass variants: `true` for every family, or a list of
+    /// `path`, `method`, `rewrite`, `client_ip`, `protocol` (default false).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<BypassSchema>"))]
+    pub(crate) bypass: Option<Spanned<toml::Value>>,
     /// Follow redirects.
     pub(crate) follow_redirects: Option<bool>,
     /// Explicit expectations for some identities.
@@ -380,6 +409,10 @@ pub(crate) struct CaseDef {
     pub(crate) redirect: Option<String>,
     /// Snapshot this response.
     pub(crate) snapshot: Option<bool>,
+    /// Re-try refusals in bypass variants: `true` for every family, or a list of
+    /// `path`, `method`, `rewrite`, `client_ip`, `protocol` (default false).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<BypassSchema>"))]
+    pub(crate) bypass: Option<Spanned<toml::Value>>,
     /// Follow redirects.
     pub(crate) follow_redirects: Option<bool>,
     /// Do not send; report the case as ignored with this reason.

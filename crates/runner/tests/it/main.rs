@@ -1,6 +1,7 @@
 //! Integration tests of rolecall-runner against real servers on loopback.
 
 mod bodies;
+mod bypass;
 mod contract;
 mod corpus;
 mod derived_secrets;

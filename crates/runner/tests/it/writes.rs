@@ -289,3 +289,66 @@ fn overrides_from_defaults_identities_and_logins_count_as_writes() {
     }
     assert!(server.seen().is_empty(), "{:?}", server.seen());
 }
+
+#[test]
+fn bypass_variants_that_write_are_sent_only_where_mutations_are_allowed() {
+    for allow in [false, true] {
+        let server = TestServer::start();
+        let (_dir, suite) = suite(&[
+            (
+                "rolecall.toml",
+                &format!(
+                    "[targets.t]\nbase_url = \"{}\"\nallow_mutations = {allow}\n[identities.admin]\nbearer = \"admin-token-2222\"\n[identities.viewer]\nbearer = \"viewer-token-3333\"\n",
+                    server.url()
+                ),
+            ),
+            (
+                "routes.toml",
+                "[[route]]\nrequest = \"GET /status/403\"\nallow = [\"admin\"]\nbypass = [\"method\"]\n",
+            ),
+        ]);
+        let output = run(&suite, &RunConfig::default());
+        let skipped: Vec<String> = output
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Skipped)
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    suite.cases[r.index].name.rsplit("::").next().unwrap(),
+                    r.message.as_deref().unwrap()
+                )
+            })
+            .collect();
+        let seen = server.seen();
+        if allow {
+            assert!(skipped.is_empty(), "{skipped:?}");
+            assert!(seen.iter().any(writes), "the writes were sent: {seen:?}");
+        } else {
+            let refusal = "and target `t` does not allow mutations (set `allow_mutations = true` to send writes)";
+            assert_eq!(
+                skipped,
+                [
+                    format!(
+                        "method-post: variant `method-post` not sent: POST counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-x-http-method-override: variant `method-override-x-http-method-override` not sent: POST with X-HTTP-Method-Override: GET counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-x-http-method: variant `method-override-x-http-method` not sent: POST with X-HTTP-Method: GET counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-x-method-override: variant `method-override-x-method-override` not sent: POST with X-Method-Override: GET counts as a write, {refusal}"
+                    ),
+                    format!(
+                        "method-override-param: variant `method-override-param` not sent: POST with `_method=GET` counts as a write, {refusal}"
+                    ),
+                ]
+            );
+            assert!(seen.iter().all(|s| !writes(s)), "a write arrived: {seen:?}");
+            // The refused GET, its HEAD variant and the admin's GET.
+            assert_eq!(seen.len(), 3, "{seen:?}");
+        }
+    }
+}

@@ -73,6 +73,8 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
     let (status, body) = match path {
         "/api/ok" => ("200 OK", r#"{"ok":true}"#),
         "/api/private" => ("403 Forbidden", DENY_BODY),
+        // Like most routers, the app serves a path with or without a trailing slash.
+        "/exact/admin" | "/exact/admin/" => ("200 OK", r#"{"page":"admin"}"#),
         _ => ("404 Not Found", r#"{"code":"not_found"}"#),
     };
     let mut stream = stream;

@@ -10,6 +10,7 @@
 
 mod apache;
 mod app;
+mod bypass;
 mod nginx;
 mod process;
 mod side_by_side;
@@ -604,6 +605,13 @@ fn main() {
         "nginx::rolecall_run_json_report",
         Kind::Nginx,
         suite_run::run_against_nginx,
+    ));
+
+    trials.push(trial(
+        &servers,
+        "nginx::bypass_variants",
+        Kind::Nginx,
+        bypass::table_against_nginx,
     ));
 
     let conclusion = libtest_mimic::run(&args, trials);

@@ -105,6 +105,15 @@ http {{
             }}
         }}
 
+        # Bypassable the way real deployments are: an exact-match deny in front of an app
+        # that also serves the path with a trailing slash (the raw URI is passed on).
+        location = /exact/admin {{
+            return 403;
+        }}
+        location /exact/ {{
+            proxy_pass http://127.0.0.1:{app_port};
+        }}
+
         # The app behind the proxy.
         location /api/ {{
             proxy_pass http://127.0.0.1:{app_port};

@@ -8,6 +8,7 @@ use super::{Cx, backticked};
 use crate::diagnostic::{Location, SourceFile, did_you_mean};
 use crate::layer::Layer;
 use crate::load::locate;
+use crate::model::variants::{self, Bypass, BypassFamily};
 use crate::model::{
     Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
     StatusMatch,
@@ -25,6 +26,7 @@ pub(super) struct RouteDefaults {
     pub(super) login_redirect: Option<String>,
     pub(super) snapshot: bool,
     pub(super) follow_redirects: bool,
+    pub(super) bypass: Bypass,
     /// Where `[defaults]` sets each of these.
     pub(super) at: KeysAt,
 }
@@ -64,6 +66,10 @@ impl RouteDefaults {
             login_redirect: d.login_redirect.clone(),
             snapshot: d.snapshot.unwrap_or(false),
             follow_redirects: d.follow_redirects.unwrap_or(false),
+            bypass: match (file, &d.bypass) {
+                (Some(file), Some(b)) => parse_bypass(cx, file, b).unwrap_or_default(),
+                _ => Bypass::NONE,
+            },
             at: KeysAt::new(cx, file, &d.keys),
         }
     }
@@ -196,6 +202,8 @@ pub(super) fn expand_file(
         }
         let index = routes.len();
         let location = cx.location(file, def.request.span().start);
+        // Built once per route, and only for a route whose refusals are re-tried.
+        let mut templates = None;
         for (i, resolved) in identities.iter().enumerate() {
             let identity = &resolved.identity;
             let path = render_path(&line.path, &identity.name, &identity.vars);
@@ -203,13 +211,23 @@ pub(super) fn expand_file(
                 .expectations
                 .remove(&i)
                 .unwrap_or_else(|| route.inferred(i, identity.authenticated, defaults));
-            cases.push(Case {
+            let case = Case {
                 name: format!("{file_name}::{name}::{}", identity.name),
                 route: index,
                 identity: i,
                 path,
                 expect,
-            });
+                variant: None,
+            };
+            if case.expect.bypass.is_empty() || !variants::refuses(&case) {
+                cases.push(case);
+                continue;
+            }
+            let templates = templates.get_or_insert_with(|| variants::templates(line.method));
+            let at = cases.len();
+            variants::expand(&case, templates, cases);
+            // The refused case itself comes first, its variants after it.
+            cases.insert(at, case);
         }
         routes.push(Route {
             name,
@@ -257,6 +275,7 @@ pub(super) struct BuiltRoute {
     pub(super) unauthenticated: StatusMatch,
     pub(super) snapshot: bool,
     pub(super) follow_redirects: bool,
+    pub(super) bypass: Bypass,
     pub(super) expectations: HashMap<usize, Expectation>,
     pub(super) body: Option<Body>,
     pub(super) unauthenticated_explicit: bool,
@@ -343,6 +362,7 @@ impl BuiltRoute {
             skip: None,
             explicit_at: None,
             set_at,
+            bypass: self.bypass,
         }
     }
 }
@@ -430,7 +450,15 @@ pub(super) fn build_route(
         }
         None => None,
     };
+    let bypass = match &def.bypass {
+        Some(b) => parse_bypass(cx, file, b).unwrap_or_else(|| {
+            ok = false;
+            Bypass::NONE
+        }),
+        None => defaults.bypass,
+    };
     let mut route = BuiltRoute {
+        bypass,
         allowed,
         layer,
         vendor: def.vendor.clone(),
@@ -520,6 +548,7 @@ pub(super) struct CaseOverride {
     pub(super) snapshot: Option<bool>,
     pub(super) follow_redirects: Option<bool>,
     pub(super) skip: Option<String>,
+    pub(super) bypass: Option<Bypass>,
     /// Where the case's keys are written.
     pub(super) at: KeysAt,
     /// Where each body matcher, then each header matcher, is written.
@@ -542,6 +571,14 @@ pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Opti
             let layer = parse_layer(cx, file, l);
             ok &= layer.is_some();
             layer
+        }
+        None => None,
+    };
+    let bypass = match &case.bypass {
+        Some(b) => {
+            let parsed = parse_bypass(cx, file, b);
+            ok &= parsed.is_some();
+            parsed
         }
         None => None,
     };
@@ -628,10 +665,57 @@ pub(super) fn build_case(cx: &mut Cx, file: &SourceFile, case: &CaseDef) -> Opti
         snapshot: case.snapshot,
         follow_redirects: case.follow_redirects,
         skip: case.skip.clone(),
+        bypass,
         at,
         body_at,
         headers_at,
     })
+}
+
+/// `bypass = true`, `false`, or a list of families; every unknown family is reported.
+pub(super) fn parse_bypass(
+    cx: &mut Cx,
+    file: &SourceFile,
+    value: &Spanned<toml::Value>,
+) -> Option<Bypass> {
+    let list = match value.get_ref() {
+        toml::Value::Boolean(true) => return Some(Bypass::ALL),
+        toml::Value::Boolean(false) => return Some(Bypass::NONE),
+        toml::Value::Array(list) => list,
+        _ => {
+            cx.error(
+                file,
+                value.span(),
+                "`bypass` must be `true`, `false` or a list of families",
+            )
+            .label("not a boolean or a list")
+            .help(format!(
+                "families: {}",
+                backticked(&BypassFamily::ALL.map(BypassFamily::as_str))
+            ));
+            return None;
+        }
+    };
+    let mut bypass = Bypass::NONE;
+    let mut ok = true;
+    for item in list {
+        let name = item.as_str().unwrap_or_default();
+        match BypassFamily::parse(name) {
+            Some(family) => bypass = bypass.with(family),
+            None => {
+                let shown = item.to_string();
+                let span = locate(file, value.span(), &shown);
+                let names = BypassFamily::ALL.map(BypassFamily::as_str);
+                let help = did_you_mean(name, names)
+                    .unwrap_or_else(|| format!("expected one of {}", backticked(&names)));
+                cx.error(file, span, format!("unknown bypass family {shown}"))
+                    .label("not a family")
+                    .help(help);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(bypass)
 }
 
 pub(super) fn parse_layer(cx: &mut Cx, file: &SourceFile, l: &Spanned<String>) -> Option<Layer> {
@@ -691,6 +775,9 @@ pub(super) fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Loca
         expect.follow_redirects = f;
     }
     expect.skip = case.skip.clone();
+    if let Some(bypass) = case.bypass {
+        expect.bypass = bypass;
+    }
     expect.explicit_at = Some(at);
 }
 

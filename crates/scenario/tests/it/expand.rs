@@ -208,10 +208,12 @@ fn example_suite_loads() {
         &rolecall_scenario::LoadOptions::new(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    // One case per identity × route, and the bypass variants of the refusals opted in.
     assert_eq!(
-        suite.cases.len(),
+        suite.cases.iter().filter(|c| c.variant.is_none()).count(),
         suite.routes.len() * suite.identities.len()
     );
+    assert!(suite.cases.iter().any(|c| c.variant.is_some()));
     let mut names: Vec<_> = suite.cases.iter().map(|c| &c.name).collect();
     names.sort();
     names.dedup();
@@ -328,4 +330,54 @@ fn credential_headers_and_login_passwords_are_secrets_wherever_they_are_set() {
         secrets.redact("application/json alice"),
         "application/json alice"
     );
+}
+
+#[test]
+fn bypass_variants_follow_the_refused_case_where_opted_in() {
+    let names = |suite_defaults: &str, routes: &str| -> Vec<String> {
+        let suite_file = SUITE.replacen(
+            "[defaults]\n",
+            &format!("[defaults]\n{suite_defaults}\n"),
+            1,
+        );
+        let dir = suite_dir(&[("rolecall.toml", &suite_file), ("routes.toml", routes)]);
+        let suite =
+            rolecall_scenario::load(dir.path(), &no_env()).unwrap_or_else(|e| panic!("{e}"));
+        suite
+            .cases
+            .iter()
+            .filter(|c| c.variant.is_some())
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let route = "[[route]]\nrequest = \"GET /a\"\nallow = [\"admins\"]\n";
+    // Off by default.
+    assert!(names("", route).is_empty());
+    // Suite-wide: every refused identity (anonymous 401, viewer 403, expired_admin 401).
+    assert_eq!(
+        names("bypass = [\"protocol\"]", route),
+        [
+            "routes::get_a::anonymous::protocol-http10-no-host",
+            "routes::get_a::viewer::protocol-http10-no-host",
+            "routes::get_a::expired_admin::protocol-http10-no-host",
+        ]
+    );
+    // A route opts out, one case opts back in with another family; a 2xx case never.
+    let routes = format!(
+        "{route}bypass = false\n[[route.case]]\nidentity = \"viewer\"\nstatus = 404\nbypass = [\"method\"]\n[[route.case]]\nidentity = \"anonymous\"\nstatus = 200\nbypass = true\n"
+    );
+    assert_eq!(
+        names("bypass = true", &routes),
+        [
+            "routes::get_a::viewer::method-head",
+            "routes::get_a::viewer::method-post",
+            "routes::get_a::viewer::method-override-x-http-method-override",
+            "routes::get_a::viewer::method-override-x-http-method",
+            "routes::get_a::viewer::method-override-x-method-override",
+            "routes::get_a::viewer::method-override-param",
+        ]
+    );
+    // Every family, on a path of one segment (no inner `//`).
+    let all = names("", &format!("{route}bypass = true\n"));
+    assert_eq!(all.len(), 3 * (15 + 6 + 3 + 24 + 1));
 }
