@@ -26,6 +26,13 @@ pub(crate) struct Context<'a> {
     pub(crate) foreign_tenants: &'a [String],
     /// Whether the body carried one of the run's secrets before it was redacted.
     pub(crate) secret_leaked: bool,
+    /// The request was a `HEAD`: its response has no body, so the shape rules, which
+    /// are about the body, do not apply.
+    pub(crate) head: bool,
+    /// Client addresses the request itself carried (the identity's `client_ip`, a
+    /// bypass variant's client-address header): a page that echoes the client's own
+    /// address back ("Your IP: 10.0.0.1") leaks nothing the client did not say.
+    pub(crate) sent_addresses: &'a [std::net::IpAddr],
 }
 
 /// Every way `observed` (already redacted) breaks `contract`.
@@ -39,7 +46,7 @@ pub(crate) fn check_contract(
     if observed.status < 400 {
         return found;
     }
-    if attribution.layer == Layer::App && contract.shapes(observed.status) {
+    if attribution.layer == Layer::App && contract.shapes(observed.status) && !cx.head {
         check_shape(contract, observed, &mut found);
     }
     check_leaks(contract, observed, cx, &mut found);
@@ -249,7 +256,7 @@ fn check_leaks(
         }
         let hit = match &detector.matcher {
             DetectorMatch::Patterns(re) => re.find(body).map(|m| m.range()),
-            DetectorMatch::PrivateAddress => private_address(body),
+            DetectorMatch::PrivateAddress => private_address_except(body, cx.sent_addresses),
             DetectorMatch::ForeignTenant => foreign_tenant(body, cx.foreign_tenants),
             DetectorMatch::Secret => cx.secret_leaked.then(|| {
                 // The body is redacted already: the marker stands where the secret was.
@@ -275,7 +282,16 @@ fn check_leaks(
 
 /// Where `body` holds a private IPv4 or unique-local IPv6 address. A dotted quad that is
 /// part of a longer dotted number or follows a `v` is a version, not an address.
+#[cfg(test)]
 pub(crate) fn private_address(body: &str) -> Option<std::ops::Range<usize>> {
+    private_address_except(body, &[])
+}
+
+/// Where `body` holds a private address other than the ones in `sent`.
+pub(crate) fn private_address_except(
+    body: &str,
+    sent: &[std::net::IpAddr],
+) -> Option<std::ops::Range<usize>> {
     static V4: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").expect("valid"));
     static V6: LazyLock<Regex> =
@@ -289,13 +305,13 @@ pub(crate) fn private_address(body: &str) -> Option<std::ops::Range<usize>> {
         !versioned
             && m.as_str()
                 .parse::<Ipv4Addr>()
-                .is_ok_and(|ip| ip.is_private())
+                .is_ok_and(|ip| ip.is_private() && !sent.contains(&ip.into()))
     });
     let v6 = || {
         V6.find_iter(body).find(|m| {
             m.as_str()
                 .parse::<Ipv6Addr>()
-                .is_ok_and(|ip| ip.segments()[0] & 0xfe00 == 0xfc00)
+                .is_ok_and(|ip| ip.segments()[0] & 0xfe00 == 0xfc00 && !sent.contains(&ip.into()))
         })
     };
     v4.or_else(v6).map(|m| m.range())
@@ -313,6 +329,28 @@ fn foreign_tenant(body: &str, names: &[String]) -> Option<std::ops::Range<usize>
             alone.then_some(at..end)
         })
     })
+}
+
+/// The client addresses `case`'s request carries: its identity's `client_ip` and a
+/// client-address variant's address (`Forwarded: for="[::1]"` included).
+pub(crate) fn sent_addresses(suite: &Suite, case: &Case) -> Vec<std::net::IpAddr> {
+    let mut sent: Vec<std::net::IpAddr> = suite
+        .identity(case)
+        .credentials
+        .client_ip
+        .into_iter()
+        .collect();
+    if let Some(variant) = &case.variant
+        && let rolecall_scenario::VariantKind::ClientIp { address, .. } = variant.kind
+    {
+        let bare = address
+            .trim_start_matches("for=")
+            .trim_matches('"')
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        sent.extend(bare.parse::<std::net::IpAddr>());
+    }
+    sent
 }
 
 /// The identifiers of other tenants for `case`: every value another identity holds in

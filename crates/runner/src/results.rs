@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use rolecall_scenario::{Decision, Secrets, Suite};
 
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
-use crate::contract::{self, check_contract, foreign_tenants};
+use crate::contract::{self, check_contract, foreign_tenants, sent_addresses};
 use crate::credentials::IdentityHeader;
 use crate::judge::{Mismatch, MismatchKind, Verdict, judge, judge_variant};
 use crate::observed::{Execution, Observed};
@@ -136,9 +136,16 @@ impl Evaluator<'_> {
                     && observed.status >= 400
                 {
                     let foreign_tenants = foreign_tenants(self.suite, case, contract);
+                    let sent_addresses = sent_addresses(self.suite, case);
                     let cx = contract::Context {
                         foreign_tenants: &foreign_tenants,
                         secret_leaked,
+                        head: {
+                            let method = self.suite.route(case).method;
+                            case.variant.as_ref().map_or(method, |v| v.method(method))
+                                == rolecall_scenario::Method::Head
+                        },
+                        sent_addresses: &sent_addresses,
                     };
                     verdict.mismatches.extend(
                         check_contract(contract, &observed, &attribution, &cx)

@@ -73,6 +73,8 @@ fn mismatches(layer: Layer, body: &str) -> Vec<Mismatch> {
     let cx = Context {
         foreign_tenants: &tenants,
         secret_leaked: false,
+        head: false,
+        sent_addresses: &[],
     };
     check_contract(
         &contract(),
@@ -223,6 +225,8 @@ fn a_leaked_secret_is_quoted_redacted() {
     let cx = Context {
         foreign_tenants: &tenants,
         secret_leaked: true,
+        head: false,
+        sent_addresses: &[],
     };
     // The runner redacts before checking; the detector quotes the marker.
     let found = check_contract(
@@ -285,5 +289,68 @@ fn excerpts_are_bounded_and_on_one_line() {
     assert!(
         quote.chars().count() < 200 && !quote.contains('\n'),
         "{quote}"
+    );
+}
+
+#[test]
+fn an_address_the_request_sent_is_not_a_leak_when_echoed_back() {
+    let tenants = Vec::new();
+    let sent = ["10.0.0.1".parse().unwrap()];
+    let cx = Context {
+        foreign_tenants: &tenants,
+        secret_leaked: false,
+        head: false,
+        sent_addresses: &sent,
+    };
+    let body = "Your IP: 10.0.0.1";
+    let echoed = check_contract(
+        &contract(),
+        &Observed::sample(403, &[], body),
+        &attribution(Layer::Cdn),
+        &cx,
+    );
+    assert!(echoed.is_empty(), "{echoed:?}");
+    // Another private address in the same page still is.
+    let body = "Your IP: 10.0.0.1, served by 10.0.0.2";
+    let other = check_contract(
+        &contract(),
+        &Observed::sample(403, &[], body),
+        &attribution(Layer::Cdn),
+        &cx,
+    );
+    assert_eq!(other.len(), 1, "{other:?}");
+    assert!(
+        other[0].message.contains("10.0.0.2"),
+        "{}",
+        other[0].message
+    );
+}
+
+#[test]
+fn a_head_refusal_has_no_body_to_hold_to_the_shape_rules_but_leaks_still_count() {
+    let tenants = Vec::new();
+    let cx = Context {
+        foreign_tenants: &tenants,
+        secret_leaked: false,
+        head: true,
+        sent_addresses: &[],
+    };
+    let empty = check_contract(
+        &contract(),
+        &Observed::sample(403, &[("x-request-id", "req-1")], ""),
+        &attribution(Layer::App),
+        &cx,
+    );
+    assert!(empty.is_empty(), "{empty:?}");
+    let get = Context { head: false, ..cx };
+    let shaped = check_contract(
+        &contract(),
+        &Observed::sample(403, &[("x-request-id", "req-1")], ""),
+        &attribution(Layer::App),
+        &get,
+    );
+    assert!(
+        !shaped.is_empty(),
+        "the same empty refusal to a GET breaks the contract"
     );
 }
