@@ -282,12 +282,7 @@ fn check_leaks(
 
 /// Where `body` holds a private IPv4 or unique-local IPv6 address. A dotted quad that is
 /// part of a longer dotted number or follows a `v` is a version, not an address.
-#[cfg(test)]
-pub(crate) fn private_address(body: &str) -> Option<std::ops::Range<usize>> {
-    private_address_except(body, &[])
-}
-
-/// Where `body` holds a private address other than the ones in `sent`.
+/// The addresses in `sent` (the request's own) do not count.
 pub(crate) fn private_address_except(
     body: &str,
     sent: &[std::net::IpAddr],
