@@ -234,7 +234,7 @@ fn every_format_is_written_by_run_and_test_and_github_annotates_in_actions() {
         let all = text(&out);
         assert_eq!(out.status.code(), Some(expected), "{command}: {all}");
         assert!(
-            all.contains("::error file=r.toml,line=8,col=11,title=possible privilege escalation"),
+            all.contains("::error file=r.toml,line=9,col=1,title=possible privilege escalation"),
             "{command}: no annotation at the route's line:\n{all}"
         );
         let junit = std::fs::read_to_string(dir.path().join(format!("{command}.xml"))).unwrap();

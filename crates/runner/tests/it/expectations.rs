@@ -342,10 +342,12 @@ fn mismatches_point_at_the_key_that_set_the_expectation() {
     let check = |name: &str, expected: &[&str]| {
         assert_eq!(mismatches(&suite, &run, name), expected, "{name}");
     };
-    // The status of a refusal: `deny` of [defaults], then of the route, then of the case.
+    // The status of a refusal: the case's `status`, else the route's `deny`, else the
+    // route's `allow` that leaves the identity out (even where [defaults] chose the
+    // number: the route is where a reviewer decides who may use it), else its request line.
     check(
         "routes::by_defaults::user",
-        &["status 404→403 @ rolecall.toml:2:1"],
+        &["status 404→403 @ routes.toml:4:1"],
     );
     check(
         "routes::by_route::user",
@@ -356,10 +358,11 @@ fn mismatches_point_at_the_key_that_set_the_expectation() {
         "routes::by_defaults::admin",
         &["status 2xx→403 @ routes.toml:4:10"],
     );
-    // Only a built-in default (401 for no credentials): the route's request line.
+    // No credentials: the route's `unauthenticated`, else its `allow`, else that of
+    // [defaults], else the route's request line.
     check(
         "routes::by_defaults::anonymous",
-        &["status 401→403 @ routes.toml:3:11"],
+        &["status 401→403 @ routes.toml:4:1"],
     );
     check(
         "routes::by_case::user",
@@ -371,11 +374,12 @@ fn mismatches_point_at_the_key_that_set_the_expectation() {
             "header x-debug present→x-debug absent @ routes.toml:22:13",
         ],
     );
-    // A case that sets only the vendor: its status stays the one [defaults] sets.
+    // A case that sets only the vendor: its status stays the one [defaults] sets, and a
+    // route without `allow` decided the refusal on its request line.
     check(
         "routes::by_case::admin",
         &[
-            "status 404→403 @ rolecall.toml:2:1",
+            "status 404→403 @ routes.toml:14:11",
             "vendor cloudflare→app @ routes.toml:25:1",
         ],
     );

@@ -324,18 +324,17 @@ impl BuiltRoute {
                 defaults.at.get("allow"),
                 self.allowed_at.get(&i).cloned().or(self.at.get("public")),
             ]),
-            Decision::Deny => first([
-                self.at.get("deny"),
-                defaults.at.get("deny"),
-                self.at.get("allow"),
-            ]),
+            // A refusal is the route's decision (its `allow` leaves the identity out),
+            // even where `[defaults]` chose the status: a failure, an annotation or a
+            // SARIF result points at the route, where a reviewer changes who may use it.
+            Decision::Deny => first([self.at.get("deny"), self.at.get("allow"), None]),
             Decision::Unauthenticated if login_redirect.is_some() => {
                 first([defaults.at.get("login_redirect"), None, None])
             }
             Decision::Unauthenticated => first([
                 self.at.get("unauthenticated"),
+                self.at.get("allow"),
                 defaults.at.get("unauthenticated"),
-                None,
             ]),
         };
         let set_at = SetAt {
