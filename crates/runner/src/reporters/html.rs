@@ -64,7 +64,6 @@ impl<W: Write> HtmlReporter<W> {
     pub fn into_inner(self) -> io::Result<W> {
         self.out.into_inner()
     }
-
 }
 
 impl<W: Write> Reporter for HtmlReporter<W> {
@@ -346,12 +345,7 @@ impl Page<'_> {
     }
 
     /// Copies one spooled piece of markup to `out`.
-    fn copy(
-        &self,
-        at: Option<Span>,
-        buf: &mut Vec<u8>,
-        out: &mut impl Write,
-    ) -> io::Result<()> {
+    fn copy(&self, at: Option<Span>, buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
         let Some(span) = at else {
             return Ok(());
         };
