@@ -200,6 +200,9 @@ impl Secrets {
     /// merged, so that no part of any secret survives redaction.
     fn covered(&self, text: &str) -> Vec<Range<usize>> {
         let mut ranges: Vec<Range<usize>> = match self.matcher() {
+            // Most texts hold no secret: a plain search (which can skip ahead with a
+            // prefilter) says so faster than the overlapping one, which finds the same.
+            Some(matcher) if !matcher.is_match(text) => return Vec::new(),
             Some(matcher) => matcher
                 .find_overlapping_iter(text)
                 .map(|m| m.range())

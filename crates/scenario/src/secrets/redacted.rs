@@ -128,9 +128,12 @@ impl<W: Write> Redacted<W> {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&self.pending[..end]);
-        let redacted = self.secrets.redact(&text);
         let out = self.out.as_mut().expect("the writer is taken once");
-        out.write_all(redacted.as_bytes())?;
+        // Copies nothing when no secret appears, the common case.
+        match self.secrets.replace(&text, |_| "***".to_owned()) {
+            Some(redacted) => out.write_all(redacted.as_bytes())?,
+            None => out.write_all(text.as_bytes())?,
+        }
         self.pending.drain(..end);
         Ok(())
     }
