@@ -88,16 +88,26 @@ fn feed(
             .unwrap();
         seen.push(out.text());
     }
+    finish(reporter, suite, summary, &secrets);
+    seen
+}
+
+/// Ends the run fed to `reporter`, `secrets` known by then.
+fn finish(
+    reporter: &mut dyn Reporter,
+    suite: &Suite,
+    summary: Summary,
+    secrets: &Arc<rolecall_scenario::Secrets>,
+) {
     reporter
         .run_finished(&RunFinished {
             suite,
             summary,
             base_url: "http://127.0.0.1:9",
             elapsed: Duration::from_millis(1500),
-            secrets: &secrets,
+            secrets,
         })
         .unwrap();
-    seen
 }
 
 /// Every case, last first; case 1 (`r::get_a::viewer`) fails.
@@ -276,15 +286,7 @@ fn json_with(suite: &Suite, message: &str, last: &Arc<rolecall_scenario::Secrets
             })
             .unwrap();
     }
-    reporter
-        .run_finished(&RunFinished {
-            suite,
-            summary,
-            base_url: "http://127.0.0.1:9",
-            elapsed: Duration::from_millis(1500),
-            secrets: last,
-        })
-        .unwrap();
+    finish(&mut reporter, suite, summary, last);
     out.text()
 }
 
