@@ -1,12 +1,16 @@
 //! The JSON report as a reporter: each case is serialized (redacted) as it finishes and
 //! spooled to an anonymous temporary file; the report, cases in suite order, is written
 //! when the run finishes. Memory holds three numbers per case, never a case's text.
+//!
+//! The spooled cases are copied into the report as they are, unless a secret was learned
+//! after one of them was redacted: then every case is read back and redacted again.
 
 use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde::ser::{Error as _, SerializeSeq as _};
+use serde_json::value::RawValue;
 
 use rolecall_scenario::{Redacted, Secrets};
 
@@ -23,7 +27,11 @@ pub struct JsonReporter<W: Write> {
     spool: Spool,
     /// Case index and where its JSON lies in the spool, per case received.
     entries: Vec<(usize, Span)>,
+    /// Each set of secrets a spooled case was redacted with (a run learns some as it
+    /// goes), in the order first used.
+    redacted_with: Vec<Arc<Secrets>>,
     buf: Vec<u8>,
+    indented: Vec<u8>,
 }
 
 impl<W: Write> JsonReporter<W> {
@@ -33,7 +41,9 @@ impl<W: Write> JsonReporter<W> {
             out: Redacted::new(Arc::new(Secrets::default()), out),
             spool: Spool::default(),
             entries: Vec::new(),
+            redacted_with: Vec::new(),
             buf: Vec::new(),
+            indented: Vec::new(),
         }
     }
 }
@@ -44,15 +54,31 @@ impl<W: Write> Reporter for JsonReporter<W> {
         let mut one = Redacted::new(event.secrets.clone(), &mut self.buf);
         one.write_json(&report_case(event.suite, event.result))?;
         one.into_inner()?;
-        let span = self.spool.push(&self.buf)?;
+        // Indented as an element of `cases`, so that it can be copied as it is. JSON
+        // strings hold no raw line break: every one is between two tokens.
+        self.indented.clear();
+        for &byte in &self.buf {
+            self.indented.push(byte);
+            if byte == b'\n' {
+                self.indented.extend_from_slice(CASE_INDENT);
+            }
+        }
+        let span = self.spool.push(&self.indented)?;
         self.entries.push((event.result.index, span));
+        if !self
+            .redacted_with
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(last, event.secrets))
+        {
+            self.redacted_with.push(event.secrets.clone());
+        }
         Ok(())
     }
 
     fn run_finished(&mut self, event: &RunFinished<'_>) -> io::Result<()> {
         self.spool.flush()?;
         self.entries.sort_unstable_by_key(|&(index, _)| index);
-        let report = Report {
+        let mut report = Report {
             version: crate::drift::REPORT_VERSION,
             target: &event.suite.target.name,
             base_url: event.base_url,
@@ -60,10 +86,23 @@ impl<W: Write> Reporter for JsonReporter<W> {
             cases: Spooled {
                 spool: &self.spool,
                 entries: &self.entries,
+                verbatim: true,
             },
         };
         self.out.learn(event.secrets);
-        self.out.write_json(&report)?;
+        // Cases redacted with every secret known now are copied as they are; else all are
+        // parsed and redacted again.
+        let fresh = self
+            .redacted_with
+            .iter()
+            .all(|set| set.redacted_all_of(event.secrets));
+        match self.redacted_with.first() {
+            Some(first) if fresh => self.out.write_json_redacted_with(&report, first)?,
+            _ => {
+                report.cases.verbatim = false;
+                self.out.write_json(&report)?;
+            }
+        }
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
@@ -82,7 +121,13 @@ struct Report<'a> {
 struct Spooled<'a> {
     spool: &'a Spool,
     entries: &'a [(usize, Span)],
+    /// Whether each case is copied as a raw fragment, or parsed and serialized again.
+    verbatim: bool,
 }
+
+/// What precedes each line but the first of a case in `cases`: two levels of
+/// serde_json's pretty printing.
+const CASE_INDENT: &[u8] = b"    ";
 
 impl Serialize for Spooled<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -90,9 +135,15 @@ impl Serialize for Spooled<'_> {
         let mut buf = Vec::new();
         for &(_, span) in self.entries {
             self.spool.read(span, &mut buf).map_err(S::Error::custom)?;
-            let case: ReportCase<'static> =
-                serde_json::from_slice(&buf).map_err(S::Error::custom)?;
-            seq.serialize_element(&case)?;
+            if self.verbatim {
+                let text = std::str::from_utf8(&buf).map_err(S::Error::custom)?;
+                let raw: &RawValue = serde_json::from_str(text).map_err(S::Error::custom)?;
+                seq.serialize_element(raw)?;
+            } else {
+                let case: ReportCase<'static> =
+                    serde_json::from_slice(&buf).map_err(S::Error::custom)?;
+                seq.serialize_element(&case)?;
+            }
         }
         seq.end()
     }

@@ -88,16 +88,26 @@ fn feed(
             .unwrap();
         seen.push(out.text());
     }
+    finish(reporter, suite, summary, &secrets);
+    seen
+}
+
+/// Ends the run fed to `reporter`, `secrets` known by then.
+fn finish(
+    reporter: &mut dyn Reporter,
+    suite: &Suite,
+    summary: Summary,
+    secrets: &Arc<rolecall_scenario::Secrets>,
+) {
     reporter
         .run_finished(&RunFinished {
             suite,
             summary,
             base_url: "http://127.0.0.1:9",
             elapsed: Duration::from_millis(1500),
-            secrets: &secrets,
+            secrets,
         })
         .unwrap();
-    seen
 }
 
 /// Every case, last first; case 1 (`r::get_a::viewer`) fails.
@@ -255,4 +265,49 @@ fn a_failing_reporter_is_dropped_with_its_error_and_the_others_go_on() {
         (6, 2)
     );
     assert_eq!(reporters.errors(), ["cannot write bad: disk full"]);
+}
+
+/// Feeds every case of `suite` to a JSON reporter, each explaining itself with
+/// `message`, redacted with the suite's secrets, and finishes the run with `last`.
+fn json_with(suite: &Suite, message: &str, last: &Arc<rolecall_scenario::Secrets>) -> String {
+    let out = Shared::default();
+    let mut reporter = JsonReporter::new(out.clone());
+    let secrets = Arc::new(suite.secrets.clone());
+    let mut summary = Summary::default();
+    for index in (0..suite.cases.len()).rev() {
+        let mut result = result(index, Outcome::Fail);
+        result.message = Some(format!("{message} {index}"));
+        summary.add(Outcome::Fail);
+        reporter
+            .case_finished(&CaseFinished {
+                suite,
+                result: &result,
+                secrets: &secrets,
+            })
+            .unwrap();
+    }
+    finish(&mut reporter, suite, summary, last);
+    out.text()
+}
+
+#[test]
+fn spooled_json_cases_are_copied_as_is_only_while_no_secret_was_learned_since() {
+    let (_dir, suite) = six_cases();
+    let echoed = "echoed viewer-token-1234 and captured-token-9999";
+    let same = Arc::new(suite.secrets.clone());
+    let copied = json_with(&suite, echoed, &same);
+    assert!(
+        copied.contains("\"echoed *** and captured-token-9999 0\""),
+        "{copied}"
+    );
+    // A value learned after the cases were spooled: they are redacted again with it.
+    let mut grown = suite.secrets.clone();
+    grown.insert("captured-token-9999");
+    let again = json_with(&suite, echoed, &Arc::new(grown));
+    assert!(!again.contains("captured-token-9999"), "{again}");
+    assert_eq!(again, copied.replace("captured-token-9999", "***"));
+    // Copied or parsed and written again, the report is the same bytes.
+    let mut unrelated = suite.secrets.clone();
+    unrelated.insert("appears-nowhere-0000");
+    assert_eq!(json_with(&suite, echoed, &Arc::new(unrelated)), copied);
 }

@@ -70,12 +70,35 @@ impl<W: Write> Redacted<W> {
     /// Writes `value` as pretty-printed JSON, every string (keys included) redacted before
     /// it is escaped.
     pub fn write_json<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
+        self.serialize(value, false)
+    }
+
+    /// [`write_json`](Self::write_json), except that raw JSON fragments in `value`
+    /// (`serde_json::value::RawValue`) are written as they are, unredacted, when
+    /// `redacted_with` redacted all these secrets (see [`Secrets::redacted_all_of`]);
+    /// otherwise they are redacted as text, as `write_json` does.
+    ///
+    /// Every raw fragment must be JSON written by [`write_json`](Self::write_json) with
+    /// `redacted_with`: a report that spools its cases as they finish copies them back
+    /// without parsing them again, unless secrets were learned since.
+    pub fn write_json_redacted_with<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        redacted_with: &Secrets,
+    ) -> io::Result<()> {
+        let verbatim = redacted_with.redacted_all_of(&self.secrets);
+        self.serialize(value, verbatim)
+    }
+
+    fn serialize<T: Serialize + ?Sized>(&mut self, value: &T, verbatim: bool) -> io::Result<()> {
         self.write_pending()?;
         let secrets = self.secrets.clone();
         let formatter = RedactingFormatter {
             inner: PrettyFormatter::new(),
             secrets: &secrets,
-            string: None,
+            string: String::new(),
+            in_string: false,
+            verbatim,
         };
         let mut serializer = serde_json::Serializer::with_formatter(self.out_mut(), formatter);
         value.serialize(&mut serializer).map_err(io::Error::other)
@@ -105,9 +128,12 @@ impl<W: Write> Redacted<W> {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&self.pending[..end]);
-        let redacted = self.secrets.redact(&text);
         let out = self.out.as_mut().expect("the writer is taken once");
-        out.write_all(redacted.as_bytes())?;
+        // Copies nothing when no secret appears, the common case.
+        match self.secrets.replace(&text, |_| "***".to_owned()) {
+            Some(redacted) => out.write_all(redacted.as_bytes())?,
+            None => out.write_all(text.as_bytes())?,
+        }
         self.pending.drain(..end);
         Ok(())
     }
@@ -146,8 +172,12 @@ impl<W: Write> Drop for Redacted<W> {
 struct RedactingFormatter<'s> {
     inner: PrettyFormatter<'static>,
     secrets: &'s Secrets,
-    /// The string being written, unescaped.
-    string: Option<String>,
+    /// The string being written, unescaped (reused from one string to the next).
+    string: String,
+    /// Whether a string is being written.
+    in_string: bool,
+    /// Whether raw fragments are known to be redacted already.
+    verbatim: bool,
 }
 
 /// Numbers are written into the open string when there is one (map keys that are
@@ -155,12 +185,12 @@ struct RedactingFormatter<'s> {
 macro_rules! numbers {
     ($($method:ident: $ty:ty),* $(,)?) => {$(
         fn $method<W: ?Sized + Write>(&mut self, writer: &mut W, value: $ty) -> io::Result<()> {
-            match &mut self.string {
-                Some(string) => {
-                    string.push_str(&value.to_string());
+            match self.in_string {
+                true => {
+                    self.string.push_str(&value.to_string());
                     Ok(())
                 }
-                None => self.inner.$method(writer, value),
+                false => self.inner.$method(writer, value),
             }
         }
     )*};
@@ -174,7 +204,8 @@ impl Formatter for RedactingFormatter<'_> {
     }
 
     fn begin_string<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
-        self.string = Some(String::new());
+        self.string.clear();
+        self.in_string = true;
         Ok(())
     }
 
@@ -183,8 +214,8 @@ impl Formatter for RedactingFormatter<'_> {
         _: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        if let Some(string) = &mut self.string {
-            string.push_str(fragment);
+        if self.in_string {
+            self.string.push_str(fragment);
         }
         Ok(())
     }
@@ -205,16 +236,20 @@ impl Formatter for RedactingFormatter<'_> {
             CharEscape::Tab => '\t',
             CharEscape::AsciiControl(byte) => char::from(byte),
         };
-        if let Some(string) = &mut self.string {
-            string.push(c);
+        if self.in_string {
+            self.string.push(c);
         }
         Ok(())
     }
 
     fn end_string<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        let string = self.string.take().unwrap_or_default();
-        let redacted = self.secrets.redact(&string);
-        serde_json::to_writer(writer, &redacted).map_err(io::Error::other)
+        self.in_string = false;
+        // Allocates only when a secret appears.
+        let written = match self.secrets.replace(&self.string, |_| "***".to_owned()) {
+            Some(redacted) => serde_json::to_writer(writer, &redacted),
+            None => serde_json::to_writer(writer, &self.string),
+        };
+        written.map_err(io::Error::other)
     }
 
     fn write_raw_fragment<W: ?Sized + Write>(
@@ -222,7 +257,10 @@ impl Formatter for RedactingFormatter<'_> {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        writer.write_all(self.secrets.redact(fragment).as_bytes())
+        match self.verbatim {
+            true => writer.write_all(fragment.as_bytes()),
+            false => writer.write_all(self.secrets.redact(fragment).as_bytes()),
+        }
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
