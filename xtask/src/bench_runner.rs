@@ -96,7 +96,7 @@ const PLAIN_ROUTES: &str = "XTASK_BENCH_RUNNER_ROUTES";
 const WORKLOADS: &str = "XTASK_BENCH_RUNNER_WORKLOADS";
 const SUITE_DIR: &str = "XTASK_BENCH_RUNNER_SUITE";
 
-/// `args`: what follows `cargo xtask bench runner`, `--workload w1|w2|w3` (repeatable).
+/// `args`: what follows `cargo xtask bench runner`, `--workload w1|w2|w3|bypass` (repeatable).
 pub(crate) fn run(args: &[&str]) -> Result<()> {
     match std::env::var(ROLE).as_deref() {
         Ok("plain-loop") => {
