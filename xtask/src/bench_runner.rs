@@ -27,8 +27,13 @@
 //! one several times, and the median is reported. The targets are informational: the
 //! bench fails only when something errors or a case does not pass.
 //!
+//! - **Bypass** (only when named, `--workload w1,bypass`): 2,000 refusals (10 identities ×
+//!   200 routes no identity may use) with every bypass family, against W1's server.
+//!   Figure: `rolecall run`'s time per request sent, against W1's `rolecall run` time per
+//!   case. Target: within 1.2×.
+//!
 //! `cargo xtask bench runner` measures W1, W2 and W3 (about two minutes on two cores);
-//! `--workload w1|w2|w3` (repeatable, or comma-separated) measures only those.
+//! `--workload w1|w2|w3|bypass` (repeatable, or comma-separated) measures only those.
 //!
 //! Timing a debug build would measure the compiler's `opt-level`, so `cargo xtask`
 //! (a debug build) builds release binaries and hands the measurement to the release
@@ -62,6 +67,8 @@ const IDENTITIES: usize = 10;
 const ROUTES: usize = 200;
 /// Routes of W3's suite.
 const W3_ROUTES: usize = 10_000;
+/// The bypass workload's routes start here; the server refuses them to every identity.
+const DENIED_FROM: usize = W3_ROUTES;
 /// rolecall's default concurrency, used by every variant.
 const CONCURRENCY: usize = 64;
 /// W2's added latency per request.
@@ -89,7 +96,7 @@ const PLAIN_ROUTES: &str = "XTASK_BENCH_RUNNER_ROUTES";
 const WORKLOADS: &str = "XTASK_BENCH_RUNNER_WORKLOADS";
 const SUITE_DIR: &str = "XTASK_BENCH_RUNNER_SUITE";
 
-/// `args`: what follows `cargo xtask bench runner`, `--workload w1|w2|w3` (repeatable).
+/// `args`: what follows `cargo xtask bench runner`, `--workload w1|w2|w3|bypass` (repeatable).
 pub(crate) fn run(args: &[&str]) -> Result<()> {
     match std::env::var(ROLE).as_deref() {
         Ok("plain-loop") => {
@@ -150,7 +157,9 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
 
 /// Whether `identity` may use `route`: one or two of the nine authenticated identities.
 fn allowed(route: usize, identity: usize) -> bool {
-    identity != 0 && (identity == 1 + route % 9 || identity == 1 + (route * 7 + 3) % 9)
+    identity != 0
+        && route < DENIED_FROM
+        && (identity == 1 + route % 9 || identity == 1 + (route * 7 + 3) % 9)
 }
 
 /// The bearer token of `identity`; identity 0 is anonymous.
@@ -199,6 +208,20 @@ fn write_suite(dir: &Path, fast: &str, slow: &str, routes_count: usize) -> Resul
     Ok(())
 }
 
+/// The bypass workload's suite: W1's, with every family on and `routes_count` routes that
+/// every identity is refused (401 anonymous, 403 the others).
+fn write_bypass_suite(dir: &Path, fast: &str, slow: &str, routes_count: usize) -> Result<()> {
+    write_suite(dir, fast, slow, routes_count)?;
+    let suite = std::fs::read_to_string(dir.join("rolecall.toml"))?;
+    let suite = suite.replacen("[defaults]\n", "[defaults]\nbypass = true\n", 1);
+    std::fs::write(dir.join("rolecall.toml"), suite)?;
+    let routes: String = (DENIED_FROM..DENIED_FROM + routes_count)
+        .map(|route| format!("[[route]]\nrequest = \"GET /r/{route}\"\nallow = []\n\n"))
+        .collect();
+    std::fs::write(dir.join("routes.toml"), routes)?;
+    Ok(())
+}
+
 // --- the servers -----------------------------------------------------------------------
 
 /// What the servers know: each token's identity and each route's allowed identities.
@@ -214,7 +237,7 @@ impl Policy {
             identities: (1..IDENTITIES)
                 .filter_map(|i| Some((token(i)?, i)))
                 .collect(),
-            allowed: (0..W3_ROUTES.max(ROUTES))
+            allowed: (0..DENIED_FROM + ROUTES)
                 .map(|r| std::array::from_fn(|i| allowed(r, i)))
                 .collect(),
         }
@@ -488,16 +511,26 @@ enum Workload {
     Slow,
     /// W3: 100,000 cases, the instant server.
     Large,
+    /// 2,000 refusals with every bypass family, the instant server; only when named.
+    Bypass,
 }
 
 impl Workload {
     const ALL: [Workload; 3] = [Workload::Instant, Workload::Slow, Workload::Large];
+    /// Every workload `--workload` knows, in bench order.
+    const NAMED: [Workload; 4] = [
+        Workload::Instant,
+        Workload::Slow,
+        Workload::Large,
+        Workload::Bypass,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Workload::Instant => "w1",
             Workload::Slow => "w2",
             Workload::Large => "w3",
+            Workload::Bypass => "bypass",
         }
     }
 
@@ -505,13 +538,16 @@ impl Workload {
     fn parse_list(list: &str) -> Result<Vec<Workload>> {
         let names: Vec<&str> = list.split(',').filter(|n| !n.is_empty()).collect();
         for name in &names {
-            if !Workload::ALL.iter().any(|w| w.name() == *name) {
-                bail!("unknown workload `{name}`: expected w1, w2 or w3");
+            if !Workload::NAMED.iter().any(|w| w.name() == *name) {
+                bail!("unknown workload `{name}`: expected w1, w2, w3 or bypass");
             }
         }
-        Ok(Workload::ALL
+        if names.is_empty() {
+            return Ok(Workload::ALL.to_vec());
+        }
+        Ok(Workload::NAMED
             .into_iter()
-            .filter(|w| names.is_empty() || names.contains(&w.name()))
+            .filter(|w| names.contains(&w.name()))
             .collect())
     }
 
@@ -525,7 +561,9 @@ impl Workload {
                 other => match other.strip_prefix("--workload=") {
                     Some(name) => names.push(name),
                     None if ["scenario", "mock"].contains(&other) => {}
-                    None => bail!("unknown argument `{other}`: expected --workload w1|w2|w3"),
+                    None => {
+                        bail!("unknown argument `{other}`: expected --workload w1|w2|w3|bypass")
+                    }
                 },
             }
         }
@@ -534,14 +572,14 @@ impl Workload {
 
     fn target(self) -> &'static str {
         match self {
-            Workload::Instant | Workload::Large => "fast",
+            Workload::Instant | Workload::Large | Workload::Bypass => "fast",
             Workload::Slow => "slow",
         }
     }
 
     fn routes(self) -> usize {
         match self {
-            Workload::Instant | Workload::Slow => ROUTES,
+            Workload::Instant | Workload::Slow | Workload::Bypass => ROUTES,
             Workload::Large => W3_ROUTES,
         }
     }
@@ -566,6 +604,7 @@ impl Workload {
                 Variant::Run,
             ],
             Workload::Large => &[Variant::Plain, Variant::Run, Variant::RunReports],
+            Workload::Bypass => &[Variant::Run],
         }
     }
 
@@ -591,6 +630,8 @@ struct Bench<'a> {
     suite: &'a Path,
     /// W3's suite, written when W3 is measured.
     large_suite: &'a Path,
+    /// The bypass workload's suite, written when it is measured.
+    bypass_suite: &'a Path,
     servers: &'a Servers,
     scratch: &'a Path,
     /// GNU time, when it is installed and understands `-f %M`.
@@ -609,6 +650,7 @@ impl Bench<'_> {
     fn command(&self, variant: Variant, workload: Workload) -> Command {
         let suite = match workload {
             Workload::Large => self.large_suite.as_os_str(),
+            Workload::Bypass => self.bypass_suite.as_os_str(),
             _ => self.suite.as_os_str(),
         };
         let target = workload.target();
@@ -616,7 +658,7 @@ impl Bench<'_> {
             Variant::Plain => {
                 let mut c = Command::new(&self.xtask);
                 let base = match workload {
-                    Workload::Instant | Workload::Large => &self.servers.fast,
+                    Workload::Instant | Workload::Large | Workload::Bypass => &self.servers.fast,
                     Workload::Slow => &self.servers.slow,
                 };
                 c.args(["bench", "runner"])
@@ -720,7 +762,12 @@ impl Bench<'_> {
             wait(child, start, self.time.is_none(), workload.deadline())
                 .with_context(|| format!("{} on {workload:?}", variant.label()))?;
         let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-        if !status.success() || !stdout.contains(&variant.success_marker(workload.cases())) {
+        // Variants multiply the bypass workload's cases: every one must pass, or be skipped.
+        let marker = match workload {
+            Workload::Bypass => " passed, 0 failed, ".to_owned(),
+            _ => variant.success_marker(workload.cases()),
+        };
+        if !status.success() || !stdout.contains(&marker) {
             let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             bail!(
                 "{} on {workload:?} did not pass every case ({status}):\n{}\n{}",
@@ -887,20 +934,26 @@ fn measure(binaries: &Binaries, workloads: &[Workload]) -> Result<()> {
         .tempdir()?;
     let suite = dir.path().join("suite");
     let large_suite = dir.path().join("suite-w3");
+    let bypass_suite = dir.path().join("suite-bypass");
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&suite)?;
     std::fs::create_dir_all(&large_suite)?;
+    std::fs::create_dir_all(&bypass_suite)?;
     std::fs::create_dir_all(&scratch)?;
     let servers = start_servers()?;
     write_suite(&suite, &servers.fast, &servers.slow, ROUTES)?;
     if workloads.contains(&Workload::Large) {
         write_suite(&large_suite, &servers.fast, &servers.slow, W3_ROUTES)?;
     }
+    if workloads.contains(&Workload::Bypass) {
+        write_bypass_suite(&bypass_suite, &servers.fast, &servers.slow, ROUTES)?;
+    }
     let bench = Bench {
         binaries,
         xtask: std::env::current_exe()?,
         suite: &suite,
         large_suite: &large_suite,
+        bypass_suite: &bypass_suite,
         servers: &servers,
         scratch: &scratch,
         time: gnu_time(),
@@ -927,11 +980,17 @@ fn measure(binaries: &Binaries, workloads: &[Workload]) -> Result<()> {
         bench.formats.join(", "),
     );
     let mut results: Vec<(Workload, Variant, Summary)> = Vec::new();
+    // Requests the bypass workload sends: the cases that passed (skipped ones send none).
+    let mut bypass_requests = None;
     for &workload in workloads {
         let variants = workload.variants();
         // One unmeasured run of each: page cache, lazy server state.
         for &variant in variants {
             bench.sample(variant, workload)?;
+            if workload == Workload::Bypass {
+                let stdout = std::fs::read_to_string(scratch.join("stdout"))?;
+                bypass_requests = Some(passed_count(&stdout)?);
+            }
         }
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); variants.len()];
         for _ in 0..workload.repetitions() {
@@ -945,11 +1004,54 @@ fn measure(binaries: &Binaries, workloads: &[Workload]) -> Result<()> {
     }
     drop(servers);
     print!("{}", render(&results));
+    if let Some(requests) = bypass_requests {
+        print!("{}", render_bypass(&results, requests));
+    }
     println!(
         "bench runner: done in {:.1}s",
         bench_start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `N` of the run's summary line `N passed, 0 failed, …`.
+fn passed_count(stdout: &str) -> Result<usize> {
+    stdout
+        .lines()
+        .find_map(|line| line.split_once(" passed, "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .context("rolecall run printed no `N passed` line")
+}
+
+/// The bypass workload's time per request against W1's `rolecall run` time per case.
+fn render_bypass(results: &[(Workload, Variant, Summary)], requests: usize) -> String {
+    let find = |w: Workload| {
+        results
+            .iter()
+            .find(|(rw, rv, _)| *rw == w && *rv == Variant::Run)
+            .map(|(_, _, s)| *s)
+    };
+    let Some(bypass) = find(Workload::Bypass) else {
+        return String::new();
+    };
+    let per_request = bypass.wall_ms * 1e3 / requests as f64;
+    let mut out = format!(
+        "\nbypass: {} refusals, every family: {requests} requests in {:.0} ms (median, {:.0}–{:.0}): {per_request:.1} µs per request\n",
+        Workload::Bypass.cases(),
+        bypass.wall_ms,
+        bypass.min_ms,
+        bypass.max_ms,
+    );
+    if let Some(w1) = find(Workload::Instant) {
+        let per_case = w1.wall_ms * 1e3 / Workload::Instant.cases() as f64;
+        let ratio = per_request / per_case;
+        let _ = writeln!(
+            out,
+            "W1 rolecall run: {per_case:.1} µs per case; ratio {ratio:.2} {}",
+            verdict(ratio, 1.2)
+        );
+    }
+    out
 }
 
 /// Drops the cached pages of `path` (those not mapped by a running process).
@@ -998,6 +1100,8 @@ fn render(results: &[(Workload, Variant, Summary)]) -> String {
             Workload::Instant => ("W1 instant server", plain.wall_ms),
             Workload::Slow => ("W2 +20 ms/request", floor_ms),
             Workload::Large => ("W3 100,000 cases", plain.wall_ms),
+            // Rendered by `render_bypass`: it has no plain loop.
+            Workload::Bypass => continue,
         };
         if workload == Workload::Slow {
             let _ = writeln!(

@@ -162,6 +162,21 @@ BrowserMatchNoCase "badbot" bad_bot
     Require ip 10.0.0.0/8
 </Location>
 
+# IP allow-list, hardened: the connection's peer address, which no request header changes.
+<Location /internal-peer/>
+    Require expr "%{{CONN_REMOTE_ADDR}} -ipmatch '10.0.0.0/8'"
+</Location>
+
+# Bypassable the way real deployments are: a regex deny that matches one spelling of a
+# path, in front of an app that also serves the path with a trailing slash.
+ProxyPass /exact/ http://127.0.0.1:{app_port}/exact/
+<Location /exact/>
+    Require all granted
+</Location>
+<LocationMatch "^/exact/admin$">
+    Require all denied
+</LocationMatch>
+
 # The app behind the proxy.
 ProxyPass /api/ http://127.0.0.1:{app_port}/api/
 <Location /api/>

@@ -607,12 +607,15 @@ fn main() {
         suite_run::run_against_nginx,
     ));
 
-    trials.push(trial(
-        &servers,
-        "nginx::bypass_variants",
-        Kind::Nginx,
-        bypass::table_against_nginx,
-    ));
+    for server in bypass::SERVERS {
+        trials.push(trial(
+            &servers,
+            &format!("{}::bypass_variants", server.name),
+            server.kind,
+            move |servers| bypass::check(servers, server),
+        ));
+    }
+    trials.push(Trial::test("bypass::readme_table", bypass::readme_matches));
 
     let conclusion = libtest_mimic::run(&args, trials);
     // The trials held the other references; this drop stops the servers and removes the

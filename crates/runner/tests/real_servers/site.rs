@@ -12,6 +12,7 @@ pub(crate) fn write_docroot(dir: &Path) -> Result<(), String> {
         ("www/index.html", page),
         ("www/admin/index.html", page),
         ("www/internal/index.html", page),
+        ("www/internal-peer/index.html", page),
         // No index file here: the directory itself must be refused, not listed.
         ("www/files/readme.txt", "allowed\n"),
         ("www/images/logo.png", "not really a png\n"),
