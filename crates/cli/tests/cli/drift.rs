@@ -2,7 +2,7 @@
 //! and the exit statuses they decide.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::server::Recorder;
 use crate::{rolecall, text, write};
@@ -414,4 +414,102 @@ fn other_drift_is_printed_after_the_summary_but_leaves_the_exit_status_to_the_ca
         )),
         "{stdout}"
     );
+}
+
+/// `--target weak` of the example suite runs the same suite against `mock-weak.toml`: the
+/// example mock with planted mistakes. The bypass variants and the deny-body contract catch
+/// them offline, and nothing else fails.
+#[test]
+fn the_weak_example_target_shows_a_caught_bypass_and_a_caught_leak() {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mock = std::fs::read_to_string(scenarios.join("mock.toml")).unwrap();
+    let weak = std::fs::read_to_string(scenarios.join("mock-weak.toml")).unwrap();
+    // The two stay in step: the weak one is the example mock, its planted lines apart.
+    let body = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| match l.find("   # planted") {
+                Some(at) => l[..at].to_owned(),
+                None => l.to_owned(),
+            })
+            .collect()
+    };
+    let planted = [
+        (
+            r#"allow = ["198.51.100.0/24"] }"#,
+            r#"allow = ["198.51.100.0/24", "10.0.0.0/8"] }"#,
+        ),
+        (
+            "request = \"GET /internal/metrics\"\nroles = [\"admin\"]",
+            "request = \"GET /internal/metrics\"\npublic = true",
+        ),
+        (
+            "projects/{project}/audit-log\"\nroles = [\"admin\"]\n",
+            "projects/{project}/audit-log\"\nroles = [\"admin\"]\nleak = \"Traceback (most recent call last):\\n  File \\\"/srv/acme/api/policy.py\\\", line 88, in check\\nPermissionError: audit-log needs role admin\"\n",
+        ),
+    ];
+    let mut expected = body(&mock).join("\n");
+    for (before, after) in planted {
+        assert_eq!(expected.matches(before).count(), 1, "{before}");
+        expected = expected.replace(before, after);
+    }
+    assert_eq!(
+        body(&weak).join("\n"),
+        expected,
+        "mock-weak.toml is mock.toml with its planted lines"
+    );
+    assert_eq!(weak.matches("   # planted").count(), 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .args(["run", scenarios.to_str().unwrap(), "--target", "weak"])
+        .args(["--report", "json=weak.json"])
+        .current_dir(dir.path())
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("ROLECALL_REPORT")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("weak.json")).unwrap()).unwrap();
+    let failed: Vec<(&str, &str)> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] != "pass")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["message"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let bypass = failed.iter().find(|(name, _)| {
+        *name == "edge::get_internal_metrics::viewer::client-ip-x-forwarded-for-10"
+    });
+    let (_, bypass) = bypass.expect("the X-Forwarded-For bypass is caught");
+    assert!(bypass.contains("POSSIBLE BYPASS"), "{bypass}");
+    assert!(bypass.contains("X-Forwarded-For: 10.0.0.1"), "{bypass}");
+    let leak = failed.iter().find(|(name, _)| {
+        *name == "projects::get_v1_tenants_tenant_projects_p_100_audit_log::viewer"
+    });
+    let (_, leak) = leak.expect("the traceback in the audit log's refusals is caught");
+    assert!(
+        leak.contains("refusal leaks a stack trace (stack_trace)"),
+        "{leak}"
+    );
+    for (name, message) in &failed {
+        assert!(
+            name.starts_with("edge::get_internal_metrics::")
+                || name.starts_with("projects::get_v1_tenants_tenant_projects_p_100_audit_log::"),
+            "only the planted mistakes fail, not {name}: {message}"
+        );
+    }
 }
