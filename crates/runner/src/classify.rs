@@ -136,6 +136,10 @@ fn observe(
     if !rule.status.is_empty() && !rule.status.contains(&response.status) {
         return None;
     }
+    // Markers a WAF injects into the pages it lets through do not make a 2xx or 3xx its own.
+    if rule.layer == Layer::Waf && !rule.disguise && response.status < 400 {
+        return None;
+    }
     if !rule
         .body_indices
         .iter()

@@ -282,6 +282,8 @@ impl Seen {
     fn granted(&self) -> bool {
         match self.status {
             // A WAF's block page served with 200 (F5 ASM does by default) refused the request.
+            // Only a whole-page block marker (a `disguise` rule) attributes a 2xx to the waf
+            // layer: a page carrying a script the WAF injects into what it passes is granted.
             200..=299 => self.layer != "waf",
             300..=399 => self.layer == "app",
             _ => false,

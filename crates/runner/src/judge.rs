@@ -7,6 +7,8 @@ use rolecall_scenario::{BodyMatch, Decision, Expectation, HeaderRule, Layer, Loc
 use crate::classify::Attribution;
 use crate::observed::Observed;
 
+mod location;
+
 /// The result of comparing one response with its expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -126,23 +128,32 @@ impl Found {
     }
 }
 
-/// Judges a bypass variant of a refused request: granted (a 2xx, or a redirect from the
-/// app that is not the expected login redirect) is a possible bypass; any other answer
-/// passes, a refusal with another status included (see [`refused_differently`]).
+/// Judges a bypass variant of `refused` (the path the case expects refused on): granted is
+/// a possible bypass; any other answer passes, a refusal with another status included
+/// (see [`refused_differently`]). Granted is a 2xx that is not a WAF's block page (a
+/// refusal in disguise), or a redirect from the app whose `Location` leads anywhere but
+/// back to `refused` (an app that canonicalises a trailing slash, a `.json` suffix or
+/// `//`, or moves http to https, sends the variant back to be refused). Login-redirect
+/// refusals get no variants (only 401, 403 and 404 are re-tried), so no redirect is
+/// expected here.
 pub(crate) fn judge_variant(
     expect: &Expectation,
     variant: &Variant,
+    refused: &str,
     observed: &Observed,
     attribution: &Attribution,
 ) -> Verdict {
     let status = observed.status;
-    let login = expect.redirect.as_deref().is_some_and(|want| {
-        observed
-            .header("location")
-            .is_some_and(|l| l.contains(want))
-    });
-    let granted = (200..300).contains(&status)
-        || ((300..400).contains(&status) && attribution.layer == Layer::App && !login);
+    let granted = match status {
+        200..=299 => attribution.layer != Layer::Waf,
+        300..=399 => {
+            attribution.layer == Layer::App
+                && !observed
+                    .header("location")
+                    .is_some_and(|to| location::back_to(to, refused))
+        }
+        _ => false,
+    };
     if !granted {
         return Verdict {
             mismatches: Vec::new(),
@@ -180,7 +191,8 @@ pub fn judge(expect: &Expectation, observed: &Observed, attribution: &Attributio
     let at = &expect.set_at;
     let status_ok = expect.status.matches(observed.status);
     // A WAF block page served with a 2xx (F5 ASM's default) is a refusal in disguise: never
-    // access granted, never an escalation.
+    // access granted, never an escalation. Only a rule marked `disguise` attributes a 2xx to
+    // the waf layer: a script a WAF injects into the pages it passes does not.
     let disguised = (200..300).contains(&observed.status) && attribution.layer == Layer::Waf;
     let escalation = !status_ok
         && !disguised
@@ -684,8 +696,13 @@ mod tests {
             ambiguity: None,
         };
         let kinds = |status: u16, headers: &[(&str, &str)], attribution: &Attribution| {
-            let verdict =
-                judge_variant(&deny, &variant, &response(status, headers, ""), attribution);
+            let verdict = judge_variant(
+                &deny,
+                &variant,
+                "/admin",
+                &response(status, headers, ""),
+                attribution,
+            );
             (
                 verdict.escalation,
                 verdict
@@ -705,21 +722,38 @@ mod tests {
             kinds(301, &[("location", "/admin/")], &server),
             (false, vec![])
         );
+        // Nor is the app sending the variant back to the refused path: a slash appended or
+        // removed, a `.json` suffix or `//` canonicalised, http moved to https.
+        for location in [
+            "/admin/",
+            "/admin",
+            "/Admin.json",
+            "/admin//",
+            "https://x.test/admin",
+        ] {
+            assert_eq!(
+                kinds(301, &[("location", location)], &app()),
+                (false, vec![]),
+                "{location}"
+            );
+        }
+        // A redirect without a Location is a redirect somewhere unknown: granted.
+        assert_eq!(kinds(302, &[], &app()), (true, vec![MismatchKind::Bypass]));
+        // A 2xx block page is a refusal in disguise, not a bypass.
+        let f5 = Attribution {
+            layer: Layer::Waf,
+            vendor: "f5-asm".to_owned(),
+            evidence: Vec::new(),
+            ambiguity: None,
+        };
+        assert_eq!(kinds(200, &[], &f5), (false, vec![]));
         assert_eq!(kinds(404, &[], &app()), (false, vec![]));
         assert_eq!(kinds(403, &[], &app()), (false, vec![]));
         assert_eq!(refused_differently(&deny, 404), Some(404));
         assert_eq!(refused_differently(&deny, 403), None);
-        let mut login = expect(Decision::Unauthenticated, StatusMatch::Class(3));
-        login.redirect = Some("/login".to_owned());
-        let verdict = judge_variant(
-            &login,
-            &variant,
-            &response(302, &[("location", "/login?next=/a")], ""),
-            &app(),
-        );
-        assert!(verdict.passed());
-        let message =
-            &judge_variant(&deny, &variant, &response(200, &[], ""), &app()).mismatches[0].message;
+        let message = &judge_variant(&deny, &variant, "/admin", &response(200, &[], ""), &app())
+            .mismatches[0]
+            .message;
         assert_eq!(
             message,
             "POSSIBLE BYPASS: variant `path-trailing-slash` (path) was granted 200 where 403 (deny) was expected"

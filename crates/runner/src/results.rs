@@ -129,7 +129,9 @@ impl Evaluator<'_> {
                     classify_unexplained(self.fingerprints, &evidence)
                 };
                 let mut verdict = match &case.variant {
-                    Some(variant) => judge_variant(&case.expect, variant, &observed, &attribution),
+                    Some(variant) => {
+                        judge_variant(&case.expect, variant, &case.path, &observed, &attribution)
+                    }
                     None => judge(&case.expect, &observed, &attribution),
                 };
                 if let Some(contract) = contract

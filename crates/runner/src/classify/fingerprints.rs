@@ -45,7 +45,14 @@ const DEFAULT_WEIGHT: u16 = 50;
 /// headers = [{ name = "x-acme-gateway" }, { name = "server", matches = '(?i)^acme' }]
 /// body_matches = '"code"\s*:\s*"GW_DENY"'           # regex on the body
 /// body_contains = "GW_DENY"                          # literal substring of the body
+/// disguise = true                   # a whole-page block marker; default false
 /// ```
+///
+/// A `waf` rule matches a response under 400 only when it sets `disguise = true`: it marks
+/// the whole page as the vendor's block page (F5 ASM serves one with 200), so a 2xx it
+/// matches is a refusal in disguise. Without it the rule's markers may be ones the vendor
+/// injects into the pages it passes through (a resource script, a bot-detection snippet),
+/// and a 2xx or 3xx carrying them is the app's answer.
 ///
 /// A header condition holds when a header of that (case-insensitive) name is present
 /// and, if `matches` is given, its value matches the regex. A name ending in `*` is a
@@ -78,6 +85,8 @@ pub(super) struct Rule {
     pub(super) tier: u16,
     pub(super) evidence: Option<String>,
     pub(super) ambiguity: Option<String>,
+    /// Whether the rule's markers make the whole page a block page (see the file format).
+    pub(super) disguise: bool,
     pub(super) status: Vec<u16>,
     pub(super) content_type: Option<Regex>,
     pub(super) headers: Vec<HeaderCondition>,
@@ -293,6 +302,8 @@ struct RuleDef {
     evidence: Option<String>,
     ambiguity: Option<String>,
     #[serde(default)]
+    disguise: bool,
+    #[serde(default)]
     status: Vec<u16>,
     content_type: Option<toml::Spanned<String>>,
     #[serde(default)]
@@ -387,6 +398,7 @@ fn compile_rule(src: &str, def: RuleDef) -> Result<Rule, FingerprintError> {
         tier: 0,
         evidence: def.evidence,
         ambiguity: def.ambiguity,
+        disguise: def.disguise,
         status: def.status,
         content_type,
         headers,

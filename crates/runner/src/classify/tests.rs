@@ -881,3 +881,82 @@ fn rules_without_conditions_are_rejected() {
         "rule `r`: rule has no conditions",
     );
 }
+
+/// Scripts Imperva, Cloudflare and PerimeterX inject into every page they pass through
+/// make a refusal theirs, never a granted page: a 200 or 302 carrying one is the app's.
+#[test]
+fn injected_vendor_scripts_mark_refusals_only() {
+    let scripts = [
+        (
+            "imperva",
+            r#"<script src="/_Incapsula_Resource?SWJIYLWA=719d34d31c8e3a6e6fffd425f7e032f3"></script>"#,
+        ),
+        (
+            "cloudflare",
+            r#"<script>(function(){var a=document.createElement('script');a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';document.head.appendChild(a);})();</script>"#,
+        ),
+        (
+            "perimeterx",
+            r#"<script>window._pxAppId = 'PXa1b2c3d4';</script><script src="https://client.perimeterx.net/PXa1b2c3d4/main.min.js"></script>"#,
+        ),
+    ];
+    for (vendor, script) in scripts {
+        let page = format!(
+            "<!DOCTYPE html><html><head><title>Orders</title>{script}</head><body><h1>Your orders</h1></body></html>"
+        );
+        let pairs = headers(&[("content-type", "text/html; charset=utf-8")]);
+        for status in [200, 302] {
+            let got = classify(
+                Fingerprints::builtin(),
+                &Evidence {
+                    status,
+                    headers: &pairs,
+                    body: &page,
+                },
+            );
+            assert_ne!(got.layer, Layer::Waf, "{vendor} {status}: {got:#?}");
+        }
+        check(403, &[], &page, "waf", vendor);
+    }
+    // Whole-page block markers keep a 200 the vendor's: a refusal in disguise.
+    check(
+        200,
+        &[],
+        "<html><body>Request unsuccessful. Incapsula incident ID: 1234-5678</body></html>",
+        "waf",
+        "imperva",
+    );
+    check(
+        200,
+        &[],
+        r#"<html><body><div id="px-captcha"></div></body></html>"#,
+        "waf",
+        "perimeterx",
+    );
+}
+
+#[test]
+fn a_user_waf_rule_matches_a_2xx_only_as_a_disguise() {
+    let rule = |disguise: bool| {
+        Fingerprints::from_toml(&format!(
+            "[[rule]]\nid = \"acme.block\"\nvendor = \"acme\"\nlayer = \"waf\"\n\
+             disguise = {disguise}\nbody_contains = \"ACME-BLOCK\"\n"
+        ))
+        .unwrap()
+    };
+    let pairs = headers(&[]);
+    let at = |fingerprints: &Fingerprints, status: u16| {
+        classify(
+            fingerprints,
+            &Evidence {
+                status,
+                headers: &pairs,
+                body: "ACME-BLOCK",
+            },
+        )
+        .layer
+    };
+    assert_eq!(at(&rule(true), 200), Layer::Waf);
+    assert_eq!(at(&rule(false), 403), Layer::Waf);
+    assert_ne!(at(&rule(false), 200), Layer::Waf);
+}
