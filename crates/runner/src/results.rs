@@ -303,7 +303,7 @@ impl Evaluator<'_> {
             if !route.query.is_empty() {
                 url.query_pairs_mut().extend_pairs(&route.query);
             }
-            crate::variant::build(v, route.method, url)
+            crate::variant::build(v, route.method, url, secrets)
                 .ok()
                 .map(|r| (v, r))
         });

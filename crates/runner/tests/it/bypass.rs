@@ -297,3 +297,51 @@ fn the_mock_reproduces_a_bypass_offline_and_holds_every_other_variant() {
         "{message}"
     );
 }
+
+/// A `${env:…}` secret in the path never reaches a failure message, whole or with one
+/// letter changed by a spelling, even when every spelling gets through and the target
+/// echoes the path it was sent.
+#[test]
+fn a_secret_path_segment_never_reaches_a_failure_whole_or_spelled() {
+    const INVITE: &str = "env-token-5b1e0c77";
+    let server = RawServer::answering(|head, _| {
+        let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+        let refused = !head.contains(VIEWER) || target == "/v1/invites/env-token-5b1e0c77";
+        let (status, body) = if refused {
+            ("403 Forbidden", String::new())
+        } else {
+            ("200 OK", format!("{{\"path\":\"{target}\"}}"))
+        };
+        Some(
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+            .leak() as &[u8],
+        )
+    });
+    let [a, _] = files(&server.url(), "[\"path\"]");
+    let routes = "[[route]]\nrequest = \"GET /v1/invites/${env:TEST_TOKEN}\"\nallow = []\nbypass = [\"path\"]\n";
+    let (_dir, suite) = suite(&[(a.0, &a.1), ("routes.toml", routes)]);
+    let run = run_all(&suite);
+    let failed: Vec<&str> = run
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .filter_map(|r| r.message.as_deref())
+        .collect();
+    assert!(
+        failed.len() >= 3,
+        "the spellings got through, so their messages quote the target: {failed:#?}"
+    );
+    let everything = failed.join("\n");
+    assert!(everything.contains("/%761/invites/***"), "{everything}");
+    for cut in 0..INVITE.len() {
+        let piece = &INVITE[cut + 1..];
+        if piece.len() >= 12 {
+            assert!(!everything.contains(piece), "{piece} in {everything}");
+        }
+    }
+    assert!(!everything.contains(INVITE), "{everything}");
+}
