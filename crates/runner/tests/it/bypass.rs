@@ -345,3 +345,54 @@ fn a_secret_path_segment_never_reaches_a_failure_whole_or_spelled() {
     }
     assert!(!everything.contains(INVITE), "{everything}");
 }
+
+/// A virtual host set by the suite is the one `Host` a raw variant sends (none over
+/// HTTP/1.0), and framing headers a user set never go out beside rolecall's own.
+#[test]
+fn raw_variants_send_one_host_and_their_own_framing() {
+    let heads = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = heads.clone();
+    let server = RawServer::answering(move |head, _| {
+        if head.contains(VIEWER) {
+            log.lock().unwrap().push(head.to_owned());
+        }
+        Some(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n" as &[u8])
+    });
+    let [a, b] = files(&server.url(), "[\"path\", \"protocol\"]");
+    let a = a.1.replace(
+        &format!("bearer = \"{VIEWER}\"\n"),
+        &format!(
+            "bearer = \"{VIEWER}\"\nheaders = {{ Host = \"api.example.test\", Transfer-Encoding = \"chunked\", Connection = \"keep-alive\", Content-Length = \"5\" }}\n"
+        ),
+    );
+    let (_dir, suite) = suite(&[("rolecall.toml", &a), (b.0, &b.1)]);
+    let _ = run_all(&suite);
+    let heads = heads.lock().unwrap();
+    // The refused case itself goes through the ordinary client; its variants raw.
+    let raw: Vec<&String> = heads
+        .iter()
+        .filter(|h| !h.starts_with("GET /v1/admin HTTP/1.1\r\n"))
+        .collect();
+    assert_eq!(raw.len(), 17, "{heads:#?}");
+    for head in raw {
+        let named = |name: &str| {
+            head.lines()
+                .filter(|l| {
+                    l.split_once(':')
+                        .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+                })
+                .count()
+        };
+        let http10 = head.lines().next().unwrap().ends_with("HTTP/1.0");
+        if http10 {
+            assert_eq!(named("host"), 0, "{head}");
+        } else {
+            assert_eq!(named("host"), 1, "{head}");
+            assert_eq!(header(head, "host"), Some("api.example.test"), "{head}");
+        }
+        assert_eq!(named("transfer-encoding"), 0, "{head}");
+        assert_eq!(named("content-length"), 0, "{head}");
+        assert_eq!(named("connection"), 1, "{head}");
+        assert_eq!(header(head, "connection"), Some("close"), "{head}");
+    }
+}
