@@ -359,6 +359,23 @@ pub(crate) fn sent_texts(
     sent
 }
 
+/// The IP address a host (`name[:port]`, `[v6]:port`) is, if it is one.
+pub(crate) fn host_ip(host: &str) -> Option<std::net::IpAddr> {
+    let bare = match host.rsplit_once(':') {
+        Some((name, port))
+            if port.bytes().all(|b| b.is_ascii_digit())
+                && (name.ends_with(']') || !name.contains(':')) =>
+        {
+            name
+        }
+        _ => host,
+    };
+    bare.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
 /// Every `Host` header `case`'s request sets (suite, route or identity).
 fn host_headers<'s>(suite: &'s Suite, case: &Case) -> impl Iterator<Item = &'s str> {
     let route = suite.route(case);
@@ -399,25 +416,13 @@ pub(crate) fn sent_addresses(suite: &Suite, case: &Case, base_url: &str) -> Vec<
     let target = reqwest::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned));
-    for host in target
-        .iter()
-        .map(String::as_str)
-        .chain(host_headers(suite, case))
-    {
-        let bare = match host.rsplit_once(':') {
-            Some((name, port))
-                if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') =>
-            {
-                name
-            }
-            _ => host,
-        };
-        sent.extend(
-            bare.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>(),
-        );
-    }
+    sent.extend(
+        target
+            .iter()
+            .map(String::as_str)
+            .chain(host_headers(suite, case))
+            .filter_map(host_ip),
+    );
     if let Some(variant) = &case.variant
         && let rolecall_scenario::VariantKind::ClientIp { address, .. } = variant.kind
     {

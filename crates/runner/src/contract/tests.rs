@@ -432,3 +432,15 @@ fn a_leaked_secret_is_quoted_where_it_was() {
     );
     assert!(!found[0].message.contains("masked"), "{}", found[0].message);
 }
+
+#[test]
+fn a_targets_host_is_its_address_where_it_is_one() {
+    use super::host_ip;
+    let ip = |s: &str| Some(s.parse().unwrap());
+    assert_eq!(host_ip("10.0.0.5"), ip("10.0.0.5"));
+    assert_eq!(host_ip("10.0.0.5:8080"), ip("10.0.0.5"));
+    assert_eq!(host_ip("[fd00::5]"), ip("fd00::5"));
+    assert_eq!(host_ip("[fd00::5]:443"), ip("fd00::5"));
+    assert_eq!(host_ip("fd00::1:5"), ip("fd00::1:5"));
+    assert_eq!(host_ip("api.staging.internal:80"), None);
+}
