@@ -24,8 +24,9 @@ const EXCERPT_SIDE: usize = 60;
 pub(crate) struct Context<'a> {
     /// Identifiers of other tenants (see [`foreign_tenants`]).
     pub(crate) foreign_tenants: &'a [String],
-    /// Whether the body carried one of the run's secrets before it was redacted.
-    pub(crate) secret_leaked: bool,
+    /// Where the body carried the first of the run's secrets before it was redacted:
+    /// no text before it changed, so its marker starts there in the redacted body.
+    pub(crate) secret_at: Option<usize>,
     /// The request was a `HEAD`: its response has no body, so the shape rules, which
     /// are about the body, do not apply.
     pub(crate) head: bool,
@@ -33,6 +34,9 @@ pub(crate) struct Context<'a> {
     /// bypass variant's client-address header): a page that echoes the client's own
     /// address back ("Your IP: 10.0.0.1") leaks nothing the client did not say.
     pub(crate) sent_addresses: &'a [std::net::IpAddr],
+    /// Text the request itself carried (the target's host, a `Host` header, the path
+    /// and the variant's target): a pattern found inside an echo of one leaks nothing.
+    pub(crate) sent_texts: &'a [String],
 }
 
 /// Every way `observed` (already redacted) breaks `contract`.
@@ -255,13 +259,14 @@ fn check_leaks(
             continue;
         }
         let hit = match &detector.matcher {
-            DetectorMatch::Patterns(re) => re.find(body).map(|m| m.range()),
+            DetectorMatch::Patterns(re) => re
+                .find_iter(body)
+                .map(|m| m.range())
+                .find(|r| !echoed(body, r, cx.sent_texts)),
             DetectorMatch::PrivateAddress => private_address_except(body, cx.sent_addresses),
             DetectorMatch::ForeignTenant => foreign_tenant(body, cx.foreign_tenants),
-            DetectorMatch::Secret => cx.secret_leaked.then(|| {
-                // The body is redacted already: the marker stands where the secret was.
-                body.find("***").map_or(0..0, |at| at..at + 3)
-            }),
+            // The body is redacted already: the marker stands where the secret was.
+            DetectorMatch::Secret => cx.secret_at.map(|at| at..(at + 3).min(body.len()).max(at)),
         };
         if let Some(range) = hit {
             let quote = excerpt(body, range.start, range.end);
@@ -312,6 +317,78 @@ pub(crate) fn private_address_except(
     v4.or_else(v6).map(|m| m.range())
 }
 
+/// Whether `range` of `body` (less a delimiter a pattern matched before it) lies inside
+/// an occurrence of one of `sent`.
+fn echoed(body: &str, range: &std::ops::Range<usize>, sent: &[String]) -> bool {
+    let start = range.start
+        + body[range.clone()]
+            .find(|c: char| c.is_alphanumeric() || c == '/' || c == '.')
+            .unwrap_or(0);
+    sent.iter().filter(|t| !t.is_empty()).any(|text| {
+        body.match_indices(text.as_str())
+            .any(|(at, _)| at <= start && range.end <= at + text.len())
+    })
+}
+
+/// What `case`'s request to `base_url` carried that a page may echo: the target's
+/// host, any `Host` header sent, the path and a path variant's target.
+pub(crate) fn sent_texts(
+    suite: &Suite,
+    case: &Case,
+    base_url: &str,
+    secrets: &rolecall_scenario::Secrets,
+) -> Vec<String> {
+    let mut sent: Vec<String> = reqwest::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .into_iter()
+        .collect();
+    sent.extend(host_headers(suite, case).map(str::to_owned));
+    let (path, query) = match case.path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (case.path.as_str(), None),
+    };
+    sent.push(path.to_owned());
+    if let Some(rolecall_scenario::Variant {
+        kind: rolecall_scenario::VariantKind::Path(spelling),
+        ..
+    }) = case.variant.as_deref()
+    {
+        sent.extend(spelling.apply(path, query, secrets));
+    }
+    sent
+}
+
+/// The IP address a host (`name[:port]`, `[v6]:port`) is, if it is one.
+pub(crate) fn host_ip(host: &str) -> Option<std::net::IpAddr> {
+    let bare = match host.rsplit_once(':') {
+        Some((name, port))
+            if port.bytes().all(|b| b.is_ascii_digit())
+                && (name.ends_with(']') || !name.contains(':')) =>
+        {
+            name
+        }
+        _ => host,
+    };
+    bare.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// Every `Host` header `case`'s request sets (suite, route or identity).
+fn host_headers<'s>(suite: &'s Suite, case: &Case) -> impl Iterator<Item = &'s str> {
+    let route = suite.route(case);
+    suite
+        .settings
+        .headers
+        .iter()
+        .chain(&route.headers)
+        .chain(&suite.identity(case).credentials.headers)
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map(|(_, value)| value.as_str())
+}
+
 /// Where `body` holds one of `names` as a whole word.
 fn foreign_tenant(body: &str, names: &[String]) -> Option<std::ops::Range<usize>> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
@@ -326,15 +403,26 @@ fn foreign_tenant(body: &str, names: &[String]) -> Option<std::ops::Range<usize>
     })
 }
 
-/// The client addresses `case`'s request carries: its identity's `client_ip` and a
-/// client-address variant's address (`Forwarded: for="[::1]"` included).
-pub(crate) fn sent_addresses(suite: &Suite, case: &Case) -> Vec<std::net::IpAddr> {
+/// The addresses `case`'s request to `base_url` carries: its identity's `client_ip`, a
+/// client-address variant's address (`Forwarded: for="[::1]"` included), and the
+/// target's own address (its host or a `Host` header sent, where one is an IP).
+pub(crate) fn sent_addresses(suite: &Suite, case: &Case, base_url: &str) -> Vec<std::net::IpAddr> {
     let mut sent: Vec<std::net::IpAddr> = suite
         .identity(case)
         .credentials
         .client_ip
         .into_iter()
         .collect();
+    let target = reqwest::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    sent.extend(
+        target
+            .iter()
+            .map(String::as_str)
+            .chain(host_headers(suite, case))
+            .filter_map(host_ip),
+    );
     if let Some(variant) = &case.variant
         && let rolecall_scenario::VariantKind::ClientIp { address, .. } = variant.kind
     {

@@ -538,10 +538,11 @@ impl Shared {
             replace: None,
         };
         if let Some(variant) = &case.variant {
-            let built = match crate::variant::build(variant, route.method, request.url) {
-                Ok(built) => built,
-                Err(reason) => return Execution::Skipped(reason),
-            };
+            let built =
+                match crate::variant::build(variant, route.method, request.url, &self.secrets()) {
+                    Ok(built) => built,
+                    Err(reason) => return Execution::Skipped(reason),
+                };
             if built.method.is_safe() && !route.method.is_safe() {
                 request.body = None;
             }

@@ -17,6 +17,14 @@ const HEAD_LIMIT: usize = 400 * 1024;
 /// The most headers a response head may have.
 const MAX_HEADERS: usize = 100;
 
+/// Headers [`encode`] writes itself, never from the request's headers.
+const FRAMING: [reqwest::header::HeaderName; 4] = [
+    reqwest::header::HOST,
+    reqwest::header::CONTENT_LENGTH,
+    reqwest::header::TRANSFER_ENCODING,
+    reqwest::header::CONNECTION,
+];
+
 /// A request to write as it is.
 pub(crate) struct RawRequest<'a> {
     pub(crate) method: &'a str,
@@ -24,7 +32,8 @@ pub(crate) struct RawRequest<'a> {
     pub(crate) target: &'a str,
     /// HTTP/1.0 without `Host`.
     pub(crate) http10: bool,
-    /// Every header but `Host`, `Content-Length` and `Connection`.
+    /// The request's headers; `Host`, `Content-Length`, `Transfer-Encoding` and
+    /// `Connection` among them are not written as they are (see [`encode`]).
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: Option<&'a [u8]>,
 }
@@ -48,10 +57,22 @@ pub(crate) fn encode(request: &RawRequest<'_>, host: &str) -> Vec<u8> {
     for part in [request.method, " ", request.target, " ", version, "\r\n"] {
         out.extend_from_slice(part.as_bytes());
     }
+    // A route's or suite's `Host` names the virtual host: it is the one Host sent, and
+    // HTTP/1.0 sends none. Framing is rolecall's alone: a user's `Content-Length`,
+    // `Transfer-Encoding` or `Connection` beside the ones written here would be a
+    // request two parsers read differently.
     if !request.http10 {
-        out.extend_from_slice(format!("host: {host}\r\n").as_bytes());
+        out.extend_from_slice(b"host: ");
+        match request.headers.get(reqwest::header::HOST) {
+            Some(user) => out.extend_from_slice(user.as_bytes()),
+            None => out.extend_from_slice(host.as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
     }
     for (name, value) in request.headers {
+        if FRAMING.contains(name) {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());

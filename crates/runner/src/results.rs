@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use rolecall_scenario::{Decision, Secrets, Suite};
 
 use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
-use crate::contract::{self, check_contract, foreign_tenants, sent_addresses};
+use crate::contract::{self, check_contract, foreign_tenants, sent_addresses, sent_texts};
 use crate::credentials::IdentityHeader;
 use crate::judge::{Mismatch, MismatchKind, Verdict, judge, judge_variant};
 use crate::observed::{Execution, Observed};
@@ -110,9 +110,10 @@ impl Evaluator<'_> {
                 let case = &self.suite.cases[index];
                 let contract = self.suite.contract(self.suite.route(case));
                 // A secret is found before redaction; the excerpt quotes the marker.
-                let secret_leaked = contract.is_some_and(|c| c.detects("secret"))
-                    && observed.status >= 400
-                    && secrets.appear_in(&observed.body);
+                let secret_at = (contract.is_some_and(|c| c.detects("secret"))
+                    && observed.status >= 400)
+                    .then(|| secrets.spans(&observed.body).first().map(|r| r.start))
+                    .flatten();
                 secrets.redact_in_place(&mut observed.body);
                 for (_, value) in &mut observed.headers {
                     secrets.redact_in_place(value);
@@ -138,16 +139,18 @@ impl Evaluator<'_> {
                     && observed.status >= 400
                 {
                     let foreign_tenants = foreign_tenants(self.suite, case, contract);
-                    let sent_addresses = sent_addresses(self.suite, case);
+                    let sent_addresses = sent_addresses(self.suite, case, self.base_url);
+                    let sent_texts = sent_texts(self.suite, case, self.base_url, secrets);
                     let cx = contract::Context {
                         foreign_tenants: &foreign_tenants,
-                        secret_leaked,
+                        secret_at,
                         head: {
                             let method = self.suite.route(case).method;
                             case.variant.as_ref().map_or(method, |v| v.method(method))
                                 == rolecall_scenario::Method::Head
                         },
                         sent_addresses: &sent_addresses,
+                        sent_texts: &sent_texts,
                     };
                     verdict.mismatches.extend(
                         check_contract(contract, &observed, &attribution, &cx)
@@ -305,7 +308,7 @@ impl Evaluator<'_> {
             if !route.query.is_empty() {
                 url.query_pairs_mut().extend_pairs(&route.query);
             }
-            crate::variant::build(v, route.method, url)
+            crate::variant::build(v, route.method, url, secrets)
                 .ok()
                 .map(|r| (v, r))
         });

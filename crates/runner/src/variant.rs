@@ -2,7 +2,7 @@
 //! it and for the failure message that shows it.
 
 use reqwest::Url;
-use rolecall_scenario::{Method, REWRITE_PROBE, Variant, VariantKind};
+use rolecall_scenario::{Method, REWRITE_PROBE, Secrets, Variant, VariantKind};
 
 /// A variant's request, derived from the refused request's URL.
 #[derive(Debug, Clone)]
@@ -37,8 +37,14 @@ fn path_and_query(url: &Url) -> String {
 }
 
 /// The request `variant` makes of the refused request to `url` sent with `method`, or
-/// why it cannot be made (a path the spelling does not apply to).
-pub(crate) fn build(variant: &Variant, method: Method, url: Url) -> Result<VariantRequest, String> {
+/// why it cannot be made (a path the spelling does not apply to, or one it would cut a
+/// secret of apart).
+pub(crate) fn build(
+    variant: &Variant,
+    method: Method,
+    url: Url,
+    secrets: &Secrets,
+) -> Result<VariantRequest, String> {
     let mut request = VariantRequest {
         method: variant.method(method),
         header: variant.header(&path_and_query(&url)),
@@ -49,8 +55,11 @@ pub(crate) fn build(variant: &Variant, method: Method, url: Url) -> Result<Varia
     match variant.kind {
         VariantKind::Path(spelling) => {
             let target = spelling
-                .apply(request.url.path(), request.url.query())
-                .ok_or_else(|| format!("variant `{}` does not apply to this path", variant.name))?;
+                .apply(request.url.path(), request.url.query(), secrets)
+                .ok_or_else(|| format!(
+                    "variant `{}` does not apply to this path (or would cut a secret in it apart)",
+                    variant.name
+                ))?;
             request.raw_target = Some(target);
         }
         VariantKind::Http10 => {

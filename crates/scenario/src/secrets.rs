@@ -196,6 +196,12 @@ impl Secrets {
             .as_ref()
     }
 
+    /// Every byte range of `text` covered by a secret, in any form, sorted and merged:
+    /// where a rewrite of `text` must not cut a secret apart.
+    pub fn spans(&self, text: &str) -> Vec<Range<usize>> {
+        self.covered(text)
+    }
+
     /// Every byte range of `text` covered by a secret, sorted; ranges that overlap are
     /// merged, so that no part of any secret survives redaction.
     fn covered(&self, text: &str) -> Vec<Range<usize>> {

@@ -72,9 +72,10 @@ fn mismatches(layer: Layer, body: &str) -> Vec<Mismatch> {
     let tenants = ["globex".to_owned()];
     let cx = Context {
         foreign_tenants: &tenants,
-        secret_leaked: false,
+        secret_at: None,
         head: false,
         sent_addresses: &[],
+        sent_texts: &[],
     };
     check_contract(
         &contract(),
@@ -224,9 +225,10 @@ fn a_leaked_secret_is_quoted_redacted() {
     let tenants = Vec::new();
     let cx = Context {
         foreign_tenants: &tenants,
-        secret_leaked: true,
+        secret_at: Some(6),
         head: false,
         sent_addresses: &[],
+        sent_texts: &[],
     };
     // The runner redacts before checking; the detector quotes the marker.
     let found = check_contract(
@@ -298,9 +300,10 @@ fn an_address_the_request_sent_is_not_a_leak_when_echoed_back() {
     let sent = ["10.0.0.1".parse().unwrap()];
     let cx = Context {
         foreign_tenants: &tenants,
-        secret_leaked: false,
+        secret_at: None,
         head: false,
         sent_addresses: &sent,
+        sent_texts: &[],
     };
     let body = "Your IP: 10.0.0.1";
     let echoed = check_contract(
@@ -331,9 +334,10 @@ fn a_head_refusal_has_no_body_to_hold_to_the_shape_rules_but_leaks_still_count()
     let tenants = Vec::new();
     let cx = Context {
         foreign_tenants: &tenants,
-        secret_leaked: false,
+        secret_at: None,
         head: true,
         sent_addresses: &[],
+        sent_texts: &[],
     };
     let empty = check_contract(
         &contract(),
@@ -353,4 +357,90 @@ fn a_head_refusal_has_no_body_to_hold_to_the_shape_rules_but_leaks_still_count()
         !shaped.is_empty(),
         "the same empty refusal to a GET breaks the contract"
     );
+}
+
+/// Leaks found in `body`, a 403 from the server, when the request sent `sent_texts`.
+fn leaks_when_sent(body: &str, sent_texts: &[String]) -> Vec<String> {
+    let cx = Context {
+        foreign_tenants: &[],
+        secret_at: None,
+        head: false,
+        sent_addresses: &[],
+        sent_texts,
+    };
+    check_contract(
+        &contract(),
+        &Observed::sample(403, &[("x-request-id", "req-1")], body),
+        &attribution(Layer::Server),
+        &cx,
+    )
+    .into_iter()
+    .filter(|m| m.kind == MismatchKind::Leak)
+    .map(|m| m.message)
+    .collect()
+}
+
+#[test]
+fn the_targets_host_and_the_requests_path_are_not_leaks_when_echoed() {
+    let apache = "<address>Apache/2.4.62 (Debian) Server at api.staging.internal Port 80</address>";
+    let json = r#"{"error":"forbidden","path":"/home/feed/x"}"#;
+    // Not sent, they are leaks: the detectors fire on these pages.
+    assert!(
+        leaks_when_sent(apache, &[])
+            .iter()
+            .any(|m| m.contains("internal_host")),
+        "{:?}",
+        leaks_when_sent(apache, &[])
+    );
+    assert!(
+        leaks_when_sent(json, &[])
+            .iter()
+            .any(|m| m.contains("file_path")),
+        "{:?}",
+        leaks_when_sent(json, &[])
+    );
+    let sent = ["api.staging.internal".to_owned(), "/home/feed/x".to_owned()];
+    assert_eq!(leaks_when_sent(apache, &sent), Vec::<String>::new());
+    assert_eq!(leaks_when_sent(json, &sent), Vec::<String>::new());
+    // Another internal name on the same page still is one.
+    let both = format!("{apache} upstream db.prod.internal");
+    assert_eq!(leaks_when_sent(&both, &sent).len(), 1);
+}
+
+#[test]
+fn a_leaked_secret_is_quoted_where_it_was() {
+    let body = format!("masked *** by design;{} token *** here", " ".repeat(100));
+    let at = body.rfind("***").unwrap();
+    let cx = Context {
+        foreign_tenants: &[],
+        secret_at: Some(at),
+        head: false,
+        sent_addresses: &[],
+        sent_texts: &[],
+    };
+    let found = check_contract(
+        &contract(),
+        &Observed::sample(401, &[], &body),
+        &attribution(Layer::Waf),
+        &cx,
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].message.contains("token ***"),
+        "{}",
+        found[0].message
+    );
+    assert!(!found[0].message.contains("masked"), "{}", found[0].message);
+}
+
+#[test]
+fn a_targets_host_is_its_address_where_it_is_one() {
+    use super::host_ip;
+    let ip = |s: &str| Some(s.parse().unwrap());
+    assert_eq!(host_ip("10.0.0.5"), ip("10.0.0.5"));
+    assert_eq!(host_ip("10.0.0.5:8080"), ip("10.0.0.5"));
+    assert_eq!(host_ip("[fd00::5]"), ip("fd00::5"));
+    assert_eq!(host_ip("[fd00::5]:443"), ip("fd00::5"));
+    assert_eq!(host_ip("fd00::1:5"), ip("fd00::1:5"));
+    assert_eq!(host_ip("api.staging.internal:80"), None);
 }

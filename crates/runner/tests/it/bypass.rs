@@ -297,3 +297,102 @@ fn the_mock_reproduces_a_bypass_offline_and_holds_every_other_variant() {
         "{message}"
     );
 }
+
+/// A `${env:…}` secret in the path never reaches a failure message, whole or with one
+/// letter changed by a spelling, even when every spelling gets through and the target
+/// echoes the path it was sent.
+#[test]
+fn a_secret_path_segment_never_reaches_a_failure_whole_or_spelled() {
+    const INVITE: &str = "env-token-5b1e0c77";
+    let server = RawServer::answering(|head, _| {
+        let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+        let refused = !head.contains(VIEWER) || target == "/v1/invites/env-token-5b1e0c77";
+        let (status, body) = if refused {
+            ("403 Forbidden", String::new())
+        } else {
+            ("200 OK", format!("{{\"path\":\"{target}\"}}"))
+        };
+        Some(
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+            .leak() as &[u8],
+        )
+    });
+    let [a, _] = files(&server.url(), "[\"path\"]");
+    let routes = "[[route]]\nrequest = \"GET /v1/invites/${env:TEST_TOKEN}\"\nallow = []\nbypass = [\"path\"]\n";
+    let (_dir, suite) = suite(&[(a.0, &a.1), ("routes.toml", routes)]);
+    let run = run_all(&suite);
+    let failed: Vec<&str> = run
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .filter_map(|r| r.message.as_deref())
+        .collect();
+    assert!(
+        failed.len() >= 3,
+        "the spellings got through, so their messages quote the target: {failed:#?}"
+    );
+    let everything = failed.join("\n");
+    assert!(everything.contains("/%761/invites/***"), "{everything}");
+    for cut in 0..INVITE.len() {
+        let piece = &INVITE[cut + 1..];
+        if piece.len() >= 12 {
+            assert!(!everything.contains(piece), "{piece} in {everything}");
+        }
+    }
+    assert!(!everything.contains(INVITE), "{everything}");
+}
+
+/// A virtual host set by the suite is the one `Host` a raw variant sends (none over
+/// HTTP/1.0), and framing headers a user set never go out beside rolecall's own.
+#[test]
+fn raw_variants_send_one_host_and_their_own_framing() {
+    let heads = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = heads.clone();
+    let server = RawServer::answering(move |head, _| {
+        if head.contains(VIEWER) {
+            log.lock().unwrap().push(head.to_owned());
+        }
+        Some(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n" as &[u8])
+    });
+    let [a, b] = files(&server.url(), "[\"path\", \"protocol\"]");
+    let a = a.1.replace(
+        &format!("bearer = \"{VIEWER}\"\n"),
+        &format!(
+            "bearer = \"{VIEWER}\"\nheaders = {{ Host = \"api.example.test\", Transfer-Encoding = \"chunked\", Connection = \"keep-alive\", Content-Length = \"5\" }}\n"
+        ),
+    );
+    let (_dir, suite) = suite(&[("rolecall.toml", &a), (b.0, &b.1)]);
+    let _ = run_all(&suite);
+    let heads = heads.lock().unwrap();
+    // The refused case itself goes through the ordinary client; its variants raw.
+    let raw: Vec<&String> = heads
+        .iter()
+        .filter(|h| !h.starts_with("GET /v1/admin HTTP/1.1\r\n"))
+        .collect();
+    assert_eq!(raw.len(), 17, "{heads:#?}");
+    for head in raw {
+        let named = |name: &str| {
+            head.lines()
+                .filter(|l| {
+                    l.split_once(':')
+                        .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+                })
+                .count()
+        };
+        let http10 = head.lines().next().unwrap().ends_with("HTTP/1.0");
+        if http10 {
+            assert_eq!(named("host"), 0, "{head}");
+        } else {
+            assert_eq!(named("host"), 1, "{head}");
+            assert_eq!(header(head, "host"), Some("api.example.test"), "{head}");
+        }
+        assert_eq!(named("transfer-encoding"), 0, "{head}");
+        assert_eq!(named("content-length"), 0, "{head}");
+        assert_eq!(named("connection"), 1, "{head}");
+        assert_eq!(header(head, "connection"), Some("close"), "{head}");
+    }
+}

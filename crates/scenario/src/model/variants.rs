@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{Case, Method, StatusMatch};
+use crate::Secrets;
 
 /// A family of variants, as named in `bypass = ["path", …]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,16 +170,30 @@ impl PathSpelling {
     /// The request target for `path` (as the client would send it, starting with `/`)
     /// and its query, spelled this way; `None` where the spelling does not apply (a
     /// path of one segment has no inner slash, a path without letters no case).
-    pub fn apply(self, path: &str, query: Option<&str>) -> Option<String> {
+    ///
+    /// A secret in the path (an `${env:…}` segment) is never cut apart: a letter is
+    /// changed outside every secret's span, and a spelling that would split a secret
+    /// (one holding a `/`) does not apply, since redaction finds a secret whole.
+    pub fn apply(self, path: &str, query: Option<&str>, secrets: &Secrets) -> Option<String> {
         if !path.starts_with('/') {
             return None;
         }
         let trimmed = path.trim_end_matches('/');
         // The last segment: where letters are changed and a slash is encoded.
         let last = trimmed.rfind('/').map_or(0, |i| i + 1);
-        let letter = trimmed[last..]
-            .find(|c: char| c.is_ascii_alphabetic())
-            .map(|i| last + i);
+        let spans = secrets.spans(path);
+        let free = |i: &usize| !spans.iter().any(|r| r.contains(i));
+        let letters = |range: std::ops::Range<usize>| {
+            range.filter(|&i| path.as_bytes()[i].is_ascii_alphabetic())
+        };
+        // A letter of the last segment that no secret covers; where a secret covers
+        // them all, one of an earlier segment.
+        let letter = match letters(last..trimmed.len()).next() {
+            None => None,
+            Some(_) => letters(last..trimmed.len())
+                .find(free)
+                .or_else(|| letters(1..last).find(free)),
+        };
         let mut out = match self {
             PathSpelling::TrailingSlash if path.ends_with('/') => {
                 (!trimmed.is_empty()).then(|| trimmed.to_owned())?
@@ -192,6 +207,7 @@ impl PathSpelling {
                 (inner + 1 < path.len())
                     .then(|| format!("{}/{}", &path[..inner], &path[inner..]))?
             }
+            PathSpelling::DotSegment if trimmed.is_empty() => return None,
             PathSpelling::DotSegment => format!("{}./{}", &path[..last], &path[last..]),
             PathSpelling::LetterCase => {
                 let i = letter?;
@@ -230,6 +246,14 @@ impl PathSpelling {
             PathSpelling::TrailingHash => format!("{path}#"),
             PathSpelling::JsonSuffix => (!trimmed.is_empty()).then(|| format!("{trimmed}.json"))?,
         };
+        // Every secret must come out whole (a letter's case aside: redaction ignores it).
+        let lower = out.to_ascii_lowercase();
+        if spans
+            .iter()
+            .any(|r| !lower.contains(&path[r.clone()].to_ascii_lowercase()))
+        {
+            return None;
+        }
         if let Some(query) = query {
             out.push('?');
             out.push_str(query);
@@ -447,7 +471,12 @@ pub(crate) fn refuses(case: &Case) -> bool {
 }
 
 /// Appends the variants of `case` (one of `templates`) to `cases`.
-pub(crate) fn expand(case: &Case, templates: &[Arc<Variant>], cases: &mut Vec<Case>) {
+pub(crate) fn expand(
+    case: &Case,
+    templates: &[Arc<Variant>],
+    secrets: &Secrets,
+    cases: &mut Vec<Case>,
+) {
     let families = case.expect.bypass;
     if families.is_empty() || !refuses(case) {
         return;
@@ -461,7 +490,7 @@ pub(crate) fn expand(case: &Case, templates: &[Arc<Variant>], cases: &mut Vec<Ca
             continue;
         }
         if let VariantKind::Path(spelling) = variant.kind
-            && spelling.apply(path, query).is_none()
+            && spelling.apply(path, query, secrets).is_none()
         {
             continue;
         }
@@ -489,7 +518,7 @@ mod tests {
     #[track_caller]
     fn check(spelling: PathSpelling, path: &str, query: Option<&str>, expect: Option<&str>) {
         assert_eq!(
-            spelling.apply(path, query).as_deref(),
+            spelling.apply(path, query, &Secrets::default()).as_deref(),
             expect,
             "{spelling:?}"
         );
@@ -521,6 +550,49 @@ mod tests {
         check(S::TrailingQuestion, p, Some("a=1"), None);
         check(S::TrailingHash, p, None, Some("/v1/admin#"));
         check(S::JsonSuffix, "/v1/admin/", None, Some("/v1/admin.json"));
+    }
+
+    #[test]
+    fn a_secret_in_the_path_is_never_cut_apart() {
+        use PathSpelling as S;
+        let mut secrets = Secrets::default();
+        secrets.insert("abcdSECRET");
+        secrets.insert("ab/cdef");
+        let spell = |s: S, path| s.apply(path, None, &secrets);
+        let p = "/v1/invites/abcdSECRET";
+        assert_eq!(
+            spell(S::PercentLetter, p).as_deref(),
+            Some("/%761/invites/abcdSECRET")
+        );
+        assert_eq!(
+            spell(S::DoubleEncoding, p).as_deref(),
+            Some("/%25761/invites/abcdSECRET")
+        );
+        assert_eq!(
+            spell(S::LetterCase, p).as_deref(),
+            Some("/V1/invites/abcdSECRET")
+        );
+        // A letter of the last segment outside the secret is the one changed.
+        assert_eq!(
+            spell(S::PercentLetter, "/v1/x-abcdSECRET").as_deref(),
+            Some("/v1/%78-abcdSECRET")
+        );
+        // Nothing outside the secret to change; a slash inside one is not split.
+        assert_eq!(spell(S::PercentLetter, "/abcdSECRET"), None);
+        assert_eq!(spell(S::EncodedSlash, "/v1/ab/cdef"), None);
+        assert_eq!(spell(S::DotSegment, "/v1/ab/cdef"), None);
+        for spelling in PathSpelling::ALL {
+            for path in [p, "/abcdSECRET", "/v1/ab/cdef"] {
+                if let Some(out) = spell(spelling, path) {
+                    assert!(secrets.appear_in(&out), "{spelling:?} {out}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_root_has_no_dot_segment() {
+        check(PathSpelling::DotSegment, "/", None, None);
     }
 
     #[test]

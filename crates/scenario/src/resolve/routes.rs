@@ -225,7 +225,7 @@ pub(super) fn expand_file(
             }
             let templates = templates.get_or_insert_with(|| variants::templates(line.method));
             let at = cases.len();
-            variants::expand(&case, templates, cases);
+            variants::expand(&case, templates, &cx.secrets, cases);
             // The refused case itself comes first, its variants after it.
             cases.insert(at, case);
         }
