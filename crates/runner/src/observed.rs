@@ -244,17 +244,7 @@ mod tests {
     use super::*;
 
     fn observed(headers: &[(&str, &str)], body: &str) -> Observed {
-        Observed {
-            status: 403,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.to_owned(),
-            truncated: None,
-            redirects: Vec::new(),
-            elapsed: Duration::ZERO,
-        }
+        Observed::sample(403, headers, body)
     }
 
     #[test]

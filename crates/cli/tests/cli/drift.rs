@@ -2,7 +2,7 @@
 //! and the exit statuses they decide.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::server::Recorder;
 use crate::{rolecall, text, write};
@@ -461,21 +461,18 @@ fn the_weak_example_target_shows_a_caught_bypass_and_a_caught_leak() {
     assert_eq!(weak.matches("   # planted").count(), 3);
 
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-        .args(["run", scenarios.to_str().unwrap(), "--target", "weak"])
-        .args(["--report", "json=weak.json"])
-        .current_dir(dir.path())
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("ROLECALL_REPORT")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = rolecall(
+        &[
+            "run",
+            scenarios.to_str().unwrap(),
+            "--target",
+            "weak",
+            "--report",
+            "json=weak.json",
+        ],
+        dir.path(),
     );
+    let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("weak.json")).unwrap()).unwrap();
