@@ -10,6 +10,7 @@ mod hangs;
 mod hostile;
 mod html;
 mod identities;
+mod persona_contract;
 mod personas;
 mod raw;
 mod reporters;

@@ -133,8 +133,7 @@ pub(crate) struct Page {
 }
 
 /// HAProxy's 403, byte for byte (`http-request deny`).
-pub(crate) const HAPROXY_403: &str =
-    "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n";
+pub(crate) const HAPROXY_403: &str = "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n";
 
 /// Varnish's built-in `vcl_synth` page for `synth(403)`, with `{xid}` for the transaction id.
 pub(crate) const VARNISH_403_TEMPLATE: &str = "<!DOCTYPE html>\n<html>\n  <head>\n    <title>403 Forbidden</title>\n  </head>\n  <body>\n    <h1>Error 403 Forbidden</h1>\n    <p>Forbidden</p>\n    <h3>Guru Meditation:</h3>\n    <p>XID: {xid}</p>\n    <hr>\n    <p>Varnish cache server</p>\n  </body>\n</html>\n";
