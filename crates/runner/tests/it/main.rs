@@ -5,6 +5,7 @@ mod bypass;
 mod contract;
 mod corpus;
 mod derived_secrets;
+mod edges;
 mod expectations;
 mod hangs;
 mod hostile;
