@@ -805,18 +805,8 @@ mod tests {
     #[test]
     fn every_template_placeholder_is_filled() {
         let settings = PersonaSettings::default();
-        let reasons = [
-            DenyReason::IpBlocked,
-            DenyReason::CountryBlocked,
-            DenyReason::UserAgentBlocked,
-            DenyReason::WafRule,
-            DenyReason::Hotlink,
-            DenyReason::PathDenied,
-            DenyReason::RateLimited,
-            DenyReason::Fault,
-        ];
         for persona in Persona::ALL {
-            for reason in reasons {
+            for reason in DenyReason::ALL {
                 let page = render(
                     persona,
                     reason,

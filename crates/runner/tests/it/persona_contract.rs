@@ -11,6 +11,8 @@
 use rolecall_mock::{DenyReason, DenyResponder, Persona};
 use rolecall_runner::{Evidence, Fingerprints, classify};
 
+use crate::fetch;
+
 /// The path each reason is mounted on.
 fn path(reason: DenyReason) -> String {
     format!("/{reason:?}")
@@ -43,20 +45,8 @@ fn every_persona_refusing_for_every_reason_is_attributed_to_its_vendor() {
             server
         });
         for reason in DenyReason::ALL {
-            let response = client
-                .get(format!("{}{}", server.uri(), path(reason)))
-                .send()
-                .unwrap();
-            let status = response.status().as_u16();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(name, value)| {
-                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                    (name.as_str().to_owned(), value)
-                })
-                .collect();
-            let body = response.text().unwrap();
+            let (status, headers, body) =
+                fetch(&client, &format!("{}{}", server.uri(), path(reason)));
             let got = classify(
                 Fingerprints::builtin(),
                 &Evidence {
