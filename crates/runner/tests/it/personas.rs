@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use rolecall_mock::{DenyReason, DenyResponder, MockConfig, MockServer, Persona};
 use rolecall_runner::{Attribution, Evidence, Fingerprints, classify};
+use rolecall_scenario::Layer;
 
 /// One layer per reason, each on its own paths, all imitating `{persona}`.
 const LAYERS: &str = r#"
@@ -492,14 +493,13 @@ fn server_refusals_behind_a_cdn() {
 /// Gateway's carries the caveat that AWS WAF on a stage answers the same way.
 #[test]
 fn proxies_and_gateways() {
-    for persona in [
-        Persona::Haproxy,
-        Persona::Varnish,
-        Persona::Envoy,
-        Persona::Kong,
-        Persona::AwsApiGateway,
-        Persona::Caddy,
-    ] {
+    // Every server-layer persona but the web servers, which have tests of their own.
+    let gateways = Persona::ALL.into_iter().filter(|persona| {
+        persona.layer() == Layer::Server && !matches!(persona, Persona::Nginx | Persona::Apache)
+    });
+    let mut tested = 0;
+    for persona in gateways {
+        tested += 1;
         let edge = Edge::persona(persona, "");
         for reason in reasons() {
             let (layer, vendor) = persona.attribution(reason);
@@ -513,4 +513,6 @@ fn proxies_and_gateways() {
             check(&edge, reason, reason.default_status().as_u16(), expect);
         }
     }
+    // HAProxy, Varnish, Envoy, Kong, API Gateway and Caddy at least.
+    assert!(tested >= 6, "only {tested} gateway personas");
 }
