@@ -103,6 +103,12 @@
 //! | `nginx` | server | nginx 1.22.1's own pages, byte for byte |
 //! | `apache` | server | Apache 2.4's own pages, byte for byte with Debian's stock `ServerSignature On`: `Server at <host> Port <port>` |
 //! | `modsecurity` | waf | the host server's page: Apache's unless `[edge] server = "nginx"` |
+//! | `haproxy` | server | HAProxy 2.6's own pages, byte for byte ("Request forbidden by administrative rules."), no `Server` |
+//! | `varnish` | server | Varnish 7.1's built-in synthetic page ("Guru Meditation", `XID`), `Server: Varnish`, `X-Varnish` |
+//! | `envoy` | server | `RBAC: access denied` (`local_rate_limited` for rate limits), `server: envoy` |
+//! | `kong` | server | Kong 3's JSON `{"message", "request_id"}` with `Server: kong/3.6.1` and `X-Kong-Response-Latency` |
+//! | `aws_api_gateway` | server | `{"message":"Forbidden"}` with `x-amzn-ErrorType: ForbiddenException` (`TooManyRequestsException` for rate limits) |
+//! | `caddy` | server | no body, `Server: Caddy` |
 //!
 //! A default ModSecurity block is byte-identical to the web server's own 403, exactly as in
 //! production. A waf layer's `mark = { header = "X-Blocked-By", value = "ModSecurity" }`

@@ -4,7 +4,10 @@
 //! table plus a fixed head and tail) and are byte-for-byte what Debian bookworm's nginx
 //! 1.22.1 and Apache 2.4 send; the integration tests compare them with captures of the real
 //! servers. The CDN pages are templates under `pages/`, shaped like the vendors' public
-//! pages and carrying the strings people and classifiers recognise them by.
+//! pages and carrying the strings people and classifiers recognise them by. Proxies, caches
+//! and API gateways are in `gateways.rs`.
+
+mod gateways;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -22,6 +25,7 @@ use crate::request_id;
 /// A vendor whose responses the mock edge imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Persona {
@@ -39,11 +43,23 @@ pub enum Persona {
     Apache,
     /// ModSecurity: its `deny` answers with the host server's own error page.
     Modsecurity,
+    /// HAProxy 2.6 as packaged by Debian bookworm: `http-request deny` and its own pages.
+    Haproxy,
+    /// Varnish Cache 7.1 as packaged by Debian bookworm: `synth()` and its Guru Meditation.
+    Varnish,
+    /// Envoy (as in Istio): "RBAC: access denied" with `server: envoy`.
+    Envoy,
+    /// Kong Gateway 3: its plugins' JSON refusals with `Server: kong/…`.
+    Kong,
+    /// Amazon API Gateway: JSON gateway responses with `x-amzn-ErrorType`.
+    AwsApiGateway,
+    /// Caddy: `respond 403`, no body, `Server: Caddy`.
+    Caddy,
 }
 
 impl Persona {
-    /// Every persona, in documentation order.
-    pub const ALL: [Persona; 7] = [
+    /// Every persona, in documentation order. A unit test holds it to the enum.
+    pub const ALL: [Persona; 13] = [
         Persona::Cloudflare,
         Persona::Cloudfront,
         Persona::AwsWaf,
@@ -51,6 +67,12 @@ impl Persona {
         Persona::Nginx,
         Persona::Apache,
         Persona::Modsecurity,
+        Persona::Haproxy,
+        Persona::Varnish,
+        Persona::Envoy,
+        Persona::Kong,
+        Persona::AwsApiGateway,
+        Persona::Caddy,
     ];
 
     /// The lowercase name used in `mock.toml`.
@@ -63,15 +85,76 @@ impl Persona {
             Persona::Nginx => "nginx",
             Persona::Apache => "apache",
             Persona::Modsecurity => "modsecurity",
+            Persona::Haproxy => "haproxy",
+            Persona::Varnish => "varnish",
+            Persona::Envoy => "envoy",
+            Persona::Kong => "kong",
+            Persona::AwsApiGateway => "aws_api_gateway",
+            Persona::Caddy => "caddy",
         }
     }
 
-    /// The control plane this vendor is: what a refusal by it is attributed to.
+    /// The control plane this vendor is: what a refusal by it is attributed to. Proxies,
+    /// caches and API gateways are the origin's own front door: `server`, like nginx.
     pub fn layer(self) -> Layer {
         match self {
             Persona::Cloudflare | Persona::Cloudfront | Persona::Akamai => Layer::Cdn,
             Persona::AwsWaf | Persona::Modsecurity => Layer::Waf,
-            Persona::Nginx | Persona::Apache => Layer::Server,
+            Persona::Nginx
+            | Persona::Apache
+            | Persona::Haproxy
+            | Persona::Varnish
+            | Persona::Envoy
+            | Persona::Kong
+            | Persona::AwsApiGateway
+            | Persona::Caddy => Layer::Server,
+        }
+    }
+
+    /// What rolecall's classifier must call this persona's refusal for `reason`: the
+    /// layer and the vendor name of the page it sends. The contract test in the runner
+    /// holds every persona and reason to it, so a persona cannot be added without teaching
+    /// the classifier its pages.
+    ///
+    /// Where production cannot be told apart either, this is what the vendor would be if it
+    /// could: a default ModSecurity deny sends the host server's page, and the classifier
+    /// names the server with ModSecurity as the alternative.
+    pub fn attribution(self, reason: DenyReason) -> (Layer, &'static str) {
+        let fault = reason == DenyReason::Fault;
+        match self {
+            Persona::Cloudflare => match reason {
+                DenyReason::CountryBlocked | DenyReason::Hotlink | DenyReason::Fault => {
+                    (Layer::Cdn, "cloudflare")
+                }
+                _ => (Layer::Waf, "cloudflare"),
+            },
+            // CloudFront refuses by country itself and shows AWS WAF's blocks; its
+            // 5xx pages are its own.
+            Persona::Cloudfront | Persona::AwsWaf
+                if fault
+                    || (self == Persona::Cloudfront && reason == DenyReason::CountryBlocked) =>
+            {
+                (Layer::Cdn, "cloudfront")
+            }
+            Persona::Cloudfront | Persona::AwsWaf => (Layer::Waf, "aws-waf"),
+            Persona::Akamai if fault => (Layer::Cdn, "akamai"),
+            Persona::Akamai => (Layer::Waf, "akamai"),
+            Persona::Nginx => (Layer::Server, "nginx"),
+            Persona::Apache => (Layer::Server, "apache"),
+            // ModSecurity neither rate-limits nor fails here: the host server (Apache unless
+            // configured otherwise) answers those with its own page.
+            Persona::Modsecurity
+                if matches!(reason, DenyReason::RateLimited | DenyReason::Fault) =>
+            {
+                (Layer::Server, "apache")
+            }
+            Persona::Modsecurity => (Layer::Waf, "modsecurity"),
+            Persona::Haproxy => (Layer::Server, "haproxy"),
+            Persona::Varnish => (Layer::Server, "varnish"),
+            Persona::Envoy => (Layer::Server, "envoy"),
+            Persona::Kong => (Layer::Server, "kong"),
+            Persona::AwsApiGateway => (Layer::Server, "aws-api-gateway"),
+            Persona::Caddy => (Layer::Server, "caddy"),
         }
     }
 
@@ -84,6 +167,7 @@ impl Persona {
 
 /// Why the edge answered instead of the origin; selects the page a persona sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[non_exhaustive]
 pub enum DenyReason {
     /// The client address is denied (or not allowed) by an IP rule.
@@ -109,6 +193,20 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
+    /// Every reason. A unit test holds it to the enum.
+    pub const ALL: [DenyReason; 10] = [
+        DenyReason::IpBlocked,
+        DenyReason::CountryBlocked,
+        DenyReason::UserAgentBlocked,
+        DenyReason::WafRule,
+        DenyReason::Hotlink,
+        DenyReason::PathDenied,
+        DenyReason::DirectoryListing,
+        DenyReason::MethodDenied,
+        DenyReason::RateLimited,
+        DenyReason::Fault,
+    ];
+
     /// The status a refusal of this kind has unless configured otherwise.
     pub fn default_status(self) -> StatusCode {
         match self {
@@ -204,6 +302,12 @@ pub(crate) fn render(
             Persona::Nginx => nginx(status, settings),
             _ => apache(status, request, settings),
         },
+        Persona::Haproxy => gateways::haproxy(status),
+        Persona::Varnish => gateways::varnish(status),
+        Persona::Envoy => gateways::envoy(reason, status),
+        Persona::Kong => gateways::kong(reason, status, request),
+        Persona::AwsApiGateway => gateways::aws_api_gateway(reason, status),
+        Persona::Caddy => gateways::caddy(status),
     };
     if let Some(seconds) = retry_after {
         rendered
@@ -244,7 +348,35 @@ pub(crate) fn decorate(
             headers.insert(header::SERVER, header_value(&settings.apache_server));
             None
         }
-        Persona::Akamai | Persona::AwsWaf | Persona::Modsecurity => None,
+        Persona::Varnish => {
+            let xid = fastrand::u32(1..1 << 30).to_string();
+            headers.insert(
+                header::VIA,
+                HeaderValue::from_static("1.1 varnish (Varnish/7.1)"),
+            );
+            headers.insert("x-varnish", header_value(&xid));
+            Some(xid)
+        }
+        Persona::Envoy => {
+            // Envoy overwrites the upstream's Server by default.
+            headers.insert(header::SERVER, HeaderValue::from_static("envoy"));
+            None
+        }
+        Persona::Kong => {
+            headers.insert(header::VIA, HeaderValue::from_static("kong/3.6.1"));
+            headers.insert("x-kong-upstream-latency", HeaderValue::from_static("1"));
+            headers.insert("x-kong-proxy-latency", HeaderValue::from_static("0"));
+            None
+        }
+        Persona::Caddy => {
+            headers.insert(header::SERVER, HeaderValue::from_static("Caddy"));
+            None
+        }
+        Persona::Akamai
+        | Persona::AwsWaf
+        | Persona::Modsecurity
+        | Persona::Haproxy
+        | Persona::AwsApiGateway => None,
     }
 }
 
@@ -673,18 +805,8 @@ mod tests {
     #[test]
     fn every_template_placeholder_is_filled() {
         let settings = PersonaSettings::default();
-        let reasons = [
-            DenyReason::IpBlocked,
-            DenyReason::CountryBlocked,
-            DenyReason::UserAgentBlocked,
-            DenyReason::WafRule,
-            DenyReason::Hotlink,
-            DenyReason::PathDenied,
-            DenyReason::RateLimited,
-            DenyReason::Fault,
-        ];
         for persona in Persona::ALL {
-            for reason in reasons {
+            for reason in DenyReason::ALL {
                 let page = render(
                     persona,
                     reason,
@@ -787,6 +909,14 @@ mod tests {
             &settings,
         );
         assert!(page.body.starts_with(b"<html>\r\n"));
+    }
+
+    /// The lists the runner's contract test walks hold every variant.
+    #[test]
+    fn all_lists_every_variant() {
+        use strum::IntoEnumIterator as _;
+        assert_eq!(Persona::iter().collect::<Vec<_>>(), Persona::ALL);
+        assert_eq!(DenyReason::iter().collect::<Vec<_>>(), DenyReason::ALL);
     }
 
     #[test]

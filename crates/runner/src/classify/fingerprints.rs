@@ -168,24 +168,24 @@ impl Fingerprints {
     ///
     /// let team = Fingerprints::from_toml(r#"
     ///     [[rule]]
-    ///     id = "acme.kong-acl"
-    ///     vendor = "kong"
+    ///     id = "acme.gateway-acl"
+    ///     vendor = "acme-gateway"
     ///     layer = "server"
     ///     status = [403]
-    ///     headers = [{ name = "server", matches = '(?i)^kong/' }]
+    ///     headers = [{ name = "server", matches = '(?i)^acme-gw/' }]
     ///     body_contains = "You cannot consume this service"
     /// "#)?;
     /// let fingerprints = Fingerprints::builtin().with_user_rules(&team);
     ///
     /// let headers = [
-    ///     ("server".to_owned(), "kong/3.6.1".to_owned()),
+    ///     ("server".to_owned(), "acme-gw/3.6.1".to_owned()),
     ///     ("content-type".to_owned(), "application/json".to_owned()),
     /// ];
     /// let body = r#"{"message":"You cannot consume this service"}"#;
     /// let response = Evidence { status: 403, headers: &headers, body };
     /// // Built-in rules alone would call this JSON body the app's.
     /// assert_eq!(classify(Fingerprints::builtin(), &response).vendor, "app");
-    /// assert_eq!(classify(&fingerprints, &response).vendor, "kong");
+    /// assert_eq!(classify(&fingerprints, &response).vendor, "acme-gateway");
     /// # Ok::<(), rolecall_runner::FingerprintError>(())
     /// ```
     pub fn with_user_rules(&self, user: &Fingerprints) -> Fingerprints {

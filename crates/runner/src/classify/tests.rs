@@ -203,14 +203,8 @@ fn apache_default_page_marked_by_modsecurity() {
 }
 
 #[test]
-fn tomcat_is_not_apache_httpd() {
-    check(
-        403,
-        &[("server", "Apache-Coyote/1.1")],
-        "",
-        "unknown",
-        "unknown",
-    );
+fn tomcat_is_the_app_not_apache_httpd() {
+    check(403, &[("server", "Apache-Coyote/1.1")], "", "app", "app");
 }
 
 // ------------------------------------------------------------------ ModSecurity
@@ -732,32 +726,35 @@ fn builtin_fingerprints_parse() {
     assert_eq!(builtin.len(), Fingerprints::builtin().len());
 }
 
-const KONG: &str = r#"
+const ACME_GATEWAY: &str = r#"
 [[rule]]
-id = "acme.kong"
-vendor = "kong"
+id = "acme.gateway"
+vendor = "acme-gateway"
 layer = "server"
 weight = 10
-evidence = "body is Kong's consumer ACL refusal"
+evidence = "body is the ACME gateway's consumer ACL refusal"
 status = [403]
-headers = [{ name = "server", matches = '(?i)^kong/' }]
+headers = [{ name = "server", matches = '(?i)^acme-gw/' }]
 body_contains = "You cannot consume this service"
 "#;
 
 #[test]
 fn user_rules_win_over_builtin_whatever_the_weight() {
-    let kong = Fingerprints::from_toml(KONG).unwrap();
-    let fingerprints = Fingerprints::builtin().with_user_rules(&kong);
+    let gateway = Fingerprints::from_toml(ACME_GATEWAY).unwrap();
+    let fingerprints = Fingerprints::builtin().with_user_rules(&gateway);
     let pairs = [
-        ("server", "kong/3.6.1"),
+        ("server", "acme-gw/3.6.1"),
         ("content-type", "application/json; charset=utf-8"),
     ];
     let body = r#"{"message":"You cannot consume this service"}"#;
     // Without the team's rule the JSON body reads as the app's.
     check(403, &pairs, body, "app", "app");
-    let got = check_with(&fingerprints, 403, &pairs, body, "server", "kong");
-    assert_eq!(got.evidence[0], "body is Kong's consumer ACL refusal");
-    assert_eq!(got.evidence[1], "header server: kong/3.6.1");
+    let got = check_with(&fingerprints, 403, &pairs, body, "server", "acme-gateway");
+    assert_eq!(
+        got.evidence[0],
+        "body is the ACME gateway's consumer ACL refusal"
+    );
+    assert_eq!(got.evidence[1], "header server: acme-gw/3.6.1");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use rolecall_runner::{Attribution, Evidence, Fingerprints, Outcome, classify};
 use serde::Deserialize;
 
 use crate::raw::{Next, RawServer};
-use crate::{run_all, suite};
+use crate::{fetch, run_all, suite};
 
 /// The manifest: one entry per captured response.
 #[derive(Debug, Deserialize)]
@@ -235,17 +235,7 @@ fn each_persona_is_attributed_like_the_real_pages_of_its_vendor() {
                 .await;
             server
         });
-        let response = client.get(format!("{}/x", server.uri())).send().unwrap();
-        let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_owned(), value)
-            })
-            .collect();
-        let body = response.text().unwrap();
+        let (status, headers, body) = fetch(&client, &format!("{}/x", server.uri()));
         let mock = named(&attribute(status, &headers, &body));
         for id in ids {
             let real = cases

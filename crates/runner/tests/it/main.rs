@@ -5,11 +5,13 @@ mod bypass;
 mod contract;
 mod corpus;
 mod derived_secrets;
+mod edges;
 mod expectations;
 mod hangs;
 mod hostile;
 mod html;
 mod identities;
+mod persona_contract;
 mod personas;
 mod raw;
 mod reporters;
@@ -64,4 +66,22 @@ pub(crate) fn outcomes(suite: &Suite, run: &RunOutput) -> Vec<String> {
         .iter()
         .map(|r| format!("{} {}", suite.cases[r.index].name, r.outcome.as_str()))
         .collect()
+}
+
+/// A response as attribution reads it: status, headers (lowercase names) and body text.
+pub(crate) fn fetch(
+    client: &reqwest::blocking::Client,
+    url: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let response = client.get(url).send().unwrap();
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    (status, headers, response.text().unwrap())
 }

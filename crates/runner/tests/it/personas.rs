@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use rolecall_mock::{DenyReason, DenyResponder, MockConfig, MockServer, Persona};
 use rolecall_runner::{Attribution, Evidence, Fingerprints, classify};
+use rolecall_scenario::Layer;
 
 /// One layer per reason, each on its own paths, all imitating `{persona}`.
 const LAYERS: &str = r#"
@@ -131,7 +132,7 @@ impl Edge {
         let wiremock = persona.map(|persona| {
             runtime.block_on(async {
                 let server = wiremock::MockServer::start().await;
-                for reason in REASONS {
+                for reason in reasons() {
                     let (method, path, _) = request(reason);
                     let path = path.split('?').next().unwrap_or(path);
                     wiremock::Mock::given(wiremock::matchers::method(method.as_str()))
@@ -237,17 +238,12 @@ impl Response {
     }
 }
 
-const REASONS: [DenyReason; 9] = [
-    DenyReason::IpBlocked,
-    DenyReason::CountryBlocked,
-    DenyReason::UserAgentBlocked,
-    DenyReason::WafRule,
-    DenyReason::Hotlink,
-    DenyReason::PathDenied,
-    DenyReason::DirectoryListing,
-    DenyReason::MethodDenied,
-    DenyReason::RateLimited,
-];
+/// Every reason a layer of [`LAYERS`] refuses for: all but an injected fault.
+fn reasons() -> impl Iterator<Item = DenyReason> {
+    DenyReason::ALL
+        .into_iter()
+        .filter(|reason| *reason != DenyReason::Fault)
+}
 
 /// What a refusal must be attributed to: `layer/vendor`, and a phrase the ambiguity note
 /// must contain (`None`: there must be no note).
@@ -351,7 +347,7 @@ fn cloudflare() {
 #[test]
 fn cloudfront() {
     let edge = Edge::persona(Persona::Cloudfront, "");
-    for reason in REASONS {
+    for reason in reasons() {
         let expect = if reason == DenyReason::CountryBlocked {
             exact("cdn/cloudfront")
         } else {
@@ -365,10 +361,7 @@ fn cloudfront() {
 fn aws_waf() {
     let edge = Edge::persona(Persona::AwsWaf, "");
     // A geo block is left out: see the known divergence below.
-    for reason in REASONS
-        .into_iter()
-        .filter(|r| *r != DenyReason::CountryBlocked)
-    {
+    for reason in reasons().filter(|r| *r != DenyReason::CountryBlocked) {
         check(
             &edge,
             reason,
@@ -394,7 +387,7 @@ fn aws_waf_geo_match_is_a_waf_block() {
 #[test]
 fn akamai() {
     let edge = Edge::persona(Persona::Akamai, "");
-    for reason in REASONS {
+    for reason in reasons() {
         let status = reason.default_status().as_u16();
         check(&edge, reason, status, noted("waf/akamai", "property rule"));
     }
@@ -403,7 +396,7 @@ fn akamai() {
 #[test]
 fn nginx() {
     let edge = Edge::persona(Persona::Nginx, "");
-    for reason in REASONS {
+    for reason in reasons() {
         let status = reason.default_status().as_u16();
         // A 403 page is also what the ModSecurity connector for nginx sends.
         let expected = if status == 403 {
@@ -418,7 +411,7 @@ fn nginx() {
 #[test]
 fn apache() {
     let edge = Edge::persona(Persona::Apache, "");
-    for reason in REASONS {
+    for reason in reasons() {
         let status = reason.default_status().as_u16();
         // Only a 403 page could be a ModSecurity deny; a 429 page is Apache's alone.
         let expect = if status == 403 {
@@ -492,4 +485,34 @@ fn server_refusals_behind_a_cdn() {
         403,
         noted("server/apache", "ModSecurity"),
     );
+}
+
+/// Proxies, caches and API gateways answer every refusal themselves, at the server layer,
+/// from the mock server as from their `DenyResponder`. Caddy's refusal has no body, so only
+/// its header names it, with the caveat that it sets it on what it relays too; API
+/// Gateway's carries the caveat that AWS WAF on a stage answers the same way.
+#[test]
+fn proxies_and_gateways() {
+    // Every server-layer persona but the web servers, which have tests of their own.
+    let gateways = Persona::ALL.into_iter().filter(|persona| {
+        persona.layer() == Layer::Server && !matches!(persona, Persona::Nginx | Persona::Apache)
+    });
+    let mut tested = 0;
+    for persona in gateways {
+        tested += 1;
+        let edge = Edge::persona(persona, "");
+        for reason in reasons() {
+            let (layer, vendor) = persona.attribution(reason);
+            let attribution: &'static str = format!("{layer}/{vendor}").leak();
+            let expect = match persona {
+                Persona::Caddy => noted(attribution, "proxied responses"),
+                // AWS WAF on a stage answers with API Gateway's own exception.
+                Persona::AwsApiGateway => noted(attribution, "AWS WAF"),
+                _ => exact(attribution),
+            };
+            check(&edge, reason, reason.default_status().as_u16(), expect);
+        }
+    }
+    // HAProxy, Varnish, Envoy, Kong, API Gateway and Caddy at least.
+    assert!(tested >= 6, "only {tested} gateway personas");
 }

@@ -72,6 +72,7 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
     let path = request_line.split_whitespace().nth(1).unwrap_or("/");
     let (status, body) = match path {
         "/api/ok" => ("200 OK", r#"{"ok":true}"#),
+        "/api/internal" => ("200 OK", r#"{"page":"internal"}"#),
         "/api/private" => ("403 Forbidden", DENY_BODY),
         // Like most routers, the app serves a path with or without a trailing slash.
         "/exact/admin" | "/exact/admin/" => ("200 OK", r#"{"page":"admin"}"#),

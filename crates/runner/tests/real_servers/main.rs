@@ -1,5 +1,6 @@
-//! Layer attribution against real servers: nginx, and Apache httpd with ModSecurity and
-//! the OWASP Core Rule Set, all from Debian packages (see REAL_SERVERS.md).
+//! Layer attribution against real servers: nginx, Apache httpd with ModSecurity and the
+//! OWASP Core Rule Set, HAProxy, Varnish, Squid and lighttpd, all from Debian packages (see
+//! REAL_SERVERS.md).
 //!
 //! Each trial sends an allowed request first (the control: it must get 200, proving the
 //! refusal below comes from the rule under test and not from a broken setup), then the
@@ -11,11 +12,16 @@
 mod apache;
 mod app;
 mod bypass;
+mod edges;
+mod haproxy;
+mod lighttpd;
 mod nginx;
 mod process;
 mod side_by_side;
 mod site;
+mod squid;
 mod suite_run;
+mod varnish;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -34,6 +40,10 @@ enum Kind {
     Apache,
     /// Apache with the defaults of a stock Debian install (see [`apache::Profile`]).
     ApacheStock,
+    Haproxy,
+    Varnish,
+    Squid,
+    Lighttpd,
 }
 
 /// One request: a path and extra headers.
@@ -64,6 +74,11 @@ struct Scenario {
     ambiguity: Option<&'static str>,
     /// The exact refusal body, when the scenario pins it.
     body: Option<&'static str>,
+}
+
+/// Every scenario: nginx's and Apache's here, the other servers' in `edges.rs`.
+fn scenarios() -> impl Iterator<Item = &'static Scenario> {
+    SCENARIOS.iter().chain(edges::SCENARIOS)
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -241,6 +256,10 @@ const APACHE_403: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"
 struct Installed {
     nginx: Result<PathBuf, String>,
     apache: Result<PathBuf, String>,
+    haproxy: Result<PathBuf, String>,
+    varnish: Result<PathBuf, String>,
+    squid: Result<PathBuf, String>,
+    lighttpd: Result<PathBuf, String>,
 }
 
 impl Installed {
@@ -268,13 +287,28 @@ impl Installed {
                     None => Ok(binary),
                 }
             });
-        Installed { nginx, apache }
+        let debian = |name: &str, variable: &str, package: &str| {
+            process::find_binary(name, variable)
+                .map_err(|error| format!("{error} (Debian package `{package}`)"))
+        };
+        Installed {
+            nginx,
+            apache,
+            haproxy: debian("haproxy", "ROLECALL_HAPROXY", "haproxy"),
+            varnish: debian("varnishd", "ROLECALL_VARNISHD", "varnish"),
+            squid: debian("squid", "ROLECALL_SQUID", "squid"),
+            lighttpd: debian("lighttpd", "ROLECALL_LIGHTTPD", "lighttpd"),
+        }
     }
 
     fn binary(&self, kind: Kind) -> Result<&Path, &str> {
         match kind {
             Kind::Nginx => self.nginx.as_deref().map_err(String::as_str),
             Kind::Apache | Kind::ApacheStock => self.apache.as_deref().map_err(String::as_str),
+            Kind::Haproxy => self.haproxy.as_deref().map_err(String::as_str),
+            Kind::Varnish => self.varnish.as_deref().map_err(String::as_str),
+            Kind::Squid => self.squid.as_deref().map_err(String::as_str),
+            Kind::Lighttpd => self.lighttpd.as_deref().map_err(String::as_str),
         }
     }
 }
@@ -289,6 +323,10 @@ struct Servers {
     nginx: OnceLock<Result<Server, String>>,
     apache: OnceLock<Result<Server, String>>,
     apache_stock: OnceLock<Result<Server, String>>,
+    haproxy: OnceLock<Result<Server, String>>,
+    varnish: OnceLock<Result<Server, String>>,
+    squid: OnceLock<Result<Server, String>>,
+    lighttpd: OnceLock<Result<Server, String>>,
     /// Runs the mock edges of the side-by-side trials.
     runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
     client: reqwest::blocking::Client,
@@ -309,6 +347,10 @@ impl Servers {
             Kind::Nginx => (&self.nginx, "nginx"),
             Kind::Apache => (&self.apache, "apache"),
             Kind::ApacheStock => (&self.apache_stock, "apache-stock"),
+            Kind::Haproxy => (&self.haproxy, "haproxy"),
+            Kind::Varnish => (&self.varnish, "varnish"),
+            Kind::Squid => (&self.squid, "squid"),
+            Kind::Lighttpd => (&self.lighttpd, "lighttpd"),
         };
         cell.get_or_init(|| {
             let dir = self.dir.path().join(name);
@@ -320,6 +362,10 @@ impl Servers {
                 Kind::ApacheStock => {
                     apache::start(binary, &dir, app_port, apache::Profile::DebianStock)
                 }
+                Kind::Haproxy => haproxy::start(binary, &dir, app_port),
+                Kind::Varnish => varnish::start(binary, &dir, app_port),
+                Kind::Squid => squid::start(binary, &dir, app_port),
+                Kind::Lighttpd => lighttpd::start(binary, &dir, app_port),
             }
         })
         .as_ref()
@@ -489,11 +535,12 @@ fn default_page(servers: &Servers, kind: Kind) -> Result<(), Failed> {
                 ),
             )
         }
+        other => return Err(format!("{other:?}: see edges::default_page").into()),
     };
     let content_type = header("content-type");
     let expected_type = match kind {
         Kind::Nginx => "text/html",
-        Kind::Apache | Kind::ApacheStock => "text/html; charset=iso-8859-1",
+        _ => "text/html; charset=iso-8859-1",
     };
     if refused.status != 403 || refused.body != expected || content_type != expected_type {
         return Err(format!(
@@ -565,12 +612,15 @@ fn main() {
         nginx: OnceLock::new(),
         apache: OnceLock::new(),
         apache_stock: OnceLock::new(),
+        haproxy: OnceLock::new(),
+        varnish: OnceLock::new(),
+        squid: OnceLock::new(),
+        lighttpd: OnceLock::new(),
         runtime: OnceLock::new(),
         client,
     });
 
-    let mut trials: Vec<Trial> = SCENARIOS
-        .iter()
+    let mut trials: Vec<Trial> = scenarios()
         .map(|scenario| {
             trial(&servers, scenario.name, scenario.server, move |servers| {
                 run(servers, scenario)
@@ -595,6 +645,11 @@ fn main() {
         Kind::ApacheStock,
         |servers| default_page(servers, Kind::ApacheStock),
     ));
+    for page in edges::PAGES {
+        trials.push(trial(&servers, page.name, page.server, move |servers| {
+            edges::default_page(servers, page)
+        }));
+    }
     for pair in side_by_side::PAIRS {
         trials.push(trial(&servers, pair.name, pair.server, move |servers| {
             side_by_side::compare(servers, pair)

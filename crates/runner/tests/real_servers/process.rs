@@ -197,3 +197,13 @@ pub(crate) fn open_up(root: &Path, writable: &[&Path]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Lets other users traverse the directory holding `dir` (tempfile creates it 0700), for a
+/// server whose worker runs under its own account; nothing in it is listed or written.
+pub(crate) fn open_up_parent(dir: &Path) -> Result<(), String> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    fs::set_permissions(parent, fs::Permissions::from_mode(0o711))
+        .map_err(|error| format!("cannot open up {}: {error}", parent.display()))
+}

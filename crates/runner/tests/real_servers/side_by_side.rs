@@ -91,6 +91,39 @@ pub(crate) const PAIRS: &[Pair] = &[
         layer: "server",
         vendor: "apache",
     },
+    // HAProxy and Varnish from Debian beside the mock's personas of them.
+    Pair {
+        name: "side_by_side::haproxy::http_request_deny_path",
+        server: Kind::Haproxy,
+        request: get("/admin/"),
+        mock: "[[layer]]\npath_deny = { persona = \"haproxy\", prefixes = [\"/admin\"] }\n",
+        layer: "server",
+        vendor: "haproxy",
+    },
+    Pair {
+        name: "side_by_side::haproxy::user_agent_block",
+        server: Kind::Haproxy,
+        request: with("/api/ok", &[("user-agent", "BadBot/2.1")]),
+        mock: "[[layer]]\nuser_agent = { persona = \"haproxy\", block = [\"(?i)badbot\"] }\n",
+        layer: "server",
+        vendor: "haproxy",
+    },
+    Pair {
+        name: "side_by_side::haproxy::proxied_app_json_403",
+        server: Kind::Haproxy,
+        request: get("/api/private"),
+        mock: "",
+        layer: "app",
+        vendor: "app",
+    },
+    Pair {
+        name: "side_by_side::varnish::synth_403_path",
+        server: Kind::Varnish,
+        request: get("/admin/"),
+        mock: "[[layer]]\npath_deny = { persona = \"varnish\", prefixes = [\"/admin\"] }\n",
+        layer: "server",
+        vendor: "varnish",
+    },
 ];
 
 /// Sends the pair's request to the real server and to the mock edge and compares status,
@@ -135,10 +168,18 @@ fn check(
     // differ by construction, so the mock's is replaced by the real one. nginx pages quote
     // nothing from the request and are compared untouched.
     let (real_port, mock_port) = ports;
-    let mock_body = imitation.body.replace(
+    let mut mock_body = imitation.body.replace(
         &format!(" Port {mock_port}</address>"),
         &format!(" Port {real_port}</address>"),
     );
+    // Varnish's page quotes its transaction id, which X-Varnish carries: each side's own.
+    let (real_xid, mock_xid) = (real.header("x-varnish"), imitation.header("x-varnish"));
+    if !real_xid.is_empty() && !mock_xid.is_empty() {
+        mock_body = mock_body.replace(
+            &format!("<p>XID: {mock_xid}</p>"),
+            &format!("<p>XID: {real_xid}</p>"),
+        );
+    }
     if real.status != imitation.status {
         differences.push(format!("status {} != {}", real.status, imitation.status));
     }
