@@ -13,6 +13,8 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::auth::{Authenticator, Authn, Principal};
+use crate::resource::Resource;
+use crate::store::Store;
 
 /// One route of the app.
 #[derive(Debug)]
@@ -78,6 +80,8 @@ pub(crate) struct App {
     pub(crate) realm: String,
     pub(crate) auth: Authenticator,
     pub(crate) routes: Vec<Route>,
+    /// Collections of objects callers create; their objects live in the server's `Store`.
+    pub(crate) resources: Vec<Resource>,
     pub(crate) csrf: Option<Csrf>,
     pub(crate) login: Option<Login>,
 }
@@ -104,7 +108,8 @@ pub(crate) struct AppRequest<'a> {
 }
 
 impl App {
-    pub(crate) fn handle(&self, request: &AppRequest<'_>) -> AppAnswer {
+    /// The answer to `request`; objects of resources are read from and kept in `store`.
+    pub(crate) fn handle(&self, request: &AppRequest<'_>, store: &Store) -> AppAnswer {
         if let Some(login) = &self.login
             && request.path == login.path
         {
@@ -123,6 +128,10 @@ impl App {
             }
         }
         let Some((route, params)) = found else {
+            // Resources never overlap routes (checked at load), so order does not matter.
+            if let Some(answer) = self.handle_resource(request, store) {
+                return answer;
+            }
             if allowed_methods.is_empty() {
                 return not_found(request);
             }
@@ -166,30 +175,21 @@ impl App {
         if route.public {
             return allow(route, params, None, request);
         }
-        let principal = match self.auth.authenticate(request.headers) {
-            Authn::Authenticated(principal) => principal,
-            Authn::Anonymous => return self.unauthenticated(request),
-            Authn::Rejected { description, basic } => {
-                return self.rejected(&description, basic, request);
-            }
+        let principal = match self.principal(request) {
+            Ok(principal) => principal,
+            Err(answer) => return answer,
         };
         // Tenant membership comes first: whether a resource of another tenant exists is
         // itself information, so `conceal` answers those 404. Inside their own tenant,
         // members learn that they lack a role or scope (403), as most APIs behave.
-        if let Some(param) = &route.tenant_param {
-            let owner = params.get(param.as_str()).copied();
-            if owner.is_none() || principal.tenant.as_deref() != owner {
-                return if route.conceal {
-                    not_found(request)
-                } else {
-                    refuse(
-                        StatusCode::FORBIDDEN,
-                        "tenant_mismatch",
-                        "This resource belongs to another tenant. Switch to the tenant that owns it, or ask its owner to share it.",
-                        request,
-                    )
-                };
-            }
+        if let Some(answer) = check_tenant(
+            route.tenant_param.as_deref(),
+            params,
+            &principal,
+            route.conceal,
+            request,
+        ) {
+            return answer;
         }
         let deny = |code: &'static str, message: &str| {
             if route.conceal && route.tenant_param.is_none() {
@@ -241,9 +241,20 @@ impl App {
         allow(route, params, Some(&principal), request)
     }
 
+    /// The caller, or the 401 that says why there is none.
+    pub(crate) fn principal(&self, request: &AppRequest<'_>) -> Result<Principal, AppAnswer> {
+        match self.auth.authenticate(request.headers) {
+            Authn::Authenticated(principal) => Ok(principal),
+            Authn::Anonymous => Err(self.unauthenticated(request)),
+            Authn::Rejected { description, basic } => {
+                Err(self.rejected(&description, basic, request))
+            }
+        }
+    }
+
     /// Unsafe methods must come from an allowed Origin (or Referer, as browsers may omit
     /// Origin on same-origin requests).
-    fn check_csrf(&self, request: &AppRequest<'_>) -> Option<AppAnswer> {
+    pub(crate) fn check_csrf(&self, request: &AppRequest<'_>) -> Option<AppAnswer> {
         let csrf = self.csrf.as_ref()?;
         if matches!(
             *request.method,
@@ -357,6 +368,31 @@ impl App {
     }
 }
 
+/// The refusal of a caller outside the tenant named by the path parameter `param`: 404
+/// when the route conceals, else 403.
+pub(crate) fn check_tenant(
+    param: Option<&str>,
+    params: &BTreeMap<&str, &str>,
+    principal: &Principal,
+    conceal: bool,
+    request: &AppRequest<'_>,
+) -> Option<AppAnswer> {
+    let owner = params.get(param?).copied();
+    if owner.is_some() && principal.tenant.as_deref() == owner {
+        return None;
+    }
+    Some(if conceal {
+        not_found(request)
+    } else {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "tenant_mismatch",
+            "This resource belongs to another tenant. Switch to the tenant that owns it, or ask its owner to share it.",
+            request,
+        )
+    })
+}
+
 /// Matches a normalised path against route segments, collecting parameters.
 fn match_path<'p>(segments: &'p [Segment], path: &'p str) -> Option<BTreeMap<&'p str, &'p str>> {
     let mut params = BTreeMap::new();
@@ -408,7 +444,7 @@ fn allow(
 }
 
 /// Concealment must look exactly like a route that does not exist.
-fn not_found(request: &AppRequest<'_>) -> AppAnswer {
+pub(crate) fn not_found(request: &AppRequest<'_>) -> AppAnswer {
     refuse(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -417,7 +453,7 @@ fn not_found(request: &AppRequest<'_>) -> AppAnswer {
     )
 }
 
-fn refuse(
+pub(crate) fn refuse(
     status: StatusCode,
     code: &'static str,
     message: &str,
@@ -439,7 +475,7 @@ fn with_leak(mut answer: AppAnswer, leak: &str) -> AppAnswer {
     answer
 }
 
-fn json_answer(status: StatusCode, body: &Value, request: &AppRequest<'_>) -> AppAnswer {
+pub(crate) fn json_answer(status: StatusCode, body: &Value, request: &AppRequest<'_>) -> AppAnswer {
     answer(status, Bytes::from(body.to_string()), request)
 }
 
@@ -458,7 +494,7 @@ fn answer(status: StatusCode, body: Bytes, request: &AppRequest<'_>) -> AppAnswe
     }
 }
 
-fn header_value(text: &str) -> HeaderValue {
+pub(crate) fn header_value(text: &str) -> HeaderValue {
     // Realms, scopes and descriptions come from validated config and fixed texts.
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
 }

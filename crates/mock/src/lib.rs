@@ -183,9 +183,11 @@ mod proxy;
 mod rate_limit;
 mod read;
 mod request_id;
+mod resource;
 #[cfg(feature = "schema")]
 mod schema;
 mod server;
+mod store;
 mod waf;
 #[cfg(feature = "wiremock")]
 mod wiremock;

@@ -115,6 +115,7 @@ impl Compiler<'_> {
             }
             routes.push((compiled, span));
         }
+        let resources = self.resources(&app.resource, &routes);
         let session_cookie = login.as_ref()?.as_ref().map(|l: &Login| l.cookie.clone());
         let (bearer_tokens, api_keys) = tokens?;
         let auth = Authenticator::new(
@@ -132,6 +133,7 @@ impl Compiler<'_> {
             realm: realm?,
             auth,
             routes: routes.into_iter().map(|(r, _)| r).collect(),
+            resources: resources?,
             csrf,
             login: login?,
         })
