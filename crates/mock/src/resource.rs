@@ -123,6 +123,12 @@ impl App {
     ) -> Option<AppAnswer> {
         let found = self.resources.iter().enumerate().find_map(|(index, r)| {
             let (params, collection, target) = locate(&r.segments, request.path)?;
+            // A name that is none of this resource's actions may be another's path.
+            if let Target::Action(_, name) = target
+                && !r.actions.iter().any(|a| a.name == name)
+            {
+                return None;
+            }
             Some(Found {
                 index,
                 resource: r,
@@ -225,7 +231,7 @@ impl Context<'_> {
             }
             Target::Members(_) => self.method_not_allowed("POST"),
             Target::Action(id, name) => {
-                let actions: Vec<&crate::resource::Action> = self
+                let actions: Vec<&Action> = self
                     .resource
                     .actions
                     .iter()
@@ -234,9 +240,6 @@ impl Context<'_> {
                 let Some(action) = actions.iter().find(|a| {
                     a.method == *method || (*method == Method::HEAD && a.method == Method::GET)
                 }) else {
-                    if actions.is_empty() {
-                        return not_found(self.request);
-                    }
                     let allow: Vec<&str> = actions.iter().map(|a| a.method.as_str()).collect();
                     return self.method_not_allowed(&allow.join(", "));
                 };

@@ -243,6 +243,13 @@ impl Compiler<'_> {
                     ok = false;
                 }
                 Some(parsed) => policy.push(parsed),
+                None if text.starts_with("role:") => {
+                    self.p
+                        .error(grant.span(), "`role:` needs a role name")
+                        .label("no role")
+                        .help("e.g. \"role:admin\"");
+                    ok = false;
+                }
                 None => {
                     let help = rolecall_scenario::did_you_mean(text, Grant::NAMES.iter().copied())
                         .unwrap_or_else(|| {

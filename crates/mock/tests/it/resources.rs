@@ -473,3 +473,73 @@ async fn refusals_are_logged_as_the_app_s() {
     assert_eq!(refusal.rule, "not_found");
     assert_eq!(refusal.request_id, stranger.header("x-request-id").unwrap());
 }
+
+#[test]
+fn every_resource_problem_is_reported_at_its_place() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/invalid/resources.toml");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let err = MockConfig::from_str(&src, Path::new("mock.toml")).unwrap_err();
+    let found: Vec<(u32, u32, &str)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column, d.message.as_str()))
+        .collect();
+    let expected = [
+        (9, 9, "unknown grant `owners`"),
+        (10, 11, "`owner` needs an object"),
+        (
+            14,
+            16,
+            "`org` is not a parameter of `/v1/tenants/{tenant}/boards`",
+        ),
+        (15, 15, "`max_objects` must be from 1 to 1000000"),
+        (16, 11, "`role:` needs a role name"),
+        (19, 16, "`members` is the invite route"),
+        (23, 12, "`FETCH()` is not an HTTP method"),
+        (23, 20, "`export/all` is not a plain path segment"),
+        (27, 14, "a collection needs a literal segment"),
+        (28, 1, "unknown key `colection`"),
+    ];
+    for (line, column, message) in expected {
+        assert!(
+            found.iter().any(|f| *f == (line, column, message)),
+            "missing {line}:{column} {message}\n got {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+}
+
+#[test]
+fn a_resource_may_not_meet_a_route_or_another_resource() {
+    let toml = |second: &str| {
+        format!(
+            "[origin.app]\n[[origin.app.route]]\nrequest = \"GET /v1/files/{{id}}\"\n\
+             [[origin.app.resource]]\ncollection = \"/v1/docs\"\n\
+             [[origin.app.resource]]\ncollection = \"{second}\"\n"
+        )
+    };
+    let problem = |second: &str| {
+        let err = MockConfig::from_str(&toml(second), Path::new("mock.toml"))
+            .err()
+            .map(|e| e.diagnostics()[0].message.clone());
+        err.unwrap_or_default()
+    };
+    assert_eq!(
+        problem("/v1/files"),
+        "resource `/v1/files` meets `GET /v1/files/{id}`"
+    );
+    assert_eq!(
+        problem("/{version}/docs"),
+        "resource `/{version}/docs` meets `/v1/docs`"
+    );
+    assert_eq!(
+        problem("/v1/docs/{id}/members"),
+        "resource `/v1/docs/{id}/members` meets `/v1/docs`"
+    );
+    // Parts of a document are not one of its actions: a collection of their own.
+    assert_eq!(problem("/v1/docs/{id}/parts"), "");
+    assert_eq!(problem("/v1/parts"), "");
+    // A route under an object that names no action of the resource is the route's.
+    assert_eq!(problem("/v1/files/{id}/versions"), "");
+}
