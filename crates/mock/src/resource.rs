@@ -22,6 +22,9 @@ use crate::store::{Collection, Full, MAX_MEMBERS, Object, Store};
 /// Largest body an object is created or replaced with; larger ones answer 413.
 pub(crate) const MAX_OBJECT_BYTES: usize = 16 * 1024;
 
+/// Longest subject an invite names.
+const MAX_SUBJECT_BYTES: usize = 256;
+
 /// The path segment of the invite route, `{collection}/{id}/members`.
 pub(crate) const MEMBERS: &str = "members";
 
@@ -208,11 +211,18 @@ impl Context<'_> {
                     }
                     Method::PUT | Method::PATCH => match self.data() {
                         Ok(data) => {
-                            if *method == Method::PUT {
-                                object.data = data;
+                            let data = if *method == Method::PUT {
+                                data
                             } else {
-                                object.data.extend(data);
+                                let mut merged = object.data.clone();
+                                merged.extend(data);
+                                merged
+                            };
+                            // Changes add up: the merged object is held to the same bound.
+                            if Value::Object(data.clone()).to_string().len() > MAX_OBJECT_BYTES {
+                                return self.too_large();
                             }
+                            object.data = data;
                             json_answer(StatusCode::OK, &object.to_json(), self.request)
                         }
                         Err(answer) => answer,
@@ -332,12 +342,12 @@ impl Context<'_> {
         let Some(user) = form
             .get("user")
             .and_then(Value::as_str)
-            .filter(|u| !u.is_empty())
+            .filter(|u| !u.is_empty() && u.len() <= MAX_SUBJECT_BYTES)
         else {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
-                "Invite with a JSON body {\"user\": \"<subject>\"}.",
+                "Invite with a JSON body {\"user\": \"<subject>\"} (a subject of at most 256 bytes).",
                 self.request,
             );
         };
@@ -355,12 +365,7 @@ impl Context<'_> {
     fn data(&self) -> Result<Map<String, Value>, AppAnswer> {
         let body = self.request.body;
         if body.len() > MAX_OBJECT_BYTES {
-            return Err(refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "An object holds at most 16 KiB of JSON. Send less.",
-                self.request,
-            ));
+            return Err(self.too_large());
         }
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Map::new());
@@ -374,6 +379,15 @@ impl Context<'_> {
                 self.request,
             )),
         }
+    }
+
+    fn too_large(&self) -> AppAnswer {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "An object holds at most 16 KiB of JSON. Send less.",
+            self.request,
+        )
     }
 
     fn collection_refusal(&self, verb: &str) -> AppAnswer {

@@ -269,6 +269,17 @@ async fn tenant_members_read_and_only_the_owner_changes() {
         .await;
     assert_eq!(replaced.json.get("pinned"), None, "PUT replaces");
     assert_eq!(replaced.json["owner"], "alice");
+    // Each change fits, but they add up: the object as a whole stays within 16 KiB.
+    let half = "x".repeat(9 * 1024);
+    let first = api
+        .call("alice", Method::PATCH, &note, Some(json!({ "a": half })))
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let second = api
+        .call("alice", Method::PATCH, &note, Some(json!({ "b": half })))
+        .await;
+    assert_eq!(second.said(), (413, "too_large"));
+    assert_eq!(api.get("alice", &note).await.json.get("b"), None);
 }
 
 #[tokio::test]
@@ -367,6 +378,17 @@ async fn a_journey_create_invite_export() {
         )
         .await;
     assert_eq!(bad.said(), (400, "invalid_body"));
+    let long = api
+        .call(
+            "alice",
+            Method::POST,
+            &format!("{workspace}/members"),
+            invite(&"u".repeat(257)),
+        )
+        .await;
+    assert_eq!(long.said(), (400, "invalid_body"));
+    let members = api.get("alice", &workspace).await;
+    assert_eq!(members.json["members"], json!(["bob"]));
 }
 
 #[tokio::test]
