@@ -140,20 +140,7 @@ impl App {
                 .map(|m| m.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut answer = refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                &format!(
-                    "This resource does not accept {}. Use one of: {allow}.",
-                    request.method
-                ),
-                request,
-            );
-            answer.headers.insert(
-                header::ALLOW,
-                HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("")),
-            );
-            return answer;
+            return method_not_allowed(&allow, request);
         };
         let answer = self.decide(route, &params, request);
         match &route.leak {
@@ -395,10 +382,21 @@ pub(crate) fn check_tenant(
 
 /// Matches a normalised path against route segments, collecting parameters.
 fn match_path<'p>(segments: &'p [Segment], path: &'p str) -> Option<BTreeMap<&'p str, &'p str>> {
+    let (params, rest) = match_prefix(segments, path)?;
+    rest.is_empty().then_some(params)
+}
+
+/// Matches the start of a normalised path against segments: the parameters, and what
+/// follows them ("" or "/…").
+pub(crate) fn match_prefix<'p>(
+    segments: &'p [Segment],
+    path: &'p str,
+) -> Option<(BTreeMap<&'p str, &'p str>, &'p str)> {
     let mut params = BTreeMap::new();
-    let mut pieces = path.strip_prefix('/')?.split('/');
+    let mut rest = path;
     for segment in segments {
-        let piece = pieces.next()?;
+        let tail = rest.strip_prefix('/')?;
+        let (piece, after) = tail.split_at(tail.find('/').unwrap_or(tail.len()));
         match segment {
             Segment::Literal(literal) if literal == piece => {}
             Segment::Param(name) if !piece.is_empty() => {
@@ -406,8 +404,9 @@ fn match_path<'p>(segments: &'p [Segment], path: &'p str) -> Option<BTreeMap<&'p
             }
             _ => return None,
         }
+        rest = after;
     }
-    pieces.next().is_none().then_some(params)
+    Some((params, rest))
 }
 
 /// `https://app.example/x` → `https://app.example`.
@@ -441,6 +440,24 @@ fn allow(
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     answer(route.status, Bytes::from(bytes), request)
+}
+
+/// 405 with the methods the path accepts, in the body and in `Allow`.
+pub(crate) fn method_not_allowed(allow: &str, request: &AppRequest<'_>) -> AppAnswer {
+    let mut answer = refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!(
+            "This resource does not accept {}. Use one of: {allow}.",
+            request.method
+        ),
+        request,
+    );
+    answer.headers.insert(
+        header::ALLOW,
+        HeaderValue::from_str(allow).unwrap_or(HeaderValue::from_static("")),
+    );
+    answer
 }
 
 /// Concealment must look exactly like a route that does not exist.

@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::app::{
-    App, AppAnswer, AppRequest, Segment, check_tenant, header_value, json_answer, not_found, refuse,
+    App, AppAnswer, AppRequest, Segment, check_tenant, header_value, json_answer, match_prefix,
+    method_not_allowed, not_found, refuse,
 };
 use crate::auth::Principal;
 use crate::store::{Collection, Full, MAX_MEMBERS, Object, Store};
@@ -412,20 +413,7 @@ impl Context<'_> {
     }
 
     fn method_not_allowed(&self, allow: &str) -> AppAnswer {
-        let mut answer = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            &format!(
-                "This resource does not accept {}. Use one of: {allow}.",
-                self.request.method
-            ),
-            self.request,
-        );
-        answer.headers.insert(
-            header::ALLOW,
-            HeaderValue::from_str(allow).unwrap_or(HeaderValue::from_static("")),
-        );
-        answer
+        method_not_allowed(allow, self.request)
     }
 }
 
@@ -435,23 +423,12 @@ fn locate<'p>(
     segments: &'p [Segment],
     path: &'p str,
 ) -> Option<(BTreeMap<&'p str, &'p str>, &'p str, Target<'p>)> {
-    let mut params = BTreeMap::new();
-    let rest = path.strip_prefix('/')?;
-    let mut pieces = rest.split('/');
-    let mut length = 0;
-    for segment in segments {
-        let piece = pieces.next()?;
-        match segment {
-            Segment::Literal(literal) if literal == piece => {}
-            Segment::Param(name) if !piece.is_empty() => {
-                params.insert(name.as_str(), piece);
-            }
-            _ => return None,
-        }
-        length += 1 + piece.len();
-    }
-    let collection = &path[..length];
-    let rest: Vec<&str> = pieces.collect();
+    let (params, rest) = match_prefix(segments, path)?;
+    let collection = &path[..path.len() - rest.len()];
+    let rest: Vec<&str> = match rest.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => Vec::new(),
+    };
     if rest.iter().any(|piece| piece.is_empty()) {
         return None;
     }

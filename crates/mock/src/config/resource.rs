@@ -3,7 +3,6 @@
 
 use std::ops::Range;
 
-use http::Method;
 use toml::Spanned;
 
 use super::Compiler;
@@ -87,26 +86,7 @@ impl Compiler<'_> {
                 None
             }
         };
-        let tenant_param = match (&file.tenant_param, &segments) {
-            (Some(param), Some(segments)) => {
-                if segments
-                    .iter()
-                    .any(|s| matches!(s, Segment::Param(name) if name == param.get_ref()))
-                {
-                    Some(Some(param.get_ref().clone()))
-                } else {
-                    self.p
-                        .error(
-                            param.span(),
-                            format!("`{}` is not a parameter of `{path}`", param.get_ref()),
-                        )
-                        .label("no such `{…}` in the path");
-                    None
-                }
-            }
-            (Some(_), None) => None,
-            (None, _) => Some(None),
-        };
+        let tenant_param = self.tenant_param(file.tenant_param.as_ref(), segments.as_deref(), path);
         let max_objects = match &file.max_objects {
             None => Some(DEFAULT_MAX_OBJECTS),
             Some(max) if (1..=MOST_OBJECTS).contains(max.get_ref()) => {
@@ -169,25 +149,11 @@ impl Compiler<'_> {
 
     fn action(&self, action: &file::ActionFile) -> Option<Action> {
         let span = action.request.span();
-        let text = action.request.get_ref().trim();
-        let Some((method, name)) = text.split_once(char::is_whitespace) else {
-            self.p
-                .error(span, "an action is written \"METHOD name\"")
-                .label("expected e.g. \"GET export\"");
-            return None;
-        };
-        let method = match Method::from_bytes(method.to_ascii_uppercase().as_bytes()) {
-            Ok(method) => Some(method),
-            Err(_) => {
-                self.p
-                    .error(
-                        self.locate(span.clone(), method),
-                        format!("`{method}` is not an HTTP method"),
-                    )
-                    .label("expected e.g. GET or POST");
-                None
-            }
-        };
+        let (method, name) = self.method_and_rest(
+            &action.request,
+            "an action is written \"METHOD name\"",
+            "expected e.g. \"GET export\"",
+        )?;
         let name = name.trim();
         let plain = !name.is_empty()
             && name
