@@ -164,7 +164,7 @@ impl App {
         }
         let principal = match self.principal(request) {
             Ok(principal) => principal,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         // Tenant membership comes first: whether a resource of another tenant exists is
         // itself information, so `conceal` answers those 404. Inside their own tenant,
@@ -229,12 +229,12 @@ impl App {
     }
 
     /// The caller, or the 401 that says why there is none.
-    pub(crate) fn principal(&self, request: &AppRequest<'_>) -> Result<Principal, AppAnswer> {
+    pub(crate) fn principal(&self, request: &AppRequest<'_>) -> Result<Principal, Box<AppAnswer>> {
         match self.auth.authenticate(request.headers) {
             Authn::Authenticated(principal) => Ok(principal),
-            Authn::Anonymous => Err(self.unauthenticated(request)),
+            Authn::Anonymous => Err(Box::new(self.unauthenticated(request))),
             Authn::Rejected { description, basic } => {
-                Err(self.rejected(&description, basic, request))
+                Err(Box::new(self.rejected(&description, basic, request)))
             }
         }
     }

@@ -146,7 +146,7 @@ impl App {
         }
         let principal = match self.principal(request) {
             Ok(principal) => principal,
-            Err(answer) => return Some(answer),
+            Err(answer) => return Some(*answer),
         };
         let resource = found.resource;
         if let Some(answer) = check_tenant(
@@ -226,7 +226,7 @@ impl Context<'_> {
                             object.data = data;
                             json_answer(StatusCode::OK, &object.to_json(), self.request)
                         }
-                        Err(answer) => answer,
+                        Err(answer) => *answer,
                     },
                     _ => json_answer(StatusCode::OK, &object.to_json(), self.request),
                 }
@@ -313,7 +313,7 @@ impl Context<'_> {
         }
         let data = match self.data() {
             Ok(data) => data,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let created = objects.create(self.resource.max_objects, |id| Object {
             id,
@@ -363,22 +363,22 @@ impl Context<'_> {
     }
 
     /// The body's fields: an object, or nothing at all.
-    fn data(&self) -> Result<Map<String, Value>, AppAnswer> {
+    fn data(&self) -> Result<Map<String, Value>, Box<AppAnswer>> {
         let body = self.request.body;
         if body.len() > MAX_OBJECT_BYTES {
-            return Err(self.too_large());
+            return Err(Box::new(self.too_large()));
         }
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Map::new());
         }
         match serde_json::from_slice(body) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(refuse(
+            _ => Err(Box::new(refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
                 "Send the object as a JSON object, e.g. {\"title\": \"Q3 plan\"}.",
                 self.request,
-            )),
+            ))),
         }
     }
 

@@ -525,7 +525,7 @@ fn every_resource_problem_is_reported_at_its_place() {
     ];
     for (line, column, message) in expected {
         assert!(
-            found.iter().any(|f| *f == (line, column, message)),
+            found.contains(&(line, column, message)),
             "missing {line}:{column} {message}\n got {found:#?}"
         );
     }
