@@ -90,6 +90,9 @@ struct Api {
 
 impl Api {
     fn new(server: &MockServer) -> Self {
+        // Only needed when reqwest has TLS without a provider (the workspace build); an
+        // error means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             base: format!("http://{}", server.addr()),
             client: Client::new(),
