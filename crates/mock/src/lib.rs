@@ -166,6 +166,7 @@
 //! - nginx's MSIE padding and Apache's `ErrorDocument` are not imitated.
 #![forbid(unsafe_code)]
 
+mod answer;
 mod app;
 mod auth;
 mod body;

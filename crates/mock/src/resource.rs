@@ -13,8 +13,8 @@ use http::header;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::app::{
-    App, AppAnswer, AppRequest, Segment, check_tenant, header_value, json_answer, match_prefix,
+use crate::answer::{
+    AppAnswer, AppRequest, Segment, check_tenant, header_value, json_answer, match_prefix,
     method_not_allowed, not_found, refuse,
 };
 use crate::auth::Principal;
@@ -118,58 +118,55 @@ struct Found<'a> {
     target: Target<'a>,
 }
 
-impl App {
-    /// The answer of the resource `request` addresses, if it addresses one.
-    pub(crate) fn handle_resource(
-        &self,
-        request: &AppRequest<'_>,
-        store: &Store,
-    ) -> Option<AppAnswer> {
-        let found = self.resources.iter().enumerate().find_map(|(index, r)| {
-            let (params, collection, target) = locate(&r.segments, request.path)?;
-            // A name that is none of this resource's actions may be another's path.
-            if let Target::Action(_, name) = target
-                && !r.actions.iter().any(|a| a.name == name)
-            {
-                return None;
-            }
-            Some(Found {
-                index,
-                resource: r,
-                params,
-                collection,
-                target,
-            })
-        })?;
-        if let Some(answer) = self.check_csrf(request) {
-            return Some(answer);
+/// The answer of the resource `request` addresses, if it addresses one; `caller` checks
+/// the request (CSRF) and authenticates it.
+pub(crate) fn handle(
+    resources: &[Resource],
+    request: &AppRequest<'_>,
+    store: &Store,
+    caller: impl FnOnce() -> Result<Principal, Box<AppAnswer>>,
+) -> Option<AppAnswer> {
+    let found = resources.iter().enumerate().find_map(|(index, r)| {
+        let (params, collection, target) = locate(&r.segments, request.path)?;
+        // A name that is none of this resource's actions may be another's path.
+        if let Target::Action(_, name) = target
+            && !r.actions.iter().any(|a| a.name == name)
+        {
+            return None;
         }
-        let principal = match self.principal(request) {
-            Ok(principal) => principal,
-            Err(answer) => return Some(*answer),
-        };
-        let resource = found.resource;
-        if let Some(answer) = check_tenant(
-            resource.tenant_param.as_deref(),
-            &found.params,
-            &principal,
-            resource.conceal,
-            request,
-        ) {
-            return Some(answer);
-        }
-        // A store built for another app has no such collection: nothing was created.
-        let Some(mut objects) = store.collection(found.index) else {
-            return Some(not_found(request));
-        };
-        let context = Context {
-            resource,
-            principal: &principal,
-            collection: found.collection,
-            request,
-        };
-        Some(context.answer(&mut objects, found.target))
+        Some(Found {
+            index,
+            resource: r,
+            params,
+            collection,
+            target,
+        })
+    })?;
+    let principal = match caller() {
+        Ok(principal) => principal,
+        Err(answer) => return Some(*answer),
+    };
+    let resource = found.resource;
+    if let Some(answer) = check_tenant(
+        resource.tenant_param.as_deref(),
+        &found.params,
+        &principal,
+        resource.conceal,
+        request,
+    ) {
+        return Some(answer);
     }
+    // A store built for another app has no such collection: nothing was created.
+    let Some(mut objects) = store.collection(found.index) else {
+        return Some(not_found(request));
+    };
+    let context = Context {
+        resource,
+        principal: &principal,
+        collection: found.collection,
+        request,
+    };
+    Some(context.answer(&mut objects, found.target))
 }
 
 /// A request to one resource by an authenticated caller.
