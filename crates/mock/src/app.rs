@@ -8,11 +8,17 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub(crate) use crate::answer::{
+    AppAnswer, AppRequest, Segment, answer, check_tenant, header_value, json_answer, match_path,
+    method_not_allowed, not_found, parse_segments, refuse,
+};
 use crate::auth::{Authenticator, Authn, Principal};
+use crate::resource::{self, Resource};
+use crate::store::Store;
 
 /// One route of the app.
 #[derive(Debug)]
@@ -29,33 +35,6 @@ pub(crate) struct Route {
     pub(crate) status: StatusCode,
     /// Text every refusal of this route leaks in a `debug` member (see the config's `leak`).
     pub(crate) leak: Option<String>,
-}
-
-/// A piece of a route path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Segment {
-    Literal(String),
-    Param(String),
-}
-
-/// Parses the path part of "METHOD /path/{param}".
-pub(crate) fn parse_segments(path: &str) -> Result<Vec<Segment>, String> {
-    if !path.starts_with('/') {
-        return Err(format!("route path `{path}` must start with `/`"));
-    }
-    path[1..]
-        .split('/')
-        .map(
-            |piece| match piece.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some("") => Err(format!("route path `{path}` has an unnamed parameter")),
-                Some(name) => Ok(Segment::Param(name.to_owned())),
-                None if piece.contains(['{', '}']) => Err(format!(
-                    "route path `{path}`: a parameter must be a whole segment"
-                )),
-                None => Ok(Segment::Literal(piece.to_owned())),
-            },
-        )
-        .collect()
 }
 
 /// Origin check for unsafe methods.
@@ -78,33 +57,15 @@ pub(crate) struct App {
     pub(crate) realm: String,
     pub(crate) auth: Authenticator,
     pub(crate) routes: Vec<Route>,
+    /// Collections of objects callers create; their objects live in the server's `Store`.
+    pub(crate) resources: Vec<Resource>,
     pub(crate) csrf: Option<Csrf>,
     pub(crate) login: Option<Login>,
 }
 
-/// The app's answer, and for refusals the rule that refused.
-#[derive(Debug)]
-pub(crate) struct AppAnswer {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    /// The `code` of a refusal (401, 403, 404, 405).
-    pub(crate) refusal: Option<&'static str>,
-}
-
-/// The request as the app sees it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AppRequest<'a> {
-    pub(crate) method: &'a Method,
-    /// Normalised path.
-    pub(crate) path: &'a str,
-    pub(crate) headers: &'a HeaderMap,
-    pub(crate) body: &'a [u8],
-    pub(crate) request_id: &'a str,
-}
-
 impl App {
-    pub(crate) fn handle(&self, request: &AppRequest<'_>) -> AppAnswer {
+    /// The answer to `request`; objects of resources are read from and kept in `store`.
+    pub(crate) fn handle(&self, request: &AppRequest<'_>, store: &Store) -> AppAnswer {
         if let Some(login) = &self.login
             && request.path == login.path
         {
@@ -123,6 +84,14 @@ impl App {
             }
         }
         let Some((route, params)) = found else {
+            // Resources never overlap routes (checked at load), so order does not matter.
+            let caller = || match self.check_csrf(request) {
+                Some(refusal) => Err(Box::new(refusal)),
+                None => self.principal(request),
+            };
+            if let Some(answer) = resource::handle(&self.resources, request, store, caller) {
+                return answer;
+            }
             if allowed_methods.is_empty() {
                 return not_found(request);
             }
@@ -131,20 +100,7 @@ impl App {
                 .map(|m| m.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut answer = refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                &format!(
-                    "This resource does not accept {}. Use one of: {allow}.",
-                    request.method
-                ),
-                request,
-            );
-            answer.headers.insert(
-                header::ALLOW,
-                HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("")),
-            );
-            return answer;
+            return method_not_allowed(&allow, request);
         };
         let answer = self.decide(route, &params, request);
         match &route.leak {
@@ -166,30 +122,21 @@ impl App {
         if route.public {
             return allow(route, params, None, request);
         }
-        let principal = match self.auth.authenticate(request.headers) {
-            Authn::Authenticated(principal) => principal,
-            Authn::Anonymous => return self.unauthenticated(request),
-            Authn::Rejected { description, basic } => {
-                return self.rejected(&description, basic, request);
-            }
+        let principal = match self.principal(request) {
+            Ok(principal) => principal,
+            Err(answer) => return *answer,
         };
         // Tenant membership comes first: whether a resource of another tenant exists is
         // itself information, so `conceal` answers those 404. Inside their own tenant,
         // members learn that they lack a role or scope (403), as most APIs behave.
-        if let Some(param) = &route.tenant_param {
-            let owner = params.get(param.as_str()).copied();
-            if owner.is_none() || principal.tenant.as_deref() != owner {
-                return if route.conceal {
-                    not_found(request)
-                } else {
-                    refuse(
-                        StatusCode::FORBIDDEN,
-                        "tenant_mismatch",
-                        "This resource belongs to another tenant. Switch to the tenant that owns it, or ask its owner to share it.",
-                        request,
-                    )
-                };
-            }
+        if let Some(answer) = check_tenant(
+            route.tenant_param.as_deref(),
+            params,
+            &principal,
+            route.conceal,
+            request,
+        ) {
+            return answer;
         }
         let deny = |code: &'static str, message: &str| {
             if route.conceal && route.tenant_param.is_none() {
@@ -241,9 +188,20 @@ impl App {
         allow(route, params, Some(&principal), request)
     }
 
+    /// The caller, or the 401 that says why there is none.
+    pub(crate) fn principal(&self, request: &AppRequest<'_>) -> Result<Principal, Box<AppAnswer>> {
+        match self.auth.authenticate(request.headers) {
+            Authn::Authenticated(principal) => Ok(principal),
+            Authn::Anonymous => Err(Box::new(self.unauthenticated(request))),
+            Authn::Rejected { description, basic } => {
+                Err(Box::new(self.rejected(&description, basic, request)))
+            }
+        }
+    }
+
     /// Unsafe methods must come from an allowed Origin (or Referer, as browsers may omit
     /// Origin on same-origin requests).
-    fn check_csrf(&self, request: &AppRequest<'_>) -> Option<AppAnswer> {
+    pub(crate) fn check_csrf(&self, request: &AppRequest<'_>) -> Option<AppAnswer> {
         let csrf = self.csrf.as_ref()?;
         if matches!(
             *request.method,
@@ -357,23 +315,6 @@ impl App {
     }
 }
 
-/// Matches a normalised path against route segments, collecting parameters.
-fn match_path<'p>(segments: &'p [Segment], path: &'p str) -> Option<BTreeMap<&'p str, &'p str>> {
-    let mut params = BTreeMap::new();
-    let mut pieces = path.strip_prefix('/')?.split('/');
-    for segment in segments {
-        let piece = pieces.next()?;
-        match segment {
-            Segment::Literal(literal) if literal == piece => {}
-            Segment::Param(name) if !piece.is_empty() => {
-                params.insert(name.as_str(), piece);
-            }
-            _ => return None,
-        }
-    }
-    pieces.next().is_none().then_some(params)
-}
-
 /// `https://app.example/x` → `https://app.example`.
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
@@ -407,28 +348,6 @@ fn allow(
     answer(route.status, Bytes::from(bytes), request)
 }
 
-/// Concealment must look exactly like a route that does not exist.
-fn not_found(request: &AppRequest<'_>) -> AppAnswer {
-    refuse(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "There is nothing at this address. Check the URL.",
-        request,
-    )
-}
-
-fn refuse(
-    status: StatusCode,
-    code: &'static str,
-    message: &str,
-    request: &AppRequest<'_>,
-) -> AppAnswer {
-    let body = json!({ "code": code, "message": message, "request_id": request.request_id });
-    let mut answer = json_answer(status, &body, request);
-    answer.refusal = Some(code);
-    answer
-}
-
 /// `answer` with `leak` added as a `debug` member, the way a framework left in debug mode
 /// adds the exception to its error body.
 fn with_leak(mut answer: AppAnswer, leak: &str) -> AppAnswer {
@@ -439,59 +358,9 @@ fn with_leak(mut answer: AppAnswer, leak: &str) -> AppAnswer {
     answer
 }
 
-fn json_answer(status: StatusCode, body: &Value, request: &AppRequest<'_>) -> AppAnswer {
-    answer(status, Bytes::from(body.to_string()), request)
-}
-
-fn answer(status: StatusCode, body: Bytes, request: &AppRequest<'_>) -> AppAnswer {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("x-request-id", header_value(request.request_id));
-    AppAnswer {
-        status,
-        headers,
-        body,
-        refusal: None,
-    }
-}
-
-fn header_value(text: &str) -> HeaderValue {
-    // Realms, scopes and descriptions come from validated config and fixed texts.
-    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn route_paths_parse() {
-        assert_eq!(
-            parse_segments("/v1/{tenant}/projects").unwrap(),
-            [
-                Segment::Literal("v1".into()),
-                Segment::Param("tenant".into()),
-                Segment::Literal("projects".into())
-            ]
-        );
-        assert!(parse_segments("v1").is_err());
-        assert!(parse_segments("/v1/{}").is_err());
-        assert!(parse_segments("/v1/x{id}").is_err());
-    }
-
-    #[test]
-    fn paths_match_segment_by_segment() {
-        let segments = parse_segments("/v1/tenants/{tenant}/projects").unwrap();
-        let params = match_path(&segments, "/v1/tenants/acme/projects").unwrap();
-        assert_eq!(params.get("tenant"), Some(&"acme"));
-        assert!(match_path(&segments, "/v1/tenants//projects").is_none());
-        assert!(match_path(&segments, "/v1/tenants/acme/projects/").is_none());
-        assert!(match_path(&segments, "/v1/tenants/acme").is_none());
-        assert!(match_path(&parse_segments("/").unwrap(), "/").is_some());
-    }
 
     #[test]
     fn origins_come_from_referers() {

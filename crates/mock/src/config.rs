@@ -30,6 +30,7 @@ use crate::read::{self, Items};
 
 mod app;
 mod layers;
+mod resource;
 
 /// A larger configuration is a mistake (a log file named by accident), not a mock edge.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;

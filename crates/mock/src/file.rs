@@ -5,7 +5,7 @@
 //! exact line and column of the offending key, and `deny_unknown_fields` works per kind.
 //!
 //! At run time `read` deserializes each item on its own (the edge, each layer, the origin,
-//! each token, user and route), so that every problem of a file is reported at once;
+//! each token, user, route and resource), so that every problem of a file is reported at once;
 //! [`MockFile`] describes the whole file for the JSON Schema.
 
 use serde::{Deserialize, Deserializer};
@@ -473,6 +473,71 @@ pub(crate) struct AppFile {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Vec<RouteFile>"))]
     pub(crate) route: Vec<Read<Spanned<RouteFile>>>,
+    /// Collections of objects created through the API, kept per running mock.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<ResourceFile>"))]
+    pub(crate) resource: Vec<Read<Spanned<ResourceFile>>>,
+}
+
+/// `[[origin.app.resource]]`: a collection whose objects callers create (POST, 201 with
+/// `Location`), list (GET), read (GET), replace (PUT), change (PATCH) and delete (DELETE)
+/// at `{collection}/{id}`, share (POST `{collection}/{id}/members` with `{"user": sub}`)
+/// and act on (`action`). Each object records its owner (the caller's subject) and tenant.
+///
+/// Who may do what is a list of grants, any of which allows: "authenticated" (any
+/// signed-in caller), "owner", "members" (added through the invite route), "tenant"
+/// (callers of the object's tenant) and "role:NAME".
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceFile {
+    /// Path of the collection, e.g. "/v1/docs" or "/v1/tenants/{tenant}/workspaces".
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) collection: Spanned<String>,
+    /// Path parameter that must equal the caller's tenant, as on routes.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) tenant_param: Option<Spanned<String>>,
+    /// Answer 404 to callers who may not read an object (and to callers of another
+    /// tenant), hiding that it exists; callers who may read it but not change it get 403.
+    #[serde(default)]
+    pub(crate) conceal: bool,
+    /// Objects kept at most; creating one more answers 507. Default 10000.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u64>"))]
+    pub(crate) max_objects: Option<Spanned<u64>>,
+    /// Who may create. Default ["authenticated"].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) create: Option<Vec<Spanned<String>>>,
+    /// Who may list; the list holds the objects the caller may read. Default ["authenticated"].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) list: Option<Vec<Spanned<String>>>,
+    /// Who may read an object. Default ["owner"].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) read: Option<Vec<Spanned<String>>>,
+    /// Who may replace or change an object (PUT, PATCH). Default ["owner"].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) update: Option<Vec<Spanned<String>>>,
+    /// Who may delete an object. Default ["owner"].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) delete: Option<Vec<Spanned<String>>>,
+    /// Who may add members to an object. Default ["owner"].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) invite: Option<Vec<Spanned<String>>>,
+    /// Operations on an object at `{collection}/{id}/{name}`.
+    #[serde(default)]
+    pub(crate) action: Vec<ActionFile>,
+}
+
+/// `[[origin.app.resource.action]]`
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionFile {
+    /// "METHOD name", e.g. "GET export" for `GET {collection}/{id}/export`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) request: Spanned<String>,
+    /// Who may, as the resource's grants.
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
+    pub(crate) allow: Vec<Spanned<String>>,
 }
 
 /// `[origin.app.jwt]`

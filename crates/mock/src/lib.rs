@@ -172,6 +172,7 @@
 //! - nginx's MSIE padding and Apache's `ErrorDocument` are not imitated.
 #![forbid(unsafe_code)]
 
+mod answer;
 mod app;
 mod auth;
 mod body;
@@ -189,9 +190,11 @@ mod proxy;
 mod rate_limit;
 mod read;
 mod request_id;
+mod resource;
 #[cfg(feature = "schema")]
 mod schema;
 mod server;
+mod store;
 mod waf;
 #[cfg(feature = "wiremock")]
 mod wiremock;

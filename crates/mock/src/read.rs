@@ -1,5 +1,5 @@
 //! Reading a `mock.toml` into its file types: the TOML syntax first, then each item
-//! (`[edge]`, every `[[layer]]`, the origin, and every token, user and route of the app)
+//! (`[edge]`, every `[[layer]]`, the origin, and every token, user, route and resource of the app)
 //! deserialized on its own. When serde finds a problem in an item, the entry at fault is
 //! reported and taken out, and the item is read again: an unknown key or a wrong type never
 //! hides the next problem of the same item, and what is left is still checked for values.
@@ -208,7 +208,7 @@ fn origin(value: &Spanned<DeValue<'_>>, problems: &Problems) -> Option<Read<Orig
     found
 }
 
-/// `[origin.app]`: its tokens, users and routes are items of their own, so a problem in
+/// `[origin.app]`: its tokens, users, routes and resources are items of their own, so a problem in
 /// one route never hides the next route's.
 fn app(value: &Spanned<DeValue<'_>>, problems: &Problems) -> Option<Read<AppFile>> {
     if !is_table(value, "origin.app", problems) {
@@ -222,6 +222,7 @@ fn app(value: &Spanned<DeValue<'_>>, problems: &Problems) -> Option<Read<AppFile
     let tokens = table.remove("token");
     let users = table.remove("user");
     let routes = table.remove("route");
+    let resources = table.remove("resource");
     // Every other key of the app is optional: what is left after taking out problems is
     // the app as written, less the entries at fault.
     let mut read = item::<AppFile>(&rest, problems)?;
@@ -235,6 +236,7 @@ fn app(value: &Spanned<DeValue<'_>>, problems: &Problems) -> Option<Read<AppFile
     read.value.token = elements(tokens.as_ref(), "origin.app.token", problems);
     read.value.user = elements(users.as_ref(), "origin.app.user", problems);
     read.value.route = elements(routes.as_ref(), "origin.app.route", problems);
+    read.value.resource = elements(resources.as_ref(), "origin.app.resource", problems);
     Some(read)
 }
 

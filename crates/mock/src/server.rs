@@ -34,6 +34,7 @@ use crate::path::normalize_path;
 use crate::persona::{self, DenyReason, PageRequest, Persona, Rendered};
 use crate::proxy::ProxyFailure;
 use crate::request_id;
+use crate::store::Store;
 
 /// Largest request body the mock app reads (login forms); larger ones get 413.
 const APP_BODY_LIMIT: usize = 1 << 20;
@@ -88,6 +89,23 @@ type LogFn = dyn Fn(&Refusal) + Send + Sync;
 struct State {
     edge: Arc<Edge>,
     log: Box<LogFn>,
+    /// The app's objects: one store per running server, so each run starts empty.
+    store: Store,
+}
+
+impl State {
+    /// A server's state, with an empty store for the app's objects.
+    fn new(config: MockConfig, log: impl Fn(&Refusal) + Send + Sync + 'static) -> Arc<Self> {
+        let resources = match &config.edge.origin {
+            Origin::App(app) => app.resources.len(),
+            Origin::Proxy(_) => 0,
+        };
+        Arc::new(Self {
+            edge: config.edge,
+            log: Box::new(log),
+            store: Store::new(resources),
+        })
+    }
 }
 
 /// A running mock edge on the caller's tokio runtime.
@@ -120,10 +138,7 @@ impl MockServer {
             .local_addr()
             .map_err(|err| MockServerError::bind(addr, err))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = Arc::new(State {
-            edge: config.edge,
-            log: Box::new(log),
-        });
+        let state = State::new(config, log);
         let task = tokio::spawn(run(listener, state, async {
             // A dropped sender stops the server too.
             let _ = stopped.await;
@@ -175,10 +190,7 @@ pub async fn serve(
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|err| MockServerError::bind(listen, err))?;
-    let state = Arc::new(State {
-        edge: config.edge,
-        log: Box::new(log),
-    });
+    let state = State::new(config, log);
     run(listener, state, shutdown).await;
     Ok(())
 }
@@ -424,13 +436,16 @@ async fn handle(
                 return Ok(response);
             };
             let request_id = request_id::hex32();
-            let answer = app.handle(&AppRequest {
-                method: &parts.method,
-                path: &path,
-                headers: &parts.headers,
-                body: &body,
-                request_id: &request_id,
-            });
+            let answer = app.handle(
+                &AppRequest {
+                    method: &parts.method,
+                    path: &path,
+                    headers: &parts.headers,
+                    body: &body,
+                    request_id: &request_id,
+                },
+                &state.store,
+            );
             if let Some(code) = answer.refusal {
                 (state.log)(&Refusal {
                     layer: Layer::App,

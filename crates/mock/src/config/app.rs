@@ -115,6 +115,7 @@ impl Compiler<'_> {
             }
             routes.push((compiled, span));
         }
+        let resources = self.resources(&app.resource, &routes);
         let session_cookie = login.as_ref()?.as_ref().map(|l: &Login| l.cookie.clone());
         let (bearer_tokens, api_keys) = tokens?;
         let auth = Authenticator::new(
@@ -132,6 +133,7 @@ impl Compiler<'_> {
             realm: realm?,
             auth,
             routes: routes.into_iter().map(|(r, _)| r).collect(),
+            resources: resources?,
             csrf,
             login: login?,
         })
@@ -274,26 +276,11 @@ impl Compiler<'_> {
                 .help("remove `public = true`, or the roles, scopes and `tenant_param`");
             conflict = true;
         }
-        let text = route.request.get_ref().trim();
-        let Some((method, path)) = text.split_once(char::is_whitespace) else {
-            self.p
-                .error(span, "a route is written \"METHOD /path\"")
-                .label("expected e.g. \"GET /v1/projects/{id}\"");
-            return None;
-        };
-        let method = match Method::from_bytes(method.to_ascii_uppercase().as_bytes()) {
-            Ok(method) => Some(method),
-            Err(_) => {
-                self.p
-                    .error(
-                        self.locate(span.clone(), method),
-                        format!("`{method}` is not an HTTP method"),
-                    )
-                    .label("expected e.g. GET, POST or DELETE");
-                None
-            }
-        };
-        let path = path.trim();
+        let (method, path) = self.method_and_rest(
+            &route.request,
+            "a route is written \"METHOD /path\"",
+            "expected e.g. \"GET /v1/projects/{id}\"",
+        )?;
         let segments = match parse_segments(path) {
             Ok(segments) => Some(segments),
             Err(message) => {
@@ -303,26 +290,8 @@ impl Compiler<'_> {
                 None
             }
         };
-        let tenant_param = match (&route.tenant_param, &segments) {
-            (Some(param), Some(segments)) => {
-                let known = segments
-                    .iter()
-                    .any(|s| matches!(s, Segment::Param(name) if name == param.get_ref()));
-                if known {
-                    Some(Some(param.get_ref().clone()))
-                } else {
-                    self.p
-                        .error(
-                            param.span(),
-                            format!("`{}` is not a parameter of `{path}`", param.get_ref()),
-                        )
-                        .label("no such `{…}` in the path");
-                    None
-                }
-            }
-            (Some(_), None) => None,
-            (None, _) => Some(None),
-        };
+        let tenant_param =
+            self.tenant_param(route.tenant_param.as_ref(), segments.as_deref(), path);
         let status = match (&route.status, &method) {
             (Some(status), _) => {
                 match StatusCode::from_u16(*status.get_ref())
@@ -357,6 +326,62 @@ impl Compiler<'_> {
             status,
             leak: route.leak.clone(),
         })
+    }
+
+    /// Splits "METHOD rest" and parses the method, reporting what is wrong; `None` when
+    /// there is nothing to split.
+    pub(super) fn method_and_rest<'t>(
+        &self,
+        request: &'t Spanned<String>,
+        form: &str,
+        example: &str,
+    ) -> Option<(Option<Method>, &'t str)> {
+        let span = request.span();
+        let Some((method, rest)) = request.get_ref().trim().split_once(char::is_whitespace) else {
+            self.p.error(span, form).label(example);
+            return None;
+        };
+        let parsed = match Method::from_bytes(method.to_ascii_uppercase().as_bytes()) {
+            Ok(method) => Some(method),
+            Err(_) => {
+                self.p
+                    .error(
+                        self.locate(span, method),
+                        format!("`{method}` is not an HTTP method"),
+                    )
+                    .label("expected e.g. GET, POST or DELETE");
+                None
+            }
+        };
+        Some((parsed, rest.trim()))
+    }
+
+    /// The path parameter naming the tenant, which must be one of `segments`' parameters:
+    /// `Some(None)` without one, `None` when it is not there (reported).
+    pub(super) fn tenant_param(
+        &self,
+        param: Option<&Spanned<String>>,
+        segments: Option<&[Segment]>,
+        path: &str,
+    ) -> Option<Option<String>> {
+        let Some(param) = param else {
+            return Some(None);
+        };
+        let segments = segments?;
+        let name = param.get_ref();
+        if segments
+            .iter()
+            .any(|s| matches!(s, Segment::Param(p) if p == name))
+        {
+            return Some(Some(name.clone()));
+        }
+        self.p
+            .error(
+                param.span(),
+                format!("`{name}` is not a parameter of `{path}`"),
+            )
+            .label("no such `{…}` in the path");
+        None
     }
 
     fn jwt(&self, jwt: &Spanned<file::JwtFile>, clean: bool) -> Option<JwtVerifier> {

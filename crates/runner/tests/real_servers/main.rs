@@ -1,6 +1,6 @@
 //! Layer attribution against real servers: nginx, Apache httpd with ModSecurity and the
 //! OWASP Core Rule Set, HAProxy, Varnish, Squid and lighttpd, all from Debian packages (see
-//! REAL_SERVERS.md).
+//! REAL_SERVERS.md); and Radicale, a real application with per-user objects (`radicale.rs`).
 //!
 //! Each trial sends an allowed request first (the control: it must get 200, proving the
 //! refusal below comes from the rule under test and not from a broken setup), then the
@@ -17,6 +17,7 @@ mod haproxy;
 mod lighttpd;
 mod nginx;
 mod process;
+mod radicale;
 mod side_by_side;
 mod site;
 mod squid;
@@ -671,6 +672,10 @@ fn main() {
         ));
     }
     trials.push(Trial::test("bypass::readme_table", bypass::readme_matches));
+    trials.push(radicale::trial(
+        servers.client.clone(),
+        servers.dir.path().to_owned(),
+    ));
 
     let conclusion = libtest_mimic::run(&args, trials);
     // The trials held the other references; this drop stops the servers and removes the
