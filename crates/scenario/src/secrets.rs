@@ -10,7 +10,7 @@ use base64::Engine as _;
 mod forms;
 mod redacted;
 
-pub use redacted::Redacted;
+pub use redacted::{CleanStrings, Redacted};
 
 /// A string that must never be printed. `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -82,6 +82,18 @@ pub struct Secrets {
     values: Vec<Arc<str>>,
     /// Every form of every value: what is searched for.
     patterns: Vec<Arc<str>>,
+    /// The byte lengths of the shortest and the longest pattern (`0` without any): a
+    /// text shorter than the shortest holds none, and a match never spans more than the
+    /// longest (see [`Redacted::write_sealed`]).
+    shortest: usize,
+    longest: usize,
+    /// Whether a pattern contains `*`, what a redaction writes (see
+    /// [`redacted_all_of`](Self::redacted_all_of)).
+    starred: bool,
+    /// Every byte some pattern holds, in either ASCII case (matching ignores it), as a
+    /// bit set: a match never holds any other byte, so a byte outside it (`<` and a line
+    /// break, for most secrets) is a place no match crosses.
+    bytes: [u64; 4],
     /// Every pattern in one automaton, built on first use: texts are searched once, not
     /// once per secret. Clones share it; adding a value starts a new one.
     matcher: Arc<OnceLock<Option<AhoCorasick>>>,
@@ -102,16 +114,32 @@ impl Secrets {
     pub(crate) fn add(&mut self, value: &str) {
         if let Some(value) = self.remember(value) {
             for form in forms::derived_forms(&value, MIN_SECRET_LEN) {
-                self.patterns.push(form.into());
+                self.push_pattern(form.into());
             }
         }
+    }
+
+    fn push_pattern(&mut self, pattern: Arc<str>) {
+        let len = pattern.len();
+        self.shortest = match self.patterns.is_empty() {
+            true => len,
+            false => self.shortest.min(len),
+        };
+        self.longest = self.longest.max(len);
+        self.starred |= pattern.contains('*');
+        for byte in pattern.bytes() {
+            for b in [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()] {
+                self.bytes[usize::from(b / 64)] |= 1 << (b % 64);
+            }
+        }
+        self.patterns.push(pattern);
     }
 
     /// Adds key material rolecall never sends (a private key): no service can echo it, so
     /// only its own text is searched for.
     pub(crate) fn add_unsent(&mut self, value: &str) {
         if let Some(value) = self.remember(value) {
-            self.patterns.push(value);
+            self.push_pattern(value);
         }
     }
 
@@ -179,6 +207,18 @@ impl Secrets {
         self.patterns.len()
     }
 
+    /// The byte length of the longest form searched for (`0` without any): no match
+    /// spans more bytes.
+    pub fn longest_form(&self) -> usize {
+        self.longest
+    }
+
+    /// Whether some form searched for holds `byte` (in either ASCII case): a match never
+    /// crosses a byte for which this is false.
+    pub fn may_hold(&self, byte: u8) -> bool {
+        self.bytes[usize::from(byte / 64)] & (1 << (byte % 64)) != 0
+    }
+
     fn matcher(&self) -> Option<&AhoCorasick> {
         self.matcher
             .get_or_init(|| {
@@ -205,6 +245,11 @@ impl Secrets {
     /// Every byte range of `text` covered by a secret, sorted; ranges that overlap are
     /// merged, so that no part of any secret survives redaction.
     fn covered(&self, text: &str) -> Vec<Range<usize>> {
+        // No pattern fits in a text shorter than the shortest (JSON keys, `GET`, `deny`):
+        // exact, and much cheaper than starting a search.
+        if text.len() < self.shortest || self.patterns.is_empty() {
+            return Vec::new();
+        }
         let mut ranges: Vec<Range<usize>> = match self.matcher() {
             // Most texts hold no secret: a plain search (which can skip ahead with a
             // prefilter) says so faster than the overlapping one, which finds the same.
@@ -248,7 +293,10 @@ impl Secrets {
     pub fn redacted_all_of(&self, later: &Secrets) -> bool {
         if Arc::ptr_eq(&self.matcher, &later.matcher) && self.patterns.len() == later.patterns.len()
         {
-            return !self.patterns.iter().any(|p| p.contains('*'));
+            return !self.starred;
+        }
+        if later.starred {
+            return false;
         }
         later.patterns.iter().all(|p| {
             !p.contains('*')
@@ -261,6 +309,9 @@ impl Secrets {
 
     /// Whether `text` contains any secret value, in any form.
     pub fn appear_in(&self, text: &str) -> bool {
+        if text.len() < self.shortest {
+            return false;
+        }
         match self.matcher() {
             Some(matcher) => matcher.is_match(text),
             None => !self.covered(text).is_empty(),
