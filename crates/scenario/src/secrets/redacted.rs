@@ -42,9 +42,10 @@ pub struct Redacted<W: Write> {
     out: Option<W>,
     /// The unfinished line.
     pending: Vec<u8>,
-    /// The last answer of [`Secrets::redacted_all_of`] for [`write_sealed`]
-    /// (Self::write_sealed): the automata of the sealing set and of `secrets` it was
-    /// asked for (held, so that neither address is reused), and the answer.
+    /// The last answer of [`Secrets::redacted_all_of`] for
+    /// [`write_sealed`](Self::write_sealed): the automata of the sealing set and of
+    /// `secrets` it was asked for (held, so that neither address is reused), and the
+    /// answer.
     trusted: Option<(Matcher, Matcher, bool)>,
 }
 
