@@ -93,7 +93,7 @@ impl CleanStrings {
 }
 
 /// An automaton's cell, which identifies a set of secrets and its clones.
-type Matcher = Arc<std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>>;
+type Matcher = Arc<super::Compiled>;
 
 impl<W: Write> Redacted<W> {
     /// A writer to `out` that redacts `secrets`.
