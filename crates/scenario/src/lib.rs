@@ -79,4 +79,4 @@ pub use mutation::{
 pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
-pub use secrets::{MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};
+pub use secrets::{CleanStrings, MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};

@@ -10,7 +10,7 @@ use base64::Engine as _;
 mod forms;
 mod redacted;
 
-pub use redacted::Redacted;
+pub use redacted::{CleanStrings, Redacted};
 
 /// A string that must never be printed. `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -83,8 +83,46 @@ pub struct Secrets {
     /// Every form of every value: what is searched for.
     patterns: Vec<Arc<str>>,
     /// Every pattern in one automaton, built on first use: texts are searched once, not
-    /// once per secret. Clones share it; adding a value starts a new one.
-    matcher: Arc<OnceLock<Option<AhoCorasick>>>,
+    /// once per secret, with what is known of the patterns. Clones share it; adding a
+    /// value starts a new one.
+    matcher: Arc<Compiled>,
+}
+
+/// The automaton of a set of patterns, and what is known of them.
+#[derive(Default)]
+struct Compiled {
+    automaton: OnceLock<Option<AhoCorasick>>,
+    /// The byte lengths of the shortest and the longest pattern (`0` without any): a
+    /// text shorter than the shortest holds none, and a match never spans more than the
+    /// longest (see [`Redacted::write_sealed`]).
+    shortest: usize,
+    longest: usize,
+    /// Whether a pattern contains `*`, what a redaction writes (see
+    /// [`Secrets::redacted_all_of`]).
+    starred: bool,
+    /// Every byte some pattern holds, in either ASCII case (matching ignores it), as a
+    /// bit set: a match never holds any other byte, so a byte outside it (`<` and a line
+    /// break, for most secrets) is a place no match crosses.
+    bytes: [u64; 4],
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Compiled")
+            .field("built", &self.automaton.get().is_some())
+            .field("longest", &self.longest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for Compiled {
+    /// What is known of the patterns, without the automaton: cloned to add patterns.
+    fn clone(&self) -> Self {
+        Compiled {
+            automaton: OnceLock::new(),
+            ..*self
+        }
+    }
 }
 
 impl fmt::Debug for Secrets {
@@ -102,16 +140,35 @@ impl Secrets {
     pub(crate) fn add(&mut self, value: &str) {
         if let Some(value) = self.remember(value) {
             for form in forms::derived_forms(&value, MIN_SECRET_LEN) {
-                self.patterns.push(form.into());
+                self.push_pattern(form.into());
             }
         }
+    }
+
+    fn push_pattern(&mut self, pattern: Arc<str>) {
+        let len = pattern.len();
+        // A new set of patterns: a new automaton, what is known carried over.
+        let known = Arc::make_mut(&mut self.matcher);
+        known.automaton = OnceLock::new();
+        known.shortest = match self.patterns.is_empty() {
+            true => len,
+            false => known.shortest.min(len),
+        };
+        known.longest = known.longest.max(len);
+        known.starred |= pattern.contains('*');
+        for byte in pattern.bytes() {
+            for b in [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()] {
+                known.bytes[usize::from(b / 64)] |= 1 << (b % 64);
+            }
+        }
+        self.patterns.push(pattern);
     }
 
     /// Adds key material rolecall never sends (a private key): no service can echo it, so
     /// only its own text is searched for.
     pub(crate) fn add_unsent(&mut self, value: &str) {
         if let Some(value) = self.remember(value) {
-            self.patterns.push(value);
+            self.push_pattern(value);
         }
     }
 
@@ -123,7 +180,7 @@ impl Secrets {
         let value: Arc<str> = value.into();
         let at = self.values.partition_point(|s| s.len() >= value.len());
         self.values.insert(at, value.clone());
-        self.matcher = Arc::default();
+        self.matcher = Arc::new(Compiled::clone(&self.matcher));
         Some(value)
     }
 
@@ -179,8 +236,21 @@ impl Secrets {
         self.patterns.len()
     }
 
+    /// The byte length of the longest form searched for (`0` without any): no match
+    /// spans more bytes.
+    pub fn longest_form(&self) -> usize {
+        self.matcher.longest
+    }
+
+    /// Whether some form searched for holds `byte` (in either ASCII case): a match never
+    /// crosses a byte for which this is false.
+    pub fn may_hold(&self, byte: u8) -> bool {
+        self.matcher.bytes[usize::from(byte / 64)] & (1 << (byte % 64)) != 0
+    }
+
     fn matcher(&self) -> Option<&AhoCorasick> {
         self.matcher
+            .automaton
             .get_or_init(|| {
                 if self.patterns.is_empty() {
                     return None;
@@ -205,6 +275,11 @@ impl Secrets {
     /// Every byte range of `text` covered by a secret, sorted; ranges that overlap are
     /// merged, so that no part of any secret survives redaction.
     fn covered(&self, text: &str) -> Vec<Range<usize>> {
+        // No pattern fits in a text shorter than the shortest (JSON keys, `GET`, `deny`):
+        // exact, and much cheaper than starting a search.
+        if text.len() < self.matcher.shortest || self.patterns.is_empty() {
+            return Vec::new();
+        }
         let mut ranges: Vec<Range<usize>> = match self.matcher() {
             // Most texts hold no secret: a plain search (which can skip ahead with a
             // prefilter) says so faster than the overlapping one, which finds the same.
@@ -248,7 +323,10 @@ impl Secrets {
     pub fn redacted_all_of(&self, later: &Secrets) -> bool {
         if Arc::ptr_eq(&self.matcher, &later.matcher) && self.patterns.len() == later.patterns.len()
         {
-            return !self.patterns.iter().any(|p| p.contains('*'));
+            return !self.matcher.starred;
+        }
+        if later.matcher.starred {
+            return false;
         }
         later.patterns.iter().all(|p| {
             !p.contains('*')
@@ -261,6 +339,9 @@ impl Secrets {
 
     /// Whether `text` contains any secret value, in any form.
     pub fn appear_in(&self, text: &str) -> bool {
+        if text.len() < self.matcher.shortest {
+            return false;
+        }
         match self.matcher() {
             Some(matcher) => matcher.is_match(text),
             None => !self.covered(text).is_empty(),

@@ -4,18 +4,22 @@
 //! filterable by outcome, identity and layer, also from the URL fragment
 //! (`report.html#outcome=fail&identity=viewer`).
 //!
-//! Each case's markup is built (redacted, then escaped) as it finishes and spooled to an
+//! Each case's markup is built (redacted, then escaped) as it finishes, redacted again as
+//! a whole (sealed: a secret across its texts and tags is caught too) and spooled to an
 //! anonymous temporary file; memory holds a small record per case, never a body. The page
-//! is assembled in suite order when the run finishes.
+//! is assembled in suite order when the run finishes, and the sealed markup is copied
+//! through [`Redacted::write_sealed`], which searches only its ends again: the run's end
+//! does not redact the whole page a second time.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use rolecall_scenario::{Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 use crate::reporters::finding::Kind;
-use crate::reporters::spool::{Span, Spool};
+use crate::reporters::spool::{Cursor, Span, Spool};
 
 mod case;
 
@@ -36,6 +40,8 @@ pub struct HtmlReporter<W: Write> {
     spool: Spool,
     records: Vec<Record>,
     buf: String,
+    /// Each set of secrets markup was sealed with, in the order first used.
+    sealed_with: Vec<Arc<Secrets>>,
 }
 
 /// What the page needs of a case once its markup is spooled.
@@ -47,6 +53,8 @@ struct Record {
     cell: Span,
     /// Its entry in the list above the matrix, for cases that failed or errored.
     problem: Option<Span>,
+    /// Which of `sealed_with` sealed both.
+    sealed: u32,
 }
 
 impl<W: Write> HtmlReporter<W> {
@@ -57,6 +65,7 @@ impl<W: Write> HtmlReporter<W> {
             spool: Spool::default(),
             records: Vec::new(),
             buf: String::new(),
+            sealed_with: Vec::new(),
         }
     }
 
@@ -79,21 +88,31 @@ impl<W: Write> Reporter for HtmlReporter<W> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         view.cell(&mut buf);
+        event.secrets.redact_in_place(&mut buf);
         let cell = self.spool.push(buf.as_bytes())?;
         let problem = match view.kind {
             Some(_) => {
                 buf.clear();
                 view.problem(&mut buf);
+                event.secrets.redact_in_place(&mut buf);
                 Some(self.spool.push(buf.as_bytes())?)
             }
             None => None,
         };
         self.buf = buf;
+        if !self
+            .sealed_with
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(last, event.secrets))
+        {
+            self.sealed_with.push(event.secrets.clone());
+        }
         self.records.push(Record {
             index: event.result.index,
             kind: view.kind,
             cell,
             problem,
+            sealed: u32::try_from(self.sealed_with.len() - 1).unwrap_or(u32::MAX),
         });
         Ok(())
     }
@@ -103,10 +122,18 @@ impl<W: Write> Reporter for HtmlReporter<W> {
         self.spool.flush()?;
         let mut records = std::mem::take(&mut self.records);
         records.sort_unstable_by_key(|r| r.index);
+        // Which sets sealed markup that needs no second pass now: that markup is copied
+        // as sealed with every secret of the run.
+        let fresh: Vec<bool> = self
+            .sealed_with
+            .iter()
+            .map(|set| set.redacted_all_of(event.secrets))
+            .collect();
         let page = Page {
             event,
             records: &records,
             spool: &self.spool,
+            fresh: &fresh,
         };
         page.write(&mut self.out)?;
         self.out.flush()
@@ -118,10 +145,12 @@ struct Page<'a> {
     event: &'a RunFinished<'a>,
     records: &'a [Record],
     spool: &'a Spool,
+    /// Per set of `sealed_with`, whether its markup needs no second pass.
+    fresh: &'a [bool],
 }
 
 impl Page<'_> {
-    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+    fn write<W: Write>(&self, out: &mut Redacted<W>) -> io::Result<()> {
         let suite = self.event.suite;
         let mut head = String::with_capacity(STYLE.len() + 4096);
         head.push_str(
@@ -149,7 +178,7 @@ impl Page<'_> {
             }
         }
         failures.sort_by_key(|r| (r.kind, r.index));
-        let mut buf = Vec::new();
+        let mut buf = Cursor::new(self.spool);
         if !escalations.is_empty() {
             writeln!(
                 out,
@@ -159,7 +188,7 @@ impl Page<'_> {
                 escalations.len()
             )?;
             for record in &escalations {
-                self.copy(record.problem, &mut buf, out)?;
+                self.copy(record, record.problem, &mut buf, out)?;
             }
             out.write_all(b"</section>\n")?;
         }
@@ -171,7 +200,7 @@ impl Page<'_> {
                 failures.len()
             )?;
             for record in &failures {
-                self.copy(record.problem, &mut buf, out)?;
+                self.copy(record, record.problem, &mut buf, out)?;
             }
             out.write_all(b"</section>\n")?;
         }
@@ -281,7 +310,12 @@ impl Page<'_> {
     }
 
     /// One route file's table.
-    fn matrix(&self, file: &[Record], buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+    fn matrix<W: Write>(
+        &self,
+        file: &[Record],
+        buf: &mut Cursor<'_>,
+        out: &mut Redacted<W>,
+    ) -> io::Result<()> {
         let suite = self.event.suite;
         let mut identities: Vec<usize> =
             file.iter().map(|r| suite.cases[r.index].identity).collect();
@@ -305,6 +339,17 @@ impl Page<'_> {
         }
         head.push_str("</tr></thead>\n<tbody>\n");
         out.write_all(head.as_bytes())?;
+        // Each column's cell opening, redacted once per table, sealed as a whole.
+        let secrets = self.event.secrets;
+        let openings: Vec<String> = identities
+            .iter()
+            .map(|&i| {
+                let mut td = String::from("<td data-i=\"");
+                escape(&mut td, &self.redact(&suite.identities[i].name));
+                td.push_str("\">");
+                secrets.redact(&td)
+            })
+            .collect();
         let mut row_head = String::new();
         for row in file.chunk_by(|a, b| suite.cases[a.index].route == suite.cases[b.index].route) {
             let route = suite.route(&suite.cases[row[0].index]);
@@ -323,15 +368,11 @@ impl Page<'_> {
             );
             row_head.push_str("</span></th>");
             out.write_all(row_head.as_bytes())?;
-            for &i in &identities {
-                out.write_all(b"<td data-i=\"")?;
-                let mut name = String::new();
-                escape(&mut name, &self.redact(&suite.identities[i].name));
-                out.write_all(name.as_bytes())?;
-                out.write_all(b"\">")?;
+            for (&i, opening) in identities.iter().zip(&openings) {
+                out.write_sealed(opening, secrets)?;
                 let mut any = false;
                 for record in row.iter().filter(|r| suite.cases[r.index].identity == i) {
-                    self.copy(Some(record.cell), buf, out)?;
+                    self.copy(record, Some(record.cell), buf, out)?;
                     any = true;
                 }
                 if !any {
@@ -344,13 +385,25 @@ impl Page<'_> {
         out.write_all(b"</tbody></table></div></section>\n")
     }
 
-    /// Copies one spooled piece of markup to `out`.
-    fn copy(&self, at: Option<Span>, buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+    /// Copies one spooled piece of `record`'s markup to `out`.
+    fn copy<W: Write>(
+        &self,
+        record: &Record,
+        at: Option<Span>,
+        spool: &mut Cursor<'_>,
+        out: &mut Redacted<W>,
+    ) -> io::Result<()> {
         let Some(span) = at else {
             return Ok(());
         };
-        self.spool.read(span, buf)?;
-        out.write_all(buf)
+        let bytes = spool.read(span)?;
+        match self.fresh.get(record.sealed as usize) {
+            Some(true) => {
+                let text = std::str::from_utf8(bytes).map_err(io::Error::other)?;
+                out.write_sealed(text, self.event.secrets)
+            }
+            _ => out.write_all(bytes),
+        }
     }
 }
 

@@ -12,16 +12,19 @@ use rolecall_scenario::{Redacted, Secrets, Suite};
 
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted};
 use crate::reporters::finding::{Kind, headline, identity_part};
-use crate::reporters::spool::{Span, Spool};
+use crate::reporters::spool::{Cursor, Span, Spool};
 use crate::results::Outcome;
 
 /// Writes a JUnit XML report.
 ///
 /// A `<testsuite>` states its counts in its opening tag, so nothing can be written before
 /// the last case of a run is known: the reporter keeps one small record per case (index,
-/// outcome, time, kind) in memory, spools the redacted explanation of each case that did
-/// not pass to a temporary file, and writes the whole file at
-/// [`run_finished`](Reporter::run_finished), reading the explanations back one at a time.
+/// outcome, time, kind) in memory, writes each case's `<testcase>` as it finishes, seals
+/// it (redacts it again as a whole) and spools it to a temporary file, with the redacted
+/// explanation of each case that did not pass, and writes the whole file at
+/// [`run_finished`](Reporter::run_finished), copying the `<testcase>`s back one at a
+/// time through [`Redacted::write_sealed`] (which searches only their ends again). A
+/// `<testcase>` sealed before the run learned a secret is written again from its record.
 ///
 /// The schema requires a `hostname` on each `<testsuite>`: it is the target's name
 /// (`local`, `staging`), never the machine's.
@@ -35,6 +38,11 @@ pub struct JunitReporter<W: Write> {
     records: Vec<Record>,
     spool: Spool,
     timestamp: String,
+    /// Writes one `<testcase>` at the depth it has in the report (inside `<testsuites>`
+    /// and a `<testsuite>`), for the spool.
+    testcase: TestcaseWriter,
+    /// Each set of secrets a `<testcase>` was sealed with, in the order first used.
+    sealed_with: Vec<Arc<Secrets>>,
 }
 
 #[derive(Debug)]
@@ -46,6 +54,9 @@ struct Record {
     /// spool.
     message: Option<Span>,
     kind: Option<Kind>,
+    /// Where its `<testcase>` lies in the spool, and which of `sealed_with` sealed it.
+    testcase: Span,
+    sealed: u32,
 }
 
 impl<W: Write> JunitReporter<W> {
@@ -56,6 +67,8 @@ impl<W: Write> JunitReporter<W> {
             records: Vec::new(),
             spool: Spool::default(),
             timestamp: timestamp(SystemTime::now()),
+            testcase: TestcaseWriter::new(),
+            sealed_with: Vec::new(),
         }
     }
 
@@ -81,22 +94,45 @@ impl<W: Write> Reporter for JunitReporter<W> {
             _ => result
                 .message
                 .as_deref()
-                .map(|m| {
-                    self.spool
-                        .push(event.secrets.redact(m.trim_end()).as_bytes())
-                })
-                .transpose()?,
+                .map(|m| event.secrets.redact(m.trim_end())),
         };
-        self.records.push(Record {
+        let mut record = Record {
             index: result.index,
             outcome: result.outcome,
             seconds: result
                 .observed
                 .as_ref()
                 .map_or(0.0, |o| o.elapsed.as_secs_f64()),
-            message,
+            message: message
+                .as_deref()
+                .map(|m| self.spool.push(m.as_bytes()))
+                .transpose()?,
             kind: Kind::of(event.suite, result),
-        });
+            testcase: Span::default(),
+            sealed: 0,
+        };
+        let xml = &mut self.testcase.0;
+        xml.get_mut().clear();
+        write_testcase(
+            xml,
+            event.suite,
+            event.secrets,
+            &record,
+            message.as_deref().unwrap_or(""),
+        )?;
+        let sealed = event
+            .secrets
+            .redact(&String::from_utf8_lossy(xml.get_ref()));
+        record.testcase = self.spool.push(sealed.as_bytes())?;
+        if !self
+            .sealed_with
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(last, event.secrets))
+        {
+            self.sealed_with.push(event.secrets.clone());
+        }
+        record.sealed = u32::try_from(self.sealed_with.len() - 1).unwrap_or(u32::MAX);
+        self.records.push(record);
         Ok(())
     }
 
@@ -112,6 +148,13 @@ impl<W: Write> Reporter for JunitReporter<W> {
             suite.target.name.as_str()
         };
         let secrets = event.secrets.clone();
+        // Which sets sealed `<testcase>`s that need no second pass now: those are copied
+        // as sealed with every secret of the run.
+        let fresh: Vec<bool> = self
+            .sealed_with
+            .iter()
+            .map(|set| set.redacted_all_of(&secrets))
+            .collect();
         let mut xml = Writer::new_with_indent(&mut self.out, b' ', 2);
         xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         xml.write_event(Event::Start(BytesStart::new("testsuites")))?;
@@ -125,6 +168,7 @@ impl<W: Write> Reporter for JunitReporter<W> {
                 suite,
                 &secrets,
                 &self.spool,
+                &fresh,
                 file,
                 id,
                 route_file,
@@ -147,10 +191,11 @@ fn same_file(suite: &Suite, a: usize, b: usize) -> bool {
     reason = "one call site, every value a different attribute"
 )]
 fn write_suite<W: Write>(
-    xml: &mut Writer<W>,
+    xml: &mut Writer<&mut Redacted<W>>,
     suite: &Suite,
     secrets: &Arc<Secrets>,
     spool: &Spool,
+    fresh: &[bool],
     records: &[Record],
     id: usize,
     route_file: &str,
@@ -174,47 +219,86 @@ fn write_suite<W: Write>(
     ]);
     xml.write_event(Event::Start(start))?;
     xml.write_event(Event::Empty(BytesStart::new("properties")))?;
+    let mut cursor = Cursor::new(spool);
     for record in records {
-        let case = &suite.cases[record.index];
-        let route = suite.route(case);
-        let classname = xml_text(&secrets.redact(&format!("{}::{}", route.file_name, route.name)));
-        let name = xml_text(&secrets.redact(identity_part(suite, case)));
-        let time = format!("{:.3}", record.seconds);
-        let testcase = BytesStart::new("testcase").with_attributes([
-            ("name", name.as_str()),
-            ("classname", classname.as_str()),
-            ("time", time.as_str()),
-        ]);
-        let child = match record.outcome {
-            Outcome::Pass => None,
-            Outcome::Fail => Some("failure"),
-            Outcome::Error => Some("error"),
-            Outcome::Skipped => Some("skipped"),
-        };
-        let Some(child) = child else {
-            xml.write_event(Event::Empty(testcase))?;
+        if fresh.get(record.sealed as usize) == Some(&true) {
+            let text =
+                std::str::from_utf8(cursor.read(record.testcase)?).map_err(io::Error::other)?;
+            xml.get_mut().write_sealed(text, secrets)?;
             continue;
-        };
-        xml.write_event(Event::Start(testcase))?;
+        }
         let message = match record.message {
             Some(span) => spool.read_string(span)?,
             None => String::new(),
         };
-        let text = xml_text(&message);
-        let mut element = BytesStart::new(child);
-        element.push_attribute(("message", headline(&text).as_str()));
-        if child != "skipped" {
-            let kind = record.kind.unwrap_or(Kind::NoResponse);
-            element.push_attribute(("type", kind.id()));
-        }
-        xml.write_event(Event::Start(element))?;
-        xml.write_event(Event::Text(BytesText::new(&text)))?;
-        xml.write_event(Event::End(BytesEnd::new(child)))?;
-        xml.write_event(Event::End(BytesEnd::new("testcase")))?;
+        write_testcase(xml, suite, secrets, record, &message)?;
     }
     xml.write_event(Event::Empty(BytesStart::new("system-out")))?;
     xml.write_event(Event::Empty(BytesStart::new("system-err")))?;
     xml.write_event(Event::End(BytesEnd::new("testsuite")))
+}
+
+/// A writer for one `<testcase>` at a time, indented as inside `<testsuites>` and a
+/// `<testsuite>`.
+struct TestcaseWriter(Writer<Vec<u8>>);
+
+impl TestcaseWriter {
+    fn new() -> Self {
+        let mut xml = Writer::new_with_indent(Vec::new(), b' ', 2);
+        for parent in ["testsuites", "testsuite"] {
+            // Writing to a `Vec` does not fail.
+            let _ = xml.write_event(Event::Start(BytesStart::new(parent)));
+        }
+        xml.get_mut().clear();
+        TestcaseWriter(xml)
+    }
+}
+
+impl std::fmt::Debug for TestcaseWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestcaseWriter")
+    }
+}
+
+/// One `<testcase>`, its texts redacted with `secrets` (`message` already is).
+fn write_testcase<W: Write>(
+    xml: &mut Writer<W>,
+    suite: &Suite,
+    secrets: &Secrets,
+    record: &Record,
+    message: &str,
+) -> io::Result<()> {
+    let case = &suite.cases[record.index];
+    let route = suite.route(case);
+    let classname = xml_text(&secrets.redact(&format!("{}::{}", route.file_name, route.name)));
+    let name = xml_text(&secrets.redact(identity_part(suite, case)));
+    let time = format!("{:.3}", record.seconds);
+    let testcase = BytesStart::new("testcase").with_attributes([
+        ("name", name.as_str()),
+        ("classname", classname.as_str()),
+        ("time", time.as_str()),
+    ]);
+    let child = match record.outcome {
+        Outcome::Pass => None,
+        Outcome::Fail => Some("failure"),
+        Outcome::Error => Some("error"),
+        Outcome::Skipped => Some("skipped"),
+    };
+    let Some(child) = child else {
+        return xml.write_event(Event::Empty(testcase));
+    };
+    xml.write_event(Event::Start(testcase))?;
+    let text = xml_text(message);
+    let mut element = BytesStart::new(child);
+    element.push_attribute(("message", headline(&text).as_str()));
+    if child != "skipped" {
+        let kind = record.kind.unwrap_or(Kind::NoResponse);
+        element.push_attribute(("type", kind.id()));
+    }
+    xml.write_event(Event::Start(element))?;
+    xml.write_event(Event::Text(BytesText::new(&text)))?;
+    xml.write_event(Event::End(BytesEnd::new(child)))?;
+    xml.write_event(Event::End(BytesEnd::new("testcase")))
 }
 
 /// `text` with every character XML 1.0 forbids replaced by U+FFFD: C0 controls but tab,

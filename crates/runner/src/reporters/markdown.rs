@@ -109,8 +109,10 @@ impl<W: Write> Reporter for MarkdownReporter<W> {
         records.sort_unstable_by_key(|r| r.index);
         self.spool.flush()?;
         let text = render(event, &records, &self.spool, self.limit)?;
+        // Redacted as a whole (a secret across lines is found too), then written sealed:
+        // the writer searches only its ends again, not all of it a second time.
         let text = event.secrets.redact(&text);
-        self.out.write_all(text.as_bytes())?;
+        self.out.write_sealed(&text, event.secrets)?;
         self.out.flush()
     }
 }

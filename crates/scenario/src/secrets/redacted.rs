@@ -42,7 +42,58 @@ pub struct Redacted<W: Write> {
     out: Option<W>,
     /// The unfinished line.
     pending: Vec<u8>,
+    /// The last answer of [`Secrets::redacted_all_of`] for
+    /// [`write_sealed`](Self::write_sealed): the automata of the sealing set and of
+    /// `secrets` it was asked for (held, so that neither address is reused), and the
+    /// answer.
+    trusted: Option<(Matcher, Matcher, bool)>,
 }
+
+/// Short strings in which a set of secrets was found absent, for
+/// [`Redacted::write_json_remembering`]: a report that writes the same keys and values
+/// (`"identity"`, `"GET"`, an identity's name) case after case searches each once per
+/// set of secrets, not once per case. Forgotten when the set changes, and when full.
+#[derive(Debug, Default)]
+pub struct CleanStrings {
+    /// The automaton of the set the strings were searched with.
+    searched_with: Option<Matcher>,
+    strings: std::collections::HashSet<Box<str>>,
+}
+
+impl CleanStrings {
+    /// The most strings remembered; past it all are forgotten.
+    const CAPACITY: usize = 4096;
+    /// The longest string remembered, in bytes.
+    const LONGEST: usize = 64;
+
+    /// Forgets every string unless they were searched with `secrets`.
+    fn for_secrets(&mut self, secrets: &Secrets) {
+        if !self
+            .searched_with
+            .as_ref()
+            .is_some_and(|m| Arc::ptr_eq(m, &secrets.matcher))
+        {
+            self.strings.clear();
+            self.searched_with = Some(secrets.matcher.clone());
+        }
+    }
+
+    fn contains(&self, text: &str) -> bool {
+        text.len() <= Self::LONGEST && self.strings.contains(text)
+    }
+
+    fn insert(&mut self, text: &str) {
+        if text.len() <= Self::LONGEST {
+            if self.strings.len() >= Self::CAPACITY {
+                self.strings.clear();
+            }
+            self.strings.insert(text.into());
+        }
+    }
+}
+
+/// An automaton's cell, which identifies a set of secrets and its clones.
+type Matcher = Arc<super::Compiled>;
 
 impl<W: Write> Redacted<W> {
     /// A writer to `out` that redacts `secrets`.
@@ -51,6 +102,7 @@ impl<W: Write> Redacted<W> {
             secrets: secrets.into(),
             out: Some(out),
             pending: Vec::new(),
+            trusted: None,
         }
     }
 
@@ -67,10 +119,105 @@ impl<W: Write> Redacted<W> {
         }
     }
 
+    /// Writes `piece`, text sealed with `sealed_with`: redacted with it as a whole, exactly
+    /// as it is written here (what [`Secrets::redact`] returned; text sealed with a set
+    /// that [`redacted_all_of`](Secrets::redacted_all_of) a later one is sealed with that
+    /// one too). Only the bytes near its two ends are searched again, not the whole of
+    /// it, when `sealed_with` redacted every form the secrets now held do; otherwise it
+    /// is written as any text is.
+    ///
+    /// Why that is enough: no form of the current secrets lies inside the piece (the
+    /// seal found every one, and none holds the `*` a redaction writes), so a form that
+    /// appears once the piece is joined to what comes before or after it crosses one of
+    /// its ends. Such a form reaches into the piece at most `L - 1` bytes, `L` being the
+    /// longest form ([`Secrets::longest_form`]), and never past a byte that no form holds
+    /// ([`Secrets::may_hold`]: for most secrets `<`, `>` and line breaks, so markup that
+    /// starts and ends with a tag has no window at all). The bytes up to the first such
+    /// limit are therefore redacted together with the text before the piece, the bytes
+    /// from the last one together with the text after it, and only the middle, which no
+    /// form can touch, is written as it is. Nothing is assumed of what separates two
+    /// pieces: markup and pieces written back to back are searched across.
+    pub fn write_sealed(&mut self, piece: &str, sealed_with: &Secrets) -> io::Result<()> {
+        if !self.trusts(sealed_with) {
+            return self.write_all(piece.as_bytes());
+        }
+        let bytes = piece.as_bytes();
+        let window = self.secrets.longest_form().saturating_sub(1);
+        let limit = |b: &u8| !self.secrets.may_hold(*b);
+        let head = bytes
+            .iter()
+            .position(limit)
+            .unwrap_or(bytes.len())
+            .min(window);
+        let tail = bytes
+            .iter()
+            .rposition(limit)
+            .map_or(0, |at| at + 1)
+            .max(bytes.len().saturating_sub(window));
+        // Char boundaries, as the pending text is redacted as UTF-8.
+        let head = ceil_char_boundary(piece, head);
+        let tail = floor_char_boundary(piece, tail);
+        if head >= tail {
+            return self.write_all(bytes);
+        }
+        self.pending.extend_from_slice(&bytes[..head]);
+        self.write_pending()?;
+        self.out_mut().write_all(&bytes[head..tail])?;
+        self.write_all(&bytes[tail..])
+    }
+
+    /// Writes `json`, JSON text written by [`write_json`](Self::write_json) with
+    /// `redacted_with` (every string redacted before it was escaped), as it is when
+    /// `redacted_with` redacted every form the secrets now held do; otherwise redacted as
+    /// text, as [`write_json_redacted_with`](Self::write_json_redacted_with) does with a
+    /// raw fragment. Never through the line redaction, which could break its structure.
+    pub fn write_json_sealed(&mut self, json: &str, redacted_with: &Secrets) -> io::Result<()> {
+        self.write_pending()?;
+        if self.trusts(redacted_with) {
+            self.out_mut().write_all(json.as_bytes())
+        } else {
+            let redacted = self.secrets.redact(json);
+            self.out_mut().write_all(redacted.as_bytes())
+        }
+    }
+
+    /// Whether text sealed with `sealed_with` needs no second pass with the secrets now
+    /// held; remembered for the last set asked about.
+    fn trusts(&mut self, sealed_with: &Secrets) -> bool {
+        match &self.trusted {
+            Some((sealed, now, answer))
+                if Arc::ptr_eq(sealed, &sealed_with.matcher)
+                    && Arc::ptr_eq(now, &self.secrets.matcher) =>
+            {
+                *answer
+            }
+            _ => {
+                let answer = sealed_with.redacted_all_of(&self.secrets);
+                self.trusted = Some((
+                    sealed_with.matcher.clone(),
+                    self.secrets.matcher.clone(),
+                    answer,
+                ));
+                answer
+            }
+        }
+    }
+
     /// Writes `value` as pretty-printed JSON, every string (keys included) redacted before
     /// it is escaped.
     pub fn write_json<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
-        self.serialize(value, false)
+        self.serialize(value, false, None)
+    }
+
+    /// [`write_json`](Self::write_json), remembering in `clean` the short strings in
+    /// which no secret was found, and not searching those again.
+    pub fn write_json_remembering<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        clean: &mut CleanStrings,
+    ) -> io::Result<()> {
+        clean.for_secrets(&self.secrets);
+        self.serialize(value, false, Some(clean))
     }
 
     /// [`write_json`](Self::write_json), except that raw JSON fragments in `value`
@@ -87,10 +234,15 @@ impl<W: Write> Redacted<W> {
         redacted_with: &Secrets,
     ) -> io::Result<()> {
         let verbatim = redacted_with.redacted_all_of(&self.secrets);
-        self.serialize(value, verbatim)
+        self.serialize(value, verbatim, None)
     }
 
-    fn serialize<T: Serialize + ?Sized>(&mut self, value: &T, verbatim: bool) -> io::Result<()> {
+    fn serialize<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        verbatim: bool,
+        clean: Option<&mut CleanStrings>,
+    ) -> io::Result<()> {
         self.write_pending()?;
         let secrets = self.secrets.clone();
         let formatter = RedactingFormatter {
@@ -99,6 +251,7 @@ impl<W: Write> Redacted<W> {
             string: String::new(),
             in_string: false,
             verbatim,
+            clean,
         };
         let mut serializer = serde_json::Serializer::with_formatter(self.out_mut(), formatter);
         value.serialize(&mut serializer).map_err(io::Error::other)
@@ -167,6 +320,21 @@ impl<W: Write> Drop for Redacted<W> {
     }
 }
 
+/// The first char boundary of `text` at or after `at`.
+fn ceil_char_boundary(text: &str, at: usize) -> usize {
+    (at..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len())
+}
+
+/// The last char boundary of `text` at or before `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    (0..=at.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 /// serde_json's pretty printer, except that each string is collected, redacted, and only
 /// then escaped and written.
 struct RedactingFormatter<'s> {
@@ -178,6 +346,8 @@ struct RedactingFormatter<'s> {
     in_string: bool,
     /// Whether raw fragments are known to be redacted already.
     verbatim: bool,
+    /// Strings known to hold no secret of `secrets`, and where to add more.
+    clean: Option<&'s mut CleanStrings>,
 }
 
 /// Numbers are written into the open string when there is one (map keys that are
@@ -244,10 +414,22 @@ impl Formatter for RedactingFormatter<'_> {
 
     fn end_string<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.in_string = false;
+        if self
+            .clean
+            .as_ref()
+            .is_some_and(|clean| clean.contains(&self.string))
+        {
+            return serde_json::to_writer(writer, &self.string).map_err(io::Error::other);
+        }
         // Allocates only when a secret appears.
         let written = match self.secrets.replace(&self.string, |_| "***".to_owned()) {
             Some(redacted) => serde_json::to_writer(writer, &redacted),
-            None => serde_json::to_writer(writer, &self.string),
+            None => {
+                if let Some(clean) = &mut self.clean {
+                    clean.insert(&self.string);
+                }
+                serde_json::to_writer(writer, &self.string)
+            }
         };
         written.map_err(io::Error::other)
     }
@@ -351,6 +533,79 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!([{ "***": ["x *** y", "***"] }, true, 7, { "42": "***" }])
+        );
+    }
+
+    #[test]
+    fn a_secret_split_across_sealed_pieces_or_markup_is_still_redacted() {
+        let secrets = Arc::new(secrets());
+        // Longer than twice the longest form: each piece has a middle that is trusted.
+        let fill = "-".repeat(2 * secrets.longest_form() + 10);
+        let pieces = [
+            format!("<td>{fill}p\"s"),
+            format!("s/wörd</td><td>{fill}</td>"),
+            format!("<td>é {fill} a secret's head: p\"ss"),
+            format!("örd, and a tail {fill}\n"),
+        ];
+        // Each piece alone holds no secret: sealing changes nothing.
+        for piece in &pieces {
+            assert_eq!(secrets.redact(piece), *piece);
+        }
+        let mut out = Redacted::new(secrets.clone(), Vec::new());
+        out.write_all(b"<tr>").unwrap();
+        // Back to back, and with markup between two pieces.
+        out.write_sealed(&pieces[0], &secrets).unwrap();
+        out.write_sealed(&pieces[1], &secrets).unwrap();
+        out.write_sealed(&pieces[2], &secrets).unwrap();
+        out.write_all(b"/w").unwrap();
+        out.write_sealed(&pieces[3], &secrets).unwrap();
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "<tr><td>{fill}***</td><td>{fill}</td><td>é {fill} a secret's head: ***, and \
+                 a tail {fill}\n"
+            )
+        );
+        // A byte no form holds limits the windows: what lies between the first and the
+        // last `<` or `>` of a piece is not searched, what lies outside them is, across
+        // the piece's ends.
+        assert!(!secrets.may_hold(b'<') && !secrets.may_hold(b'>') && secrets.may_hold(b'P'));
+        let mut out = Redacted::new(secrets.clone(), Vec::new());
+        out.write_all(b"p\"ss/").unwrap();
+        out.write_sealed("wörd<td>x</td>p\"s", &secrets).unwrap();
+        out.write_all("s/wörd".as_bytes()).unwrap();
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(text, "***<td>x</td>***");
+        // Only the ends are searched: a middle is taken as sealed (here, falsely) …
+        let lying = format!("<{fill}p\"ss/wörd{fill}>");
+        let mut out = Redacted::new(secrets.clone(), Vec::new());
+        out.write_sealed(&lying, &secrets).unwrap();
+        assert_eq!(out.into_inner().unwrap(), lying.as_bytes());
+        // … but only when it was sealed with every form held now: a piece sealed before
+        // a value was learned is searched whole.
+        let mut out = Redacted::new(secrets.clone(), Vec::new());
+        out.write_sealed(&lying, &Secrets::default()).unwrap();
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(text, format!("<{fill}***{fill}>"));
+    }
+
+    #[test]
+    fn strings_remembered_clean_are_searched_again_once_a_secret_is_learned() {
+        let mut clean = CleanStrings::default();
+        let mut out = Redacted::new(Secrets::default(), Vec::new());
+        out.write_json_remembering(&["tok-learned", "tok-learned"], &mut clean)
+            .unwrap();
+        assert!(clean.contains("tok-learned"));
+        let mut learned = Secrets::default();
+        learned.insert("tok-learned");
+        out.learn(&Arc::new(learned));
+        out.write_json_remembering(&["tok-learned"], &mut clean)
+            .unwrap();
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "[\n  \"tok-learned\",\n  \"tok-learned\"\n][\n  \"***\"\n]"
         );
     }
 
