@@ -219,16 +219,19 @@ pub(super) fn parse_request_line(
         let name = close.map(|c| &after[..c]);
         match name {
             Some(name)
-                if !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                if name.split('.').count() <= 2
+                    && name.split('.').all(|part| {
+                        !part.is_empty()
+                            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    }) =>
             {
                 placeholders.push(name.to_owned());
                 rest = &after[name.len() + 1..];
             }
             _ => {
                 cx.error(file, path_span, "invalid placeholder in path")
-                    .label("expected `{name}` with letters, digits or `_`")
-                    .help("placeholders are filled from identity variables, e.g. `/v1/tenants/{tenant}`");
+                    .label("expected `{name}` or `{fixture.capture}` with letters, digits or `_`")
+                    .help("placeholders are filled from identity variables, e.g. `/v1/tenants/{tenant}`, or from a fixture's captures, e.g. `/v1/docs/{doc.id}`");
                 return None;
             }
         }
