@@ -6,6 +6,7 @@ mod contract;
 mod corpus;
 mod derived_secrets;
 mod expectations;
+mod fixtures;
 mod hangs;
 mod hostile;
 mod html;

@@ -388,23 +388,21 @@ fn build_fixture(
 ) -> Option<(Fixture, Vec<(String, String)>)> {
     let (file, def) = (&item.file, &item.def);
     let mut ok = true;
-    let (who, per_identity): (Vec<&Spanned<String>>, bool) = match (
-        &def.identity,
-        &def.per_identity,
-    ) {
-        (Some(one), None) => (vec![one], false),
-        (None, Some(many)) if !many.is_empty() => (many.iter().collect(), true),
-        (Some(one), Some(_)) => {
-            cx.error(
-                file,
-                one.span(),
-                "a fixture has `identity` or `per_identity`, not both",
-            )
-            .label("choose one");
-            return None;
-        }
-        _ => {
-            cx.error(
+    let (who, per_identity): (Vec<&Spanned<String>>, bool) =
+        match (&def.identity, &def.per_identity) {
+            (Some(one), None) => (vec![one], false),
+            (None, Some(many)) if !many.is_empty() => (many.iter().collect(), true),
+            (Some(one), Some(_)) => {
+                cx.error(
+                    file,
+                    one.span(),
+                    "a fixture has `identity` or `per_identity`, not both",
+                )
+                .label("choose one");
+                return None;
+            }
+            _ => {
+                cx.error(
                 file,
                 def.name.span(),
                 format!(
@@ -416,9 +414,9 @@ fn build_fixture(
             .help(
                 "add `identity = \"…\"`, or `per_identity = [\"…\"]` for one object per identity",
             );
-            return None;
-        }
-    };
+                return None;
+            }
+        };
     let mut creators: Vec<usize> = Vec::new();
     for entry in who {
         match names.resolve(cx, file, entry) {
