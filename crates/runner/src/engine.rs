@@ -67,7 +67,12 @@ impl Drop for Engine {
         // Objects are removed even when the run ends early (a panic, an error): a
         // caller that tore them down already left nothing to do here.
         if let Some(runtime) = self.runtime.take() {
-            if self.shared.objects.get().is_some() {
+            let left = self
+                .shared
+                .objects
+                .get()
+                .is_some_and(|o| o.created.lock().is_ok_and(|c| !c.is_empty()));
+            if left {
                 let _ = runtime.block_on(self.shared.clone().tear_down());
             }
             runtime.shutdown_background();
