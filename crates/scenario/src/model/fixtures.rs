@@ -29,7 +29,8 @@ pub struct Fixture {
     /// Fixtures this one needs first (indices into [`crate::Suite::fixtures`]): `needs`
     /// and every `{other.capture}` it uses.
     pub needs: Vec<usize>,
-    /// The request that removes it, sent as the same identity after the cases.
+    /// The request that removes it, sent as the same identity after the cases, with the
+    /// identity's credentials and the suite's headers (not the request's own).
     pub teardown: Option<Route>,
     /// Where the fixture is declared (its `name`).
     pub location: Location,

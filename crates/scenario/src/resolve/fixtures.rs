@@ -31,6 +31,10 @@ pub(super) struct Fixtures {
     names: HashMap<String, (Option<usize>, Vec<String>)>,
 }
 
+/// A fixture that resolved: the index of its item, the fixture, and the placeholders it
+/// uses (request and teardown).
+type Built = (usize, Fixture, Vec<(String, String)>);
+
 /// Every `{fixture.capture}` a request uses: its path, query, headers and body.
 pub(super) fn request_refs(route: &Route) -> Vec<(String, String)> {
     let mut texts: Vec<&str> = vec![route.path.as_str()];
@@ -197,7 +201,7 @@ pub(super) fn resolve_fixtures(
             .insert(name.get_ref().clone(), (None, captures));
     }
     // Resolved fixtures and, for each, its placeholder uses (checked once all are known).
-    let mut built: Vec<(usize, Fixture, Vec<(String, String)>)> = Vec::new();
+    let mut built: Vec<Built> = Vec::new();
     for (at, item) in items.iter().enumerate() {
         if first
             .get(item.def.name.get_ref())
@@ -305,12 +309,7 @@ pub(super) fn resolve_fixtures(
 }
 
 /// Reports each cycle of `needs` once, at the name of its first fixture.
-fn report_cycles(
-    cx: &mut Cx,
-    fixtures: &Fixtures,
-    items: &[FixtureItem],
-    built: &[(usize, Fixture, Vec<(String, String)>)],
-) {
+fn report_cycles(cx: &mut Cx, fixtures: &Fixtures, items: &[FixtureItem], built: &[Built]) {
     // 0 unvisited, 1 on the path, 2 done.
     let mut state = vec![0u8; fixtures.list.len()];
     let mut path = Vec::new();
@@ -495,7 +494,7 @@ fn build_fixture(
             method: l.method,
             path: l.path,
             query: Vec::new(),
-            headers: request.headers.clone(),
+            headers: Vec::new(),
             body: None,
             location: cx.location(file, span.start),
         };
