@@ -6,8 +6,9 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::identities::{Names, Resolved};
-use super::routes::{check_vars, render_path};
-use super::values::{compile_regex, pairs, parse_body, parse_request_line, parse_status};
+use super::values::{
+    check_vars, compile_regex, pairs, parse_body, parse_request_line, parse_status, render_path,
+};
 use super::{Cx, backticked};
 use crate::diagnostic::{SourceFile, did_you_mean};
 use crate::load::locate;
@@ -482,7 +483,8 @@ fn build_fixture(
         body,
         location: location.clone(),
     };
-    let creating: Vec<&Resolved> = creators.iter().map(|&i| &identities[i]).collect();
+    let creating: Vec<&crate::model::Identity> =
+        creators.iter().map(|&i| &identities[i].identity).collect();
     ok &= check_vars(cx, file, def.request.span(), &line.placeholders, &creating);
     let mut refs = request_refs(&request);
     let teardown = teardown.map(|(l, span)| {

@@ -3,7 +3,8 @@
 use super::fixtures::{Fixtures, request_refs};
 use super::identities::{Names, Resolved};
 use super::values::{
-    compile_regex, pairs, parse_body, parse_request_line, parse_status, toml_to_json,
+    check_vars, compile_regex, pairs, parse_body, parse_request_line, parse_status, render_path,
+    toml_to_json,
 };
 use super::{Cx, backticked};
 use crate::diagnostic::{Location, SourceFile, did_you_mean};
@@ -11,11 +12,11 @@ use crate::layer::Layer;
 use crate::load::locate;
 use crate::model::variants::{self, Bypass, BypassFamily};
 use crate::model::{
-    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
-    StatusMatch,
+    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Identity, Method, Route,
+    SetAt, StatusMatch,
 };
 use crate::raw::{CaseDef, Defaults, Keys, RouteDef, StatusValue};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use toml::Spanned;
@@ -174,7 +175,7 @@ pub(super) fn expand_file(
             continue;
         };
         // Every placeholder must be known to every identity.
-        let all: Vec<&Resolved> = identities.iter().collect();
+        let all: Vec<&Identity> = identities.iter().map(|r| &r.identity).collect();
         check_vars(cx, file, def.request.span(), &line.placeholders, &all);
         let probe = Route {
             name: String::new(),
@@ -298,49 +299,6 @@ pub(super) fn expand_file(
     }
 }
 
-/// Reports each `{var}` of a request that some of `identities` have no value for;
-/// `false` when one is missing.
-pub(super) fn check_vars(
-    cx: &mut Cx,
-    file: &SourceFile,
-    span: Range<usize>,
-    placeholders: &[String],
-    identities: &[&Resolved],
-) -> bool {
-    let mut ok = true;
-    for var in placeholders.iter().filter(|v| !v.contains('.')) {
-        let missing: Vec<&str> = identities
-            .iter()
-            .filter(|i| var != "identity" && !i.identity.vars.contains_key(var))
-            .map(|i| i.identity.name.as_str())
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        ok = false;
-        let at = locate(file, span.clone(), &format!("{{{var}}}"));
-        let shown: Vec<&str> = missing.iter().take(3).copied().collect();
-        let more = if missing.len() > 3 {
-            format!(" and {} more", missing.len() - 3)
-        } else {
-            String::new()
-        };
-        cx.error(
-            file,
-            at,
-            format!(
-                "no value for `{{{var}}}` for identity {}{more}",
-                backticked(&shown)
-            ),
-        )
-        .label("placeholder without a value")
-        .help(format!(
-            "set `{var}` in the suite's `[vars]` or in each identity's `vars`"
-        ));
-    }
-    ok
-}
-
 fn unique_fixtures(lacking: &[(usize, &str)]) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
     for (f, _) in lacking {
@@ -382,34 +340,6 @@ fn owner_fixture(
         return None;
     }
     Some(index)
-}
-
-pub(super) fn render_path(path: &str, identity: &str, vars: &BTreeMap<String, String>) -> String {
-    if !path.contains('{') {
-        return path.to_owned();
-    }
-    let mut out = String::with_capacity(path.len() + 16);
-    let mut rest = path;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let close = after.find('}').unwrap_or(after.len());
-        let var = &after[..close];
-        match vars.get(var) {
-            Some(v) => out.push_str(v),
-            None if var == "identity" => out.push_str(identity),
-            // A fixture's capture is only known once the fixture ran.
-            None if var.contains('.') => {
-                out.push('{');
-                out.push_str(var);
-                out.push('}');
-            }
-            None => {}
-        }
-        rest = after.get(close + 1..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A route's validated expectations, before expansion.
@@ -968,6 +898,7 @@ pub(super) fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Loca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn route_names_are_derived_from_the_request_line() {
