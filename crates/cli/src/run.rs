@@ -103,7 +103,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
     };
     let mut err = Redacted::new(end.secrets.clone(), std::io::stderr());
-    for error in reporters.errors() {
+    let teardowns = end
+        .teardown_failures
+        .iter()
+        .map(|f| format!("teardown failed: {f}"));
+    for error in reporters.errors().iter().cloned().chain(teardowns) {
         let _ = writeln!(err, "error: {error}");
     }
     // After the summary: the drift since the baseline. Newly granted access fails the run
@@ -119,7 +123,10 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     };
     match escalated {
         true => Exit::Failed.into(),
-        false => Exit::of_run(&end.summary, !reporters.errors().is_empty()).into(),
+        false => {
+            let unfinished = !reporters.errors().is_empty() || !end.teardown_failures.is_empty();
+            Exit::of_run(&end.summary, unfinished).into()
+        }
     }
 }
 

@@ -11,7 +11,13 @@ use std::time::{Duration, Instant};
 use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
-use rolecall_scenario::{Body, Identity, Login, MIN_SECRET_LEN, Method, Secrets, Suite};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use rolecall_scenario::{
+    Body, Identity, Instance, Login, MIN_SECRET_LEN, Method, Route, Secrets, Suite,
+};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::breaker::Breaker;
@@ -19,6 +25,7 @@ use crate::classify::Fingerprints;
 use crate::config::RunConfig;
 use crate::credentials::{self, IdentityHeader};
 use crate::errors::{RunnerError, RunnerErrorKind};
+use crate::objects::{self, Created, Filled, Made, Objects};
 use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Execution, Observed, Truncated};
 use crate::permission::Permission;
 use crate::queue::Queue;
@@ -57,7 +64,17 @@ impl Drop for Engine {
         // idle connections to close, milliseconds at the end of every run; the runtime
         // winds down on its own threads instead. The target is still stopped before
         // this returns: the guard is a field of the engine, not of the runtime's tasks.
+        // Objects are removed even when the run ends early (a panic, an error): a
+        // caller that tore them down already left nothing to do here.
         if let Some(runtime) = self.runtime.take() {
+            let left = self
+                .shared
+                .objects
+                .get()
+                .is_some_and(|o| o.created.lock().is_ok_and(|c| !c.is_empty()));
+            if left {
+                let _ = runtime.block_on(self.shared.clone().tear_down());
+            }
             runtime.shutdown_background();
         }
     }
@@ -89,6 +106,8 @@ struct Shared {
     /// The TLS configuration of byte-exact variants (HTTP/1.1 only); `None` when the
     /// target is `insecure`.
     raw_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The fixtures the selected cases need, once cases are scheduled.
+    objects: OnceLock<Objects>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -200,6 +219,7 @@ impl Engine {
             timeout,
             permission,
             raw_tls,
+            objects: OnceLock::new(),
         });
         Ok(Engine {
             runtime: Some(runtime),
@@ -266,6 +286,7 @@ impl Engine {
         retain: Retain,
         done: impl Fn(Finished) + Send + Sync + 'static,
     ) {
+        self.set_up(&indices);
         let workers = self.shared.semaphore.available_permits().min(indices.len());
         let cases = &self.shared.suite.cases;
         let queue = Arc::new(Queue::new(indices, |index| cases[index].identity));
@@ -290,6 +311,84 @@ impl Engine {
             });
         }
     }
+}
+
+impl Engine {
+    /// Starts creating every object the cases at `indices` need, each as soon as what
+    /// it needs exists, and removes them if the process is interrupted. Once per run.
+    fn set_up(&self, indices: &[usize]) {
+        let suite = &self.shared.suite;
+        if suite.fixtures.is_empty() || self.shared.objects.get().is_some() {
+            return;
+        }
+        let planned = Objects::plan(suite, indices);
+        let instances = planned.instances();
+        let removable = instances
+            .iter()
+            .any(|i| suite.fixtures[i.fixture].teardown.is_some());
+        let _ = self.shared.objects.set(planned);
+        for instance in instances {
+            let shared = self.shared.clone();
+            self.runtime().spawn(async move {
+                shared.ensure(instance).await;
+            });
+        }
+        #[cfg(unix)]
+        if removable {
+            let shared = self.shared.clone();
+            self.runtime().spawn(async move {
+                let code = interrupted().await;
+                let failures = shared.clone().tear_down().await;
+                let mut err = rolecall_scenario::Redacted::new(shared.secrets(), std::io::stderr());
+                let _ = report_interruption(&mut err, &failures);
+                std::process::exit(code);
+            });
+        }
+        #[cfg(not(unix))]
+        let _ = removable;
+    }
+
+    /// Removes every object the run created, deepest dependencies last, and returns
+    /// why each removal that failed did (redacted). Call it once every case finished;
+    /// later calls have nothing left to remove.
+    pub(crate) fn tear_down(&self) -> Vec<String> {
+        if self.shared.objects.get().is_none() {
+            return Vec::new();
+        }
+        let failures = self.runtime().block_on(self.shared.clone().tear_down());
+        let secrets = self.secrets();
+        failures.iter().map(|f| secrets.redact(f)).collect()
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and returns the exit code the shell would show (130 or
+/// 143). A signal that cannot be watched is never waited for.
+#[cfg(unix)]
+async fn interrupted() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => 130,
+        _ = term.recv() => 143,
+    }
+}
+
+/// What an interrupted run says on its way out: every teardown that failed.
+#[cfg(unix)]
+fn report_interruption(out: &mut impl std::io::Write, failures: &[String]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "rolecall: interrupted; objects the run created were torn down"
+    )?;
+    for failure in failures {
+        writeln!(out, "error: teardown failed: {failure}")?;
+    }
+    out.flush()
 }
 
 /// What a judged result keeps when it leaves the worker.
@@ -495,33 +594,29 @@ impl Shared {
         if let Some(reason) = self.permission.skip_reason(suite, case) {
             return Execution::Skipped(reason);
         }
-        let identity = &suite.identities[case.identity];
-        let state = &self.identities[case.identity];
-        let login_token = match &identity.credentials.login {
-            None => None,
-            Some(login) => match state
-                .login
-                .get_or_init(|| self.login(identity, state, login))
-                .await
-            {
-                Ok(token) => token.clone(),
-                Err(e) => return Execution::Error(e.clone()),
-            },
-        };
         let route = suite.route(case);
-        let url = match self.url(&case.path, &route.query) {
-            Ok(url) => url,
+        // A case waits for the objects it is sent at; one that is missing makes it an
+        // error (or a skip), never a failed expectation.
+        let filled = if case.fixtures.is_empty() {
+            None
+        } else {
+            let mut values = HashMap::new();
+            for &instance in &case.fixtures {
+                match self.ensure(instance).await {
+                    Made::Ready(captured) => {
+                        values.insert(suite.fixtures[instance.fixture].name.clone(), captured);
+                    }
+                    Made::Failed(reason) => return Execution::Error(reason),
+                    Made::Skipped(reason) => return Execution::Skipped(reason),
+                }
+            }
+            Some(objects::fill(route, &case.path, &values))
+        };
+        let state = &self.identities[case.identity];
+        let login_token = match self.login_token(case.identity).await {
+            Ok(token) => token,
             Err(e) => return Execution::Error(e),
         };
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        headers.extend(
-            suite
-                .settings
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
-        headers.extend(route.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         // What judging reads: body expectations the whole body (up to the limit), layer
         // attribution its beginning.
         let read_limit = if case.expect.body.is_empty() {
@@ -529,13 +624,9 @@ impl Shared {
         } else {
             BODY_LIMIT
         };
-        let mut request = Outgoing {
-            method: route.method,
-            url,
-            headers,
-            body: route.body.as_ref(),
-            read_limit,
-            replace: None,
+        let mut request = match self.outgoing(route, &case.path, filled.as_ref(), read_limit) {
+            Ok(request) => request,
+            Err(e) => return Execution::Error(e),
         };
         if let Some(variant) = &case.variant {
             let built =
@@ -562,6 +653,253 @@ impl Shared {
             case.expect.follow_redirects,
         )
         .await
+    }
+
+    /// The request of `route` at `path`, or as `filled` when it uses objects.
+    fn outgoing<'a>(
+        &'a self,
+        route: &'a Route,
+        path: &str,
+        filled: Option<&'a Filled>,
+        read_limit: usize,
+    ) -> Result<Outgoing<'a>, String> {
+        let settings = &self.suite.settings;
+        let (path, query, own, body) = match filled {
+            Some(f) => (f.path.as_str(), &f.query, &f.headers, f.body.as_ref()),
+            None => (path, &route.query, &route.headers, route.body.as_ref()),
+        };
+        let url = self.url(path, query)?;
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(settings.headers.len() + own.len());
+        headers.extend(
+            settings
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        headers.extend(own.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        Ok(Outgoing {
+            method: route.method,
+            url,
+            headers,
+            body,
+            read_limit,
+            replace: None,
+        })
+    }
+
+    /// The token an identity's login flow captured, running it once if it has one.
+    async fn login_token(&self, identity: usize) -> Result<Option<String>, String> {
+        let state = &self.identities[identity];
+        let identity = &self.suite.identities[identity];
+        match &identity.credentials.login {
+            None => Ok(None),
+            Some(login) => state
+                .login
+                .get_or_init(|| self.login(identity, state, login))
+                .await
+                .clone(),
+        }
+    }
+
+    /// What became of `instance`, creating it (after what it needs) if no one has.
+    fn ensure(&self, instance: Instance) -> Pin<Box<dyn Future<Output = Made> + Send + '_>> {
+        Box::pin(async move {
+            let cell = self
+                .objects
+                .get()
+                .and_then(|o| o.cells.get(&instance))
+                .cloned();
+            match cell {
+                Some(cell) => cell.get_or_init(|| self.create(instance)).await.clone(),
+                None => Made::Failed(format!(
+                    "{} was not set up for this run",
+                    objects::describe(&self.suite, instance)
+                )),
+            }
+        })
+    }
+
+    /// Creates `instance`: its dependencies first, then its request as its identity,
+    /// checked against its status, then its captures.
+    async fn create(&self, instance: Instance) -> Made {
+        let suite = &self.suite;
+        let fixture = &suite.fixtures[instance.fixture];
+        let what = objects::describe(suite, instance);
+        let mut values = HashMap::new();
+        for dep in objects::dependencies(suite, instance) {
+            let name = &suite.fixtures[dep.fixture].name;
+            match self.ensure(dep).await {
+                Made::Ready(captured) => {
+                    values.insert(name.clone(), captured);
+                }
+                Made::Failed(reason) => {
+                    return Made::Failed(format!("{what} needs `{name}`, which failed: {reason}"));
+                }
+                Made::Skipped(reason) => return Made::Skipped(reason),
+            }
+        }
+        if let Some(reason) = self
+            .permission
+            .object_skip_reason(suite, fixture, instance.identity)
+        {
+            return Made::Skipped(format!("{what} not created: {reason}"));
+        }
+        let slot = objects::slot(fixture, instance.identity);
+        let filled = objects::fill(&fixture.request, &fixture.paths[slot], &values);
+        let login_token = match self.login_token(instance.identity).await {
+            Ok(token) => token,
+            Err(e) => return Made::Failed(format!("{what}: {e}")),
+        };
+        let request = match self.outgoing(&fixture.request, &filled.path, Some(&filled), BODY_LIMIT)
+        {
+            Ok(request) => request,
+            Err(e) => return Made::Failed(format!("{what}: {e}")),
+        };
+        let state = &self.identities[instance.identity];
+        let line = format!("{} {}", fixture.request.method, filled.path);
+        let observed = match self
+            .send(state, request, login_token.as_deref(), false)
+            .await
+        {
+            Execution::Observed(observed) => observed,
+            Execution::Error(e) => return Made::Failed(format!("{what}: {line}: {e}")),
+            Execution::Skipped(reason) => return Made::Skipped(format!("{what}: {reason}")),
+        };
+        let excerpt = || self.secrets().redact(&objects::excerpt(&observed.body));
+        let status_ok = fixture.status.matches(observed.status);
+        let (captured, missing) = if status_ok {
+            objects::capture(fixture, &observed.headers, &observed.body)
+        } else {
+            (HashMap::new(), None)
+        };
+        let mut failure = match (status_ok, missing) {
+            (false, _) => Some(format!(
+                "{what}: {line} answered {}, expected {}: {}",
+                observed.status,
+                fixture.status,
+                excerpt()
+            )),
+            (true, Some(missing)) => Some(format!(
+                "{what}: {line} answered {}, but {missing}: {}",
+                observed.status,
+                excerpt()
+            )),
+            (true, None) => None,
+        };
+        for capture in fixture.captures.iter().filter(|c| c.secret) {
+            if let Some(value) = captured.get(&capture.name)
+                && let Err(e) = self.remember_captured(value)
+            {
+                failure.get_or_insert_with(|| format!("{what}: capture `{}` {e}", capture.name));
+            }
+        }
+        let captured = Arc::new(captured);
+        // An object that exists is removed whatever went wrong after it was made; a
+        // refused request made nothing.
+        if status_ok
+            && fixture.teardown.is_some()
+            && let Some(objects) = self.objects.get()
+        {
+            values.insert(fixture.name.clone(), captured.clone());
+            let created = Created { instance, values };
+            if objects.stopping.load(Ordering::SeqCst) {
+                let _ = self.remove(created).await;
+            } else if let Ok(mut list) = objects.created.lock() {
+                list.push(created);
+            }
+        }
+        match failure {
+            Some(reason) => Made::Failed(reason),
+            None => Made::Ready(captured),
+        }
+    }
+
+    /// Removes every created object, the deepest first; the failures, one line each.
+    async fn tear_down(self: Arc<Self>) -> Vec<String> {
+        let Some(objects) = self.objects.get() else {
+            return Vec::new();
+        };
+        let mut levels: BTreeMap<usize, Vec<Created>> = BTreeMap::new();
+        for created in objects.take_created() {
+            let depth = objects::depth(&self.suite, created.instance);
+            levels.entry(depth).or_default().push(created);
+        }
+        let mut failures = Vec::new();
+        for (_, level) in levels.into_iter().rev() {
+            let mut set = tokio::task::JoinSet::new();
+            for created in level {
+                let shared = self.clone();
+                set.spawn(async move { shared.remove(created).await });
+            }
+            while let Some(done) = set.join_next().await {
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => failures.push(e),
+                    Err(e) => failures.push(format!("a teardown did not finish: {e}")),
+                }
+            }
+        }
+        failures
+    }
+
+    /// Sends an object's teardown as the identity that created it. A 2xx removed it;
+    /// 404 and 410 say it is gone already.
+    async fn remove(&self, created: Created) -> Result<(), String> {
+        let suite = &self.suite;
+        let instance = created.instance;
+        let fixture = &suite.fixtures[instance.fixture];
+        let Some(teardown) = &fixture.teardown else {
+            return Ok(());
+        };
+        let what = objects::describe(suite, instance);
+        let slot = objects::slot(fixture, instance.identity);
+        let filled = objects::fill(teardown, &fixture.teardown_paths[slot], &created.values);
+        if let Some((f, c)) = rolecall_scenario::fixture_refs(&filled.path).next() {
+            return Err(format!(
+                "{what}: teardown not sent: `{{{f}.{c}}}` was not captured"
+            ));
+        }
+        let line = format!("{} {}", teardown.method, filled.path);
+        let login_token = self
+            .login_token(instance.identity)
+            .await
+            .map_err(|e| format!("{what}: teardown {line}: {e}"))?;
+        let request = self
+            .outgoing(teardown, &filled.path, Some(&filled), BODY_SCAN_LIMIT)
+            .map_err(|e| format!("{what}: teardown {line}: {e}"))?;
+        let state = &self.identities[instance.identity];
+        match self
+            .send(state, request, login_token.as_deref(), false)
+            .await
+        {
+            Execution::Observed(o)
+                if (200..300).contains(&o.status) || matches!(o.status, 404 | 410) =>
+            {
+                Ok(())
+            }
+            Execution::Observed(o) => Err(format!(
+                "{what}: teardown {line} answered {}: {}",
+                o.status,
+                self.secrets().redact(&objects::excerpt(&o.body))
+            )),
+            Execution::Error(e) | Execution::Skipped(e) => {
+                Err(format!("{what}: teardown {line}: {e}"))
+            }
+        }
+    }
+
+    /// Makes a captured credential a secret; one too short to redact is refused.
+    fn remember_captured(&self, value: &str) -> Result<(), String> {
+        if value.len() < MIN_SECRET_LEN {
+            return Err(format!(
+                "is a secret of {} bytes, too short to keep out of the output (at least {MIN_SECRET_LEN})",
+                value.len()
+            ));
+        }
+        if let Ok(mut secrets) = self.secrets.write() {
+            Arc::make_mut(&mut secrets).insert(value);
+        }
+        Ok(())
     }
 
     /// Why a request to `url` failed.

@@ -70,8 +70,12 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
         return Exit::Invalid.into();
     }
     let trials = run_trials_reporting(suite.clone(), &config, &args, reporters);
-    for error in &trials.report_errors {
-        eprintln!("error: {}", suite.secrets.redact(error));
+    let teardowns = trials
+        .teardown_failures
+        .iter()
+        .map(|f| format!("teardown failed: {f}"));
+    for error in trials.report_errors.iter().cloned().chain(teardowns) {
+        eprintln!("error: {}", suite.secrets.redact(&error));
     }
     trials.exit_code()
 }
@@ -104,15 +108,17 @@ pub struct Trials {
     pub conclusion: libtest_mimic::Conclusion,
     /// Why a report could not be written, one line each (already redacted).
     pub report_errors: Vec<String>,
+    /// Objects the run created and could not remove, one line each (already redacted).
+    pub teardown_failures: Vec<String>,
 }
 
 impl Trials {
     /// libtest's exit code (101 when a trial failed, as every test binary's); otherwise
-    /// 1 when a report could not be written, else 0.
+    /// 1 when a report could not be written or an object could not be removed, else 0.
     pub fn exit_code(&self) -> ExitCode {
         if self.conclusion.has_failed() {
             self.conclusion.exit_code()
-        } else if !self.report_errors.is_empty() {
+        } else if !self.report_errors.is_empty() || !self.teardown_failures.is_empty() {
             Exit::Failed.into()
         } else {
             Exit::Passed.into()
@@ -270,6 +276,8 @@ pub fn run_trials_reporting(
     let mut args = args.clone();
     args.test_threads.get_or_insert(1);
     let conclusion = libtest_mimic::run(&args, trials);
+    // Every trial is done: the objects the cases used are removed before reporting.
+    let teardown_failures = engine.as_ref().map(|e| e.tear_down()).unwrap_or_default();
     let mut reported = lock(&reporters);
     if let Some(engine) = &engine
         && reporting
@@ -282,6 +290,7 @@ pub fn run_trials_reporting(
             base_url: engine.base_url(),
             elapsed: start.elapsed(),
             secrets: &secrets,
+            teardown_failures: &teardown_failures,
         });
     }
     let report_errors = reported
@@ -295,6 +304,7 @@ pub fn run_trials_reporting(
     Trials {
         conclusion,
         report_errors,
+        teardown_failures,
     }
 }
 

@@ -43,6 +43,7 @@ mod exit;
 mod harness;
 mod inbox;
 mod judge;
+mod objects;
 mod observed;
 mod permission;
 mod queue;

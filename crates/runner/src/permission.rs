@@ -6,7 +6,7 @@
 //! `ROLECALL_ALLOW_MUTATIONS` only apply to a base URL given for the run, which never
 //! inherits the target's permission.
 
-use rolecall_scenario::{Case, Mutation, Suite, query_mutation};
+use rolecall_scenario::{Case, Fixture, Mutation, Suite, query_mutation};
 
 use crate::config::RunConfig;
 
@@ -123,5 +123,44 @@ impl Permission {
                 identity.name
             )
         })
+    }
+
+    /// Why an object of `fixture` created by `identity` must not be made: its request or
+    /// its teardown writes (method or override, in the request, the suite's headers or
+    /// the identity's), and writes are refused. An object that could not be removed is
+    /// not created either.
+    pub(crate) fn object_skip_reason(
+        &self,
+        suite: &Suite,
+        fixture: &Fixture,
+        identity: usize,
+    ) -> Option<String> {
+        let refusal = self.refusal.as_deref()?;
+        let around = suite
+            .settings
+            .mutation()
+            .or_else(|| suite.identities[identity].mutation(&suite.settings));
+        let slot = crate::objects::slot(fixture, identity);
+        let request = fixture
+            .request
+            .mutation()
+            .or_else(|| query_mutation(&fixture.paths[slot]))
+            .or_else(|| around.clone());
+        let what = |method, mutation: Mutation| match mutation {
+            Mutation::Method(_) => format!("{method}"),
+            Mutation::Override { .. } => format!("{method} with {mutation}"),
+        };
+        if let Some(mutation) = request {
+            return Some(format!(
+                "{} not sent: {refusal}",
+                what(fixture.request.method, mutation)
+            ));
+        }
+        let teardown = fixture.teardown.as_ref()?;
+        let mutation = teardown.mutation().or(around)?;
+        Some(format!(
+            "its teardown ({}) would not be sent: {refusal}",
+            what(teardown.method, mutation)
+        ))
     }
 }

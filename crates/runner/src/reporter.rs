@@ -52,6 +52,9 @@ pub struct RunFinished<'a> {
     pub elapsed: Duration,
     /// Every secret of the run.
     pub secrets: &'a Arc<Secrets>,
+    /// Objects the run created and could not remove (fixture teardowns that failed),
+    /// one redacted line each.
+    pub teardown_failures: &'a [String],
 }
 
 /// An output of a run, fed its events in order: [`run_started`](Self::run_started) once,

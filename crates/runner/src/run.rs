@@ -22,6 +22,8 @@ pub struct RunOutput {
     pub base_url: String,
     /// Every secret of the run, including minted JWTs and captured login tokens.
     pub secrets: Arc<Secrets>,
+    /// Objects the run created and could not remove, one redacted line each.
+    pub teardown_failures: Vec<String>,
 }
 
 /// How a run fed to reporters ended.
@@ -33,6 +35,9 @@ pub struct RunEnd {
     pub base_url: String,
     /// Every secret of the run, including minted JWTs and captured login tokens.
     pub secrets: Arc<Secrets>,
+    /// Objects the run created and could not remove, one redacted line each: the run
+    /// failed even when every case passed.
+    pub teardown_failures: Vec<String>,
 }
 
 /// What the results of passing cases keep. Failures, errors, skips and cases that
@@ -96,6 +101,7 @@ pub fn run(
         results,
         base_url: end.base_url,
         secrets: end.secrets,
+        teardown_failures: end.teardown_failures,
     })
 }
 
@@ -143,6 +149,8 @@ fn drive(
             then(result);
         }
     }
+    // Every case is done: the objects they used are removed before the run ends.
+    let teardown_failures = engine.tear_down();
     let secrets = engine.secrets();
     let _ = reporter.run_finished(&RunFinished {
         suite: &suite,
@@ -150,11 +158,13 @@ fn drive(
         base_url: engine.base_url(),
         elapsed: start.elapsed(),
         secrets: &secrets,
+        teardown_failures: &teardown_failures,
     });
     Ok(RunEnd {
         summary,
         base_url: engine.base_url().to_owned(),
         secrets,
+        teardown_failures,
     })
 }
 
@@ -196,5 +206,6 @@ pub fn write_json_report<W: std::io::Write>(
         base_url: &run.base_url,
         elapsed: std::time::Duration::ZERO,
         secrets,
+        teardown_failures: &run.teardown_failures,
     })
 }

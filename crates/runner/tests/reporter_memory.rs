@@ -109,6 +109,7 @@ fn peak_while_fed(suite: &Suite, mut reporter: Box<dyn Reporter + Send>) -> usiz
             base_url: "http://127.0.0.1:9",
             elapsed: Duration::from_secs(1),
             secrets: &secrets,
+            teardown_failures: &[],
         })
         .unwrap();
     sample();

@@ -10,7 +10,10 @@ use std::time::Duration;
 use crate::diagnostic::{Location, SourceFile};
 use crate::layer::Layer;
 use crate::secrets::{Secret, Secrets};
+pub(crate) mod fixtures;
 pub(crate) mod variants;
+
+use fixtures::{Fixture, Instance};
 
 use variants::{Bypass, Variant};
 
@@ -30,8 +33,11 @@ pub struct Suite {
     pub identities: Vec<Identity>,
     /// Every route, in file and declaration order; [`Case::route`] indexes this.
     pub routes: Vec<Route>,
-    /// One case per identity × route.
+    /// One case per identity × route (per actor × owner for an owner route).
     pub cases: Vec<Case>,
+    /// Objects created before the cases, in declaration order; [`Instance::fixture`]
+    /// indexes this.
+    pub fixtures: Vec<Fixture>,
     /// Every secret value (credentials and `${env:…}` values) to redact from output.
     pub secrets: Secrets,
     /// The deny-body contracts; see [`Suite::contract`].
@@ -47,6 +53,7 @@ impl fmt::Debug for Suite {
             .field("identities", &self.identities.len())
             .field("routes", &self.routes.len())
             .field("cases", &self.cases.len())
+            .field("fixtures", &self.fixtures.len())
             .finish_non_exhaustive()
     }
 }
@@ -516,6 +523,11 @@ pub struct Case {
     pub expect: Expectation,
     /// For a bypass variant of a refused case: what it changes in the request.
     pub variant: Option<Arc<Variant>>,
+    /// The fixture objects whose captures the request uses, one per fixture it names
+    /// (their own needs are in [`crate::Fixture::needs`]).
+    pub fixtures: Vec<Instance>,
+    /// For an owner route: the identity whose object the case is sent at.
+    pub owner: Option<usize>,
 }
 
 impl Suite {

@@ -112,6 +112,8 @@ pub(crate) struct SuiteFile {
     pub(crate) groups: Option<BTreeMap<String, Vec<String>>>,
     /// What every app-layer refusal must carry, and what no refusal may carry.
     pub(crate) deny_contract: Option<DenyContractDef>,
+    /// Objects created before the cases and removed after them.
+    pub(crate) fixture: Option<Vec<FixtureDef>>,
 }
 
 /// A route file: any other `*.toml` file of the suite.
@@ -124,10 +126,86 @@ pub(crate) struct SuiteFile {
 )]
 pub(crate) struct RoutesFile {
     /// The routes of this file, each tried by every identity.
-    pub(crate) route: Vec<RouteDef>,
+    pub(crate) route: Option<Vec<RouteDef>>,
     /// Extends the suite's deny-body contract for this file's routes: lists are appended,
     /// single values replaced.
     pub(crate) deny_contract: Option<DenyContractDef>,
+    /// Objects created before the cases and removed after them; any file's routes may
+    /// use them.
+    pub(crate) fixture: Option<Vec<FixtureDef>>,
+}
+
+/// `[[fixture]]`: a request run before the cases, whose response values fill
+/// `{name.capture}` placeholders, and the request that removes what it created.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
+pub(crate) struct FixtureDef {
+    /// The name placeholders use: `{name.capture}`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) name: Spanned<String>,
+    /// The identity that creates it.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) identity: Option<Spanned<String>>,
+    /// Identities or groups that each create their own (instead of `identity`); a route
+    /// with `owner = "<name>"` then expands over (actor, owner) pairs.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) per_identity: Option<Vec<Spanned<String>>>,
+    /// Request line, e.g. "POST /v1/docs"; `{var}` and `{fixture.capture}` placeholders.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) request: Spanned<String>,
+    /// Query parameters.
+    pub(crate) query: Option<BTreeMap<String, String>>,
+    /// Request headers.
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    /// Request body.
+    pub(crate) body: Option<BodyDef>,
+    /// The status the request must get (default "2xx"); anything else fails the cases
+    /// that need the fixture.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<StatusValue>"))]
+    pub(crate) status: Option<Spanned<StatusValue>>,
+    /// Values to capture: a JSON pointer ("/id"), or `{ pointer = … }`, `{ header = … }`,
+    /// `{ regex = … }`, each with an optional `secret = true`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<BTreeMap<String, CaptureSchema>>")
+    )]
+    pub(crate) capture: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    /// Fixtures to create first (also inferred from `{other.capture}` placeholders).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) needs: Option<Vec<Spanned<String>>>,
+    /// Request line that removes the object, sent as the same identity after the cases,
+    /// e.g. "DELETE /v1/docs/{doc.id}".
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) teardown: Option<Spanned<String>>,
+}
+
+/// A capture as written: a JSON pointer, or a table naming where the value is read.
+#[cfg(feature = "schema")]
+pub(crate) struct CaptureSchema;
+
+#[cfg(feature = "schema")]
+impl JsonSchema for CaptureSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Capture".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A JSON pointer such as \"/id\", or a table with exactly one of `pointer`, `header` or `regex` (its first group), and `secret = true` for a credential.",
+            "oneOf": [
+                { "type": "string", "pattern": "^(/.*)?$" },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "pointer": { "type": "string", "pattern": "^(/.*)?$" },
+                        "header": { "type": "string" },
+                        "regex": { "type": "string" },
+                        "secret": { "type": "boolean" }
+                    }
+                }
+            ]
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,9 +428,14 @@ pub(crate) struct RouteDef {
     pub(crate) headers: Option<BTreeMap<String, String>>,
     /// Request body.
     pub(crate) body: Option<BodyDef>,
-    /// Identities and groups that may use the route; everyone else must be refused.
+    /// Identities and groups that may use the route; everyone else must be refused. With
+    /// `owner`, `"owner"` stands for the identity that created the object.
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub(crate) allow: Option<Vec<Spanned<String>>>,
+    /// A `per_identity` fixture: the route is tried by every identity on every
+    /// identity's object (`file::route::actor@owner`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) owner: Option<Spanned<String>>,
     /// Everyone may use the route, credentials or not.
     pub(crate) public: Option<bool>,
     /// Expected status for allowed identities (default: the suite's `allow`).

@@ -10,6 +10,7 @@ mod hostile_input;
 mod hostile_target;
 mod mock_config;
 mod mock_serve;
+mod objects;
 mod outputs;
 mod reports;
 mod server;

@@ -33,7 +33,7 @@ const WAYS_OUT: [&str; 20] = [
 ];
 
 /// Each file's ways out, reviewed: how each is redacted.
-const REVIEWED: [(&str, usize, &str); 11] = [
+const REVIEWED: [(&str, usize, &str); 12] = [
     (
         "cli/src/diff.rs",
         4,
@@ -53,6 +53,11 @@ const REVIEWED: [(&str, usize, &str); 11] = [
         "cli/src/run.rs",
         10,
         "LoadError::render, argument, environment and report-path errors before any secret is read (a URL is never repeated), stdout for the terminal reporter (which redacts), run and report errors and the baseline's drift through Redacted",
+    ),
+    (
+        "runner/src/engine.rs",
+        2,
+        "an interrupted run's notice and its failed teardowns on stderr, through Redacted with the run's secrets (captured ones included)",
     ),
     (
         "runner/src/harness.rs",

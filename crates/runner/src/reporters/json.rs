@@ -91,6 +91,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
                 spool: &self.spool,
                 entries: &self.entries,
             },
+            teardown_failures: event.teardown_failures,
         };
         self.out.learn(event.secrets);
         // Cases redacted with every secret known now are copied as they are; else all are
@@ -160,6 +161,9 @@ struct Report<'a> {
     base_url: &'a str,
     summary: Summary,
     cases: Spooled<'a>,
+    /// Objects the run created and could not remove, one line each.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    teardown_failures: &'a [String],
 }
 
 /// The cases, read back from the spool one at a time as they are written, each parsed

@@ -356,6 +356,7 @@ fn large(n: usize) -> (tempfile::TempDir, Arc<Suite>, RunOutput) {
         results,
         base_url: "http://127.0.0.1:9".to_owned(),
         secrets: Arc::new(suite.secrets.clone()),
+        teardown_failures: Vec::new(),
     };
     (dir, suite, run)
 }

@@ -106,6 +106,7 @@ fn finish(
             base_url: "http://127.0.0.1:9",
             elapsed: Duration::from_millis(1500),
             secrets,
+            teardown_failures: &[],
         })
         .unwrap();
 }

@@ -126,6 +126,7 @@ pub(crate) fn feed(reporter: &mut impl Reporter, suite: &Suite, run: &RunOutput)
             base_url: &run.base_url,
             elapsed: Duration::from_millis(1234),
             secrets: &run.secrets,
+            teardown_failures: &[],
         })
         .unwrap();
 }
@@ -542,6 +543,7 @@ fn markdown_of_a_large_suite_stays_under_the_pull_request_limit() {
         results,
         base_url: "http://127.0.0.1:9".to_owned(),
         secrets: Arc::new(suite.secrets.clone()),
+        teardown_failures: Vec::new(),
     };
     let md = markdown(&suite, &run, rolecall_runner::MARKDOWN_LIMIT);
     assert!(md.chars().count() <= rolecall_runner::MARKDOWN_LIMIT);

@@ -507,6 +507,8 @@ pub(crate) fn expand(
             path: case.path.clone(),
             expect,
             variant: Some(variant.clone()),
+            fixtures: case.fixtures.clone(),
+            owner: case.owner,
         });
     }
 }

@@ -2,6 +2,7 @@
 
 mod contract;
 mod credentials;
+mod fixtures;
 mod headers;
 mod identities;
 mod routes;
@@ -10,6 +11,7 @@ mod values;
 
 use contract::resolve_contract;
 use credentials::{Item, collect_credentials};
+use fixtures::{FixtureItem, resolve_fixtures};
 use headers::check_headers;
 use identities::{Names, resolve_groups, resolve_identities};
 use routes::{RouteDefaults, expand_file};
@@ -27,18 +29,19 @@ use crate::diagnostic::{LoadError, Location, Sink, SourceFile, did_you_mean, dis
 use crate::load::{self, EnvPieces, LoadOptions, Seg, deserialize_item, fields_of, interpolate};
 use crate::model::Suite;
 use crate::raw::{
-    ApiKeyDef, BasicDef, BodyDef, BodyMatchDef, CaseDef, Defaults, HeaderMatchDef, IdentityDef,
-    JwtDef, Keys, LoginDef, RouteDef, TargetDef,
+    ApiKeyDef, BasicDef, BodyDef, BodyMatchDef, CaseDef, Defaults, FixtureDef, HeaderMatchDef,
+    IdentityDef, JwtDef, Keys, LoginDef, RouteDef, TargetDef,
 };
 use crate::secrets::Secrets;
 
-const SUITE_KEYS: [&str; 6] = [
+const SUITE_KEYS: [&str; 7] = [
     "defaults",
     "vars",
     "targets",
     "identities",
     "groups",
     "deny_contract",
+    "fixture",
 ];
 const JWT_ALGS: [&str; 12] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
@@ -111,7 +114,7 @@ pub(crate) fn from_sources(
         as_written: HashMap::new(),
     };
     let suite_file = Some(suite_file);
-    let parts = suite_file
+    let mut parts = suite_file
         .as_ref()
         .map(|file| read_suite(&mut cx, file, options))
         .unwrap_or_default();
@@ -145,13 +148,26 @@ pub(crate) fn from_sources(
         suite: parts.contract.clone().map(std::sync::Arc::new),
         files: Vec::new(),
     };
+    let mut fixture_items: Vec<FixtureItem> = std::mem::take(&mut parts.fixtures)
+        .into_iter()
+        .filter_map(|def| {
+            suite_file.as_ref().map(|file| FixtureItem {
+                file: file.clone(),
+                file_name: String::new(),
+                def,
+            })
+        })
+        .collect();
+    // Every file is read before any route is expanded: a route may use a fixture
+    // declared in any file.
+    let mut read = Vec::new();
     for (route_path, file) in route_files {
         if mock_files.iter().any(|m| same_file(m, &route_path)) {
             continue;
         }
         cx.files.push(file.clone());
         let file_name = case_file_name(&root, &route_path);
-        let (defs, file_contract) = read_routes(&mut cx, &file, options);
+        let (defs, file_contract, file_fixtures) = read_routes(&mut cx, &file, options);
         if let Some(extension) = file_contract {
             let merged = match &parts.contract {
                 Some(suite) => suite.extended(extension),
@@ -161,6 +177,16 @@ pub(crate) fn from_sources(
                 .files
                 .push((file.path.clone(), std::sync::Arc::new(merged)));
         }
+        fixture_items.extend(file_fixtures.into_iter().map(|def| FixtureItem {
+            file: file.clone(),
+            file_name: file_name.clone(),
+            def,
+        }));
+        read.push((file, file_name, defs, std::mem::take(&mut cx.as_written)));
+    }
+    let fixtures = resolve_fixtures(&mut cx, fixture_items, &identities, &names);
+    for (file, file_name, defs, as_written) in read {
+        cx.as_written = as_written;
         expand_file(
             &mut cx,
             &file,
@@ -169,6 +195,7 @@ pub(crate) fn from_sources(
             &identities,
             &names,
             &defaults,
+            &fixtures,
             &mut routes,
             &mut cases,
         );
@@ -189,6 +216,7 @@ pub(crate) fn from_sources(
             identities: identities.into_iter().map(|i| i.identity).collect(),
             routes,
             cases,
+            fixtures: fixtures.list,
             secrets,
             contracts,
         }),
@@ -250,6 +278,7 @@ struct SuiteParts {
     pub(super) identities: Vec<(Spanned<String>, IdentityDef)>,
     pub(super) groups: Vec<(Spanned<String>, Vec<Spanned<String>>)>,
     pub(super) contract: Option<Contract>,
+    pub(super) fixtures: Vec<FixtureDef>,
 }
 
 fn table_entries<'a, 'i>(
@@ -386,6 +415,7 @@ fn read_suite(cx: &mut Cx, file: &SourceFile, options: &LoadOptions) -> SuitePar
             "deny_contract" => {
                 parts.contract = resolve_contract(cx, file, key.span(), value);
             }
+            "fixture" => parts.fixtures = read_fixtures(cx, file, &pieces, key, value),
             "route" => {
                 cx.error(
                     file,
@@ -597,7 +627,7 @@ fn read_routes(
     cx: &mut Cx,
     file: &SourceFile,
     options: &LoadOptions,
-) -> (Vec<RouteDef>, Option<Contract>) {
+) -> (Vec<RouteDef>, Option<Contract>, Vec<FixtureDef>) {
     let mut table = load::parse(file, &mut cx.sink);
     let mut pieces = EnvPieces::default();
     cx.as_written = written_names(table.get_ref());
@@ -613,6 +643,7 @@ fn read_routes(
     }
     let mut defs = Vec::new();
     let mut contract = None;
+    let mut fixtures = Vec::new();
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     for (key, value) in entries {
@@ -620,9 +651,13 @@ fn read_routes(
             contract = resolve_contract(cx, file, key.span(), value);
             continue;
         }
+        if key.get_ref() == "fixture" {
+            fixtures.extend(read_fixtures(cx, file, &pieces, key, value));
+            continue;
+        }
         if key.get_ref() != "route" {
-            let help = did_you_mean(key.get_ref(), ["route", "deny_contract"]).unwrap_or_else(|| {
-                "a route file holds `[[route]]` tables and an optional `[deny_contract]`; suite settings go in rolecall.toml"
+            let help = did_you_mean(key.get_ref(), ["route", "deny_contract", "fixture"]).unwrap_or_else(|| {
+                "a route file holds `[[route]]` and `[[fixture]]` tables and an optional `[deny_contract]`; suite settings go in rolecall.toml"
                     .to_owned()
             });
             cx.error(file, key.span(), format!("unknown key `{}`", key.get_ref()))
@@ -642,5 +677,38 @@ fn read_routes(
             }
         }
     }
-    (defs, contract)
+    (defs, contract, fixtures)
+}
+
+/// Reads the `[[fixture]]` tables of a file, each as an item of its own.
+fn read_fixtures(
+    cx: &mut Cx,
+    file: &SourceFile,
+    pieces: &EnvPieces,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    value: &Spanned<DeValue<'_>>,
+) -> Vec<FixtureDef> {
+    let DeValue::Array(items) = value.get_ref() else {
+        cx.error(file, key.span(), "`fixture` must be an array of tables")
+            .label("write `[[fixture]]`, not `[fixture]`");
+        return Vec::new();
+    };
+    let mut defs = Vec::new();
+    for item in items.iter() {
+        check_headers(cx, file, pieces, item, headers::ROUTE);
+        collect_credentials(cx, file, item, Item::Headers);
+        if let Some(def) = deserialize_item::<FixtureDef>(item, file, &mut cx.sink, &fixture_fields)
+        {
+            defs.push(def);
+        }
+    }
+    defs
+}
+
+fn fixture_fields(path: &[Seg]) -> &'static [&'static str] {
+    match path {
+        [] => fields_of::<FixtureDef>(),
+        [Seg::Key(k)] if k == "body" => fields_of::<BodyDef>(),
+        _ => &[],
+    }
 }

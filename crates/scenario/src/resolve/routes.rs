@@ -1,8 +1,10 @@
 //! Routes and their expansion into one case per identity.
 
+use super::fixtures::{Fixtures, request_refs};
 use super::identities::{Names, Resolved};
 use super::values::{
-    compile_regex, pairs, parse_body, parse_request_line, parse_status, toml_to_json,
+    check_vars, compile_regex, pairs, parse_body, parse_request_line, parse_status, render_path,
+    toml_to_json,
 };
 use super::{Cx, backticked};
 use crate::diagnostic::{Location, SourceFile, did_you_mean};
@@ -10,11 +12,11 @@ use crate::layer::Layer;
 use crate::load::locate;
 use crate::model::variants::{self, Bypass, BypassFamily};
 use crate::model::{
-    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Method, Route, SetAt,
-    StatusMatch,
+    Body, BodyMatch, Case, Decision, Expectation, HeaderMatch, HeaderRule, Identity, Method, Route,
+    SetAt, StatusMatch,
 };
 use crate::raw::{CaseDef, Defaults, Keys, RouteDef, StatusValue};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use toml::Spanned;
@@ -111,6 +113,7 @@ pub(super) fn expand_file(
     identities: &[Resolved],
     names: &Names<'_>,
     defaults: &RouteDefaults,
+    fixtures: &Fixtures,
     routes: &mut Vec<Route>,
     cases: &mut Vec<Case>,
 ) {
@@ -168,66 +171,119 @@ pub(super) fn expand_file(
             }
         }
         let route = build_route(cx, file, &def, identities, names, defaults);
-        let (Some(line), Some((name, _)), Some(mut route)) = (line, name, route) else {
+        let (Some(line), Some((name, _)), Some(route)) = (line, name, route) else {
             continue;
         };
         // Every placeholder must be known to every identity.
-        for var in &line.placeholders {
-            let missing: Vec<&str> = identities
-                .iter()
-                .filter(|i| var != "identity" && !i.identity.vars.contains_key(var))
-                .map(|i| i.identity.name.as_str())
-                .collect();
-            if !missing.is_empty() {
-                let span = locate(file, def.request.span(), &format!("{{{var}}}"));
-                let shown: Vec<&str> = missing.iter().take(3).copied().collect();
-                let more = if missing.len() > 3 {
-                    format!(" and {} more", missing.len() - 3)
-                } else {
-                    String::new()
-                };
-                cx.error(
-                    file,
-                    span,
-                    format!(
-                        "no value for `{{{var}}}` for identity {}{more}",
-                        backticked(&shown)
-                    ),
-                )
-                .label("placeholder without a value")
-                .help(format!(
-                    "set `{var}` in the suite's `[vars]` or in each identity's `vars`"
-                ));
-            }
-        }
+        let all: Vec<&Identity> = identities.iter().map(|r| &r.identity).collect();
+        check_vars(cx, file, def.request.span(), &line.placeholders, &all);
+        let probe = Route {
+            name: String::new(),
+            file_name: String::new(),
+            description: None,
+            method: line.method,
+            path: line.path.clone(),
+            query: pairs(def.query.as_ref()),
+            headers: pairs(def.headers.as_ref()),
+            body: route.body.clone(),
+            location: cx.location(file, def.request.span().start),
+        };
+        let refs = request_refs(&probe);
+        let Some(named) = fixtures.check_refs(cx, file, def.request.span(), &refs, None) else {
+            continue;
+        };
+        let named: Vec<usize> = named.iter().filter_map(|n| fixtures.index(n)).collect();
+        let owner = match &def.owner {
+            None => None,
+            Some(o) => match owner_fixture(cx, file, o, fixtures) {
+                Some(o) => Some(o),
+                None => continue,
+            },
+        };
         let index = routes.len();
         let location = cx.location(file, def.request.span().start);
         // Built once per route, and only for a route whose refusals are re-tried.
         let mut templates = None;
+        let owners: Vec<Option<usize>> = match owner {
+            Some(o) => fixtures.list[o]
+                .identities
+                .iter()
+                .map(|&i| Some(i))
+                .collect(),
+            None => vec![None],
+        };
+        let mut lacking: Vec<(usize, &str)> = Vec::new();
         for (i, resolved) in identities.iter().enumerate() {
             let identity = &resolved.identity;
             let path = render_path(&line.path, &identity.name, &identity.vars);
-            let expect = route
-                .expectations
-                .remove(&i)
-                .unwrap_or_else(|| route.inferred(i, identity.authenticated, defaults));
-            let case = Case {
-                name: format!("{file_name}::{name}::{}", identity.name),
-                route: index,
-                identity: i,
-                path,
-                expect,
-                variant: None,
-            };
-            if case.expect.bypass.is_empty() || !variants::refuses(&case) {
-                cases.push(case);
-                continue;
+            for &owner_of in &owners {
+                let mut needs = Vec::with_capacity(named.len());
+                for &f in &named {
+                    match fixtures.instance(f, i, owner_of) {
+                        Some(instance) => needs.push(instance),
+                        None => {
+                            if !lacking.contains(&(f, identity.name.as_str())) {
+                                lacking.push((f, identity.name.as_str()));
+                            }
+                        }
+                    }
+                }
+                let expect = match (route.expectations.get(&i), owner_of) {
+                    (Some(explicit), _) => explicit.clone(),
+                    (None, Some(o)) if o == i && route.owner_at.is_some() => {
+                        route.inferred_as(i, true, identity.authenticated, defaults)
+                    }
+                    (None, _) => route.inferred(i, identity.authenticated, defaults),
+                };
+                let name = match owner_of {
+                    Some(o) => format!(
+                        "{file_name}::{name}::{}@{}",
+                        identity.name, identities[o].identity.name
+                    ),
+                    None => format!("{file_name}::{name}::{}", identity.name),
+                };
+                let case = Case {
+                    name,
+                    route: index,
+                    identity: i,
+                    path: path.clone(),
+                    expect,
+                    variant: None,
+                    fixtures: needs,
+                    owner: owner_of,
+                };
+                if case.expect.bypass.is_empty() || !variants::refuses(&case) {
+                    cases.push(case);
+                    continue;
+                }
+                let templates = templates.get_or_insert_with(|| variants::templates(line.method));
+                let at = cases.len();
+                variants::expand(&case, templates, &cx.secrets, cases);
+                // The refused case itself comes first, its variants after it.
+                cases.insert(at, case);
             }
-            let templates = templates.get_or_insert_with(|| variants::templates(line.method));
-            let at = cases.len();
-            variants::expand(&case, templates, &cx.secrets, cases);
-            // The refused case itself comes first, its variants after it.
-            cases.insert(at, case);
+        }
+        for f in unique_fixtures(&lacking) {
+            let who: Vec<&str> = lacking
+                .iter()
+                .filter(|(g, _)| *g == f)
+                .map(|(_, n)| *n)
+                .collect();
+            let fixture = &fixtures.list[f];
+            cx.error(
+                file,
+                def.request.span(),
+                format!(
+                    "identity {} has no `{}`: the fixture is per identity and they do not create one",
+                    backticked(&who),
+                    fixture.name
+                ),
+            )
+            .label("uses a per-identity fixture")
+            .help(format!(
+                "add `owner = \"{}\"` to try every identity on every owner's object, or add them to its `per_identity`",
+                fixture.name
+            ));
         }
         routes.push(Route {
             name,
@@ -243,26 +299,47 @@ pub(super) fn expand_file(
     }
 }
 
-pub(super) fn render_path(path: &str, identity: &str, vars: &BTreeMap<String, String>) -> String {
-    if !path.contains('{') {
-        return path.to_owned();
-    }
-    let mut out = String::with_capacity(path.len() + 16);
-    let mut rest = path;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let close = after.find('}').unwrap_or(after.len());
-        let var = &after[..close];
-        match vars.get(var) {
-            Some(v) => out.push_str(v),
-            None if var == "identity" => out.push_str(identity),
-            None => {}
+fn unique_fixtures(lacking: &[(usize, &str)]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for (f, _) in lacking {
+        if !out.contains(f) {
+            out.push(*f);
         }
-        rest = after.get(close + 1..).unwrap_or("");
     }
-    out.push_str(rest);
     out
+}
+
+/// The per-identity fixture a route's `owner` names.
+fn owner_fixture(
+    cx: &mut Cx,
+    file: &SourceFile,
+    owner: &Spanned<String>,
+    fixtures: &Fixtures,
+) -> Option<usize> {
+    let name = owner.get_ref();
+    let Some(index) = fixtures.index(name) else {
+        if !fixtures.declared(name) {
+            let help = did_you_mean(name, fixtures.all_names())
+                .unwrap_or_else(|| "`owner` names a `[[fixture]]` with `per_identity`".to_owned());
+            cx.error(file, owner.span(), format!("unknown fixture `{name}`"))
+                .label("no `[[fixture]]` has this name")
+                .help(help);
+        }
+        return None;
+    };
+    if !fixtures.list[index].per_identity {
+        cx.error(
+            file,
+            owner.span(),
+            format!("`owner` names fixture `{name}`, which is not per identity"),
+        )
+        .label("one object, one owner: nothing to expand over")
+        .help(format!(
+            "declare `{name}` with `per_identity = [\"…\"]` so that each identity creates its own"
+        ));
+        return None;
+    }
+    Some(index)
 }
 
 /// A route's validated expectations, before expansion.
@@ -285,6 +362,8 @@ pub(super) struct BuiltRoute {
     pub(super) request_at: Arc<Location>,
     /// The `allow` entry that lists each allowed identity.
     pub(super) allowed_at: HashMap<usize, Arc<Location>>,
+    /// Where `allow` says `"owner"` (an owner route lets the object's creator in).
+    pub(super) owner_at: Option<Arc<Location>>,
 }
 
 impl BuiltRoute {
@@ -294,7 +373,19 @@ impl BuiltRoute {
         authenticated: bool,
         defaults: &RouteDefaults,
     ) -> Expectation {
-        let (decision, status) = if self.allowed[i] {
+        self.inferred_as(i, self.allowed[i], authenticated, defaults)
+    }
+
+    /// The expectation of identity `i`, allowed or not as `allowed` says (an owner
+    /// route allows the owner on its own object).
+    pub(super) fn inferred_as(
+        &self,
+        i: usize,
+        allowed: bool,
+        authenticated: bool,
+        defaults: &RouteDefaults,
+    ) -> Expectation {
+        let (decision, status) = if allowed {
             (Decision::Allow, self.status)
         } else if !authenticated {
             (Decision::Unauthenticated, self.unauthenticated)
@@ -322,7 +413,11 @@ impl BuiltRoute {
             Decision::Allow => first([
                 self.at.get("status"),
                 defaults.at.get("allow"),
-                self.allowed_at.get(&i).cloned().or(self.at.get("public")),
+                self.allowed_at
+                    .get(&i)
+                    .cloned()
+                    .or(self.at.get("public"))
+                    .or(self.owner_at.clone()),
             ]),
             // A refusal is the route's decision (its `allow` leaves the identity out),
             // even where `[defaults]` chose the status: a failure, an annotation or a
@@ -375,6 +470,7 @@ pub(super) fn build_route(
     defaults: &RouteDefaults,
 ) -> Option<BuiltRoute> {
     let mut ok = true;
+    let mut owner_at = None;
     let mut allowed = vec![def.public.unwrap_or(false); identities.len()];
     if def.public == Some(true) && def.allow.is_some() {
         let span = def
@@ -392,6 +488,24 @@ pub(super) fn build_route(
     let mut allowed_at = HashMap::new();
     for entry in def.allow.iter().flatten() {
         let entry_at = Arc::new(cx.location(file, entry.span().start));
+        let is_identity = identities
+            .iter()
+            .any(|r| r.identity.name == *entry.get_ref());
+        if entry.get_ref() == "owner" && !is_identity {
+            if def.owner.is_some() {
+                owner_at = Some(entry_at);
+            } else {
+                cx.error(
+                    file,
+                    entry.span(),
+                    "`owner` in `allow` needs an owner route",
+                )
+                .label("whose object?")
+                .help("add `owner = \"<fixture>\"` naming a per-identity fixture");
+                ok = false;
+            }
+            continue;
+        }
         let Some(members) = names.resolve(cx, file, entry) else {
             ok = false;
             continue;
@@ -472,6 +586,7 @@ pub(super) fn build_route(
         at: KeysAt::new(cx, Some(file), &def.keys),
         request_at: Arc::new(cx.location(file, def.request.span().start)),
         allowed_at,
+        owner_at,
     };
     let mut case_at: HashMap<usize, Range<usize>> = HashMap::new();
     for case in def.case.iter().flatten() {
@@ -783,6 +898,7 @@ pub(super) fn apply_case(expect: &mut Expectation, case: &CaseOverride, at: Loca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn route_names_are_derived_from_the_request_line() {

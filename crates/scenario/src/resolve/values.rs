@@ -3,7 +3,7 @@
 use super::{Cx, backticked};
 use crate::diagnostic::{SourceFile, did_you_mean};
 use crate::load::locate;
-use crate::model::{Body, Method, StatusMatch};
+use crate::model::{Body, Identity, Method, StatusMatch};
 use crate::raw::{BodyDef, StatusValue};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -219,16 +219,19 @@ pub(super) fn parse_request_line(
         let name = close.map(|c| &after[..c]);
         match name {
             Some(name)
-                if !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                if name.split('.').count() <= 2
+                    && name.split('.').all(|part| {
+                        !part.is_empty()
+                            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    }) =>
             {
                 placeholders.push(name.to_owned());
                 rest = &after[name.len() + 1..];
             }
             _ => {
                 cx.error(file, path_span, "invalid placeholder in path")
-                    .label("expected `{name}` with letters, digits or `_`")
-                    .help("placeholders are filled from identity variables, e.g. `/v1/tenants/{tenant}`");
+                    .label("expected `{name}` or `{fixture.capture}` with letters, digits or `_`")
+                    .help("placeholders are filled from identity variables, e.g. `/v1/tenants/{tenant}`, or from a fixture's captures, e.g. `/v1/docs/{doc.id}`");
                 return None;
             }
         }
@@ -277,4 +280,75 @@ pub(super) fn parse_body(
         text: raw.clone(),
         content_type: def.content_type.clone(),
     })
+}
+
+/// Reports each `{var}` of a request that some of `identities` have no value for;
+/// `false` when one is missing.
+pub(super) fn check_vars(
+    cx: &mut Cx,
+    file: &SourceFile,
+    span: Range<usize>,
+    placeholders: &[String],
+    identities: &[&Identity],
+) -> bool {
+    let mut ok = true;
+    for var in placeholders.iter().filter(|v| !v.contains('.')) {
+        let missing: Vec<&str> = identities
+            .iter()
+            .filter(|i| var != "identity" && !i.vars.contains_key(var))
+            .map(|i| i.name.as_str())
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        ok = false;
+        let at = locate(file, span.clone(), &format!("{{{var}}}"));
+        let shown: Vec<&str> = missing.iter().take(3).copied().collect();
+        let more = if missing.len() > 3 {
+            format!(" and {} more", missing.len() - 3)
+        } else {
+            String::new()
+        };
+        cx.error(
+            file,
+            at,
+            format!(
+                "no value for `{{{var}}}` for identity {}{more}",
+                backticked(&shown)
+            ),
+        )
+        .label("placeholder without a value")
+        .help(format!(
+            "set `{var}` in the suite's `[vars]` or in each identity's `vars`"
+        ));
+    }
+    ok
+}
+
+pub(super) fn render_path(path: &str, identity: &str, vars: &BTreeMap<String, String>) -> String {
+    if !path.contains('{') {
+        return path.to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 16);
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').unwrap_or(after.len());
+        let var = &after[..close];
+        match vars.get(var) {
+            Some(v) => out.push_str(v),
+            None if var == "identity" => out.push_str(identity),
+            // A fixture's capture is only known once the fixture ran.
+            None if var.contains('.') => {
+                out.push('{');
+                out.push_str(var);
+                out.push('}');
+            }
+            None => {}
+        }
+        rest = after.get(close + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }

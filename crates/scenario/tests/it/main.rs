@@ -7,6 +7,7 @@ mod fixtures;
 mod headers;
 mod item_errors;
 mod many_problems;
+mod objects;
 
 use std::path::Path;
 

@@ -1,0 +1,436 @@
+//! Fixtures against a small stateful server: objects are created as their identity,
+//! captured values fill the cases' requests, dependents of a failed fixture are errors,
+//! and teardown leaves nothing behind whatever happened.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use rolecall_runner::{Keep, Outcome, RunConfig, RunOutput};
+use rolecall_scenario::Suite;
+
+use crate::{outcomes, suite};
+
+/// A document store: each document has the owner who created it. Only its owner (and
+/// `admin`) may read it; only its owner may delete it.
+#[derive(Default)]
+struct Store {
+    docs: HashMap<String, String>,
+    next: usize,
+    /// Every request as `METHOD path`.
+    log: Vec<String>,
+}
+
+pub(crate) struct DocServer {
+    addr: SocketAddr,
+    store: Arc<Mutex<Store>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl DocServer {
+    pub(crate) fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = Arc::new(Mutex::new(Store::default()));
+        let app = Router::new().fallback(handle).with_state(store.clone());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        DocServer {
+            addr,
+            store,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn left(&self) -> usize {
+        self.store.lock().unwrap().docs.len()
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.store.lock().unwrap().log.clone()
+    }
+}
+
+fn reply(status: u16, body: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap())
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+async fn handle(
+    State(store): State<Arc<Mutex<Store>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    _body: Bytes,
+) -> Response {
+    let caller = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| t.strip_suffix("-token-1234"))
+        .map(str::to_owned);
+    let mut store = store.lock().unwrap();
+    store.log.push(format!("{method} {}", uri.path()));
+    let path = uri.path().to_owned();
+    let Some(caller) = caller else {
+        let mut response = reply(401, r#"{"error":"unauthenticated"}"#);
+        response
+            .headers_mut()
+            .insert("www-authenticate", "Bearer".parse().unwrap());
+        return response;
+    };
+    match (method.as_str(), path.as_str()) {
+        ("POST", "/docs") => {
+            store.next += 1;
+            let id = format!("d{}", store.next);
+            store.docs.insert(id.clone(), caller.clone());
+            let body = format!(r#"{{"id":"{id}","session":"sess-{caller}-{id}-7f3a9c"}}"#);
+            Response::builder()
+                .status(201)
+                .header("location", format!("/docs/{id}"))
+                .body(Body::from(body))
+                .unwrap()
+        }
+        ("POST", "/broken") => reply(500, "<html>database unavailable</html>"),
+        ("POST", "/plain") => reply(201, "created, not JSON"),
+        ("GET", p) if p.starts_with("/docs/") => match store.docs.get(&p[6..]) {
+            None => reply(404, r#"{"error":"not_found"}"#),
+            Some(owner) if *owner == caller || caller == "admin" => {
+                reply(200, &format!(r#"{{"id":"{}","owner":"{owner}"}}"#, &p[6..]))
+            }
+            Some(_) => reply(403, r#"{"error":"forbidden"}"#),
+        },
+        ("DELETE", p) if p.starts_with("/docs/") => {
+            let id = p[6..].to_owned();
+            match store.docs.get(&id) {
+                None => reply(404, ""),
+                Some(owner) if *owner == caller => {
+                    store.docs.remove(&id);
+                    reply(204, "")
+                }
+                Some(_) => reply(403, r#"{"error":"forbidden"}"#),
+            }
+        }
+        ("DELETE", "/stuck") => reply(500, "cannot delete"),
+        _ => reply(404, ""),
+    }
+}
+
+fn suite_at(
+    server: &DocServer,
+    allow_mutations: bool,
+    routes: &str,
+) -> (tempfile::TempDir, Arc<Suite>) {
+    suite(&[
+        (
+            "rolecall.toml",
+            &format!(
+                r#"
+[targets.t]
+base_url = "{}"
+allow_mutations = {allow_mutations}
+[identities.anonymous]
+[identities.alice]
+bearer = "alice-token-1234"
+[identities.bob]
+bearer = "bob-token-1234"
+[identities.admin]
+bearer = "admin-token-1234"
+"#,
+                server.url()
+            ),
+        ),
+        ("docs.toml", routes),
+    ])
+}
+
+fn run(suite: &Arc<Suite>, selected: &[usize]) -> RunOutput {
+    rolecall_runner::run(
+        suite.clone(),
+        &RunConfig::default(),
+        selected,
+        Keep::Reports,
+        |_, _, _| {},
+    )
+    .unwrap()
+}
+
+fn run_all(suite: &Arc<Suite>) -> RunOutput {
+    let all: Vec<usize> = (0..suite.cases.len()).collect();
+    run(suite, &all)
+}
+
+const OWNED: &str = r#"
+[[fixture]]
+name = "doc"
+per_identity = ["alice", "bob"]
+request = "POST /docs"
+status = 201
+capture.id = "/id"
+capture.location = { header = "location" }
+capture.session = { pointer = "/session", secret = true }
+teardown = "DELETE /docs/{doc.id}"
+
+[[route]]
+request = "GET /docs/{doc.id}"
+owner = "doc"
+allow = ["owner", "admin"]
+"#;
+
+#[test]
+fn the_owner_matrix_runs_on_objects_each_identity_created_and_leaves_none() {
+    let server = DocServer::start();
+    let (_dir, suite) = suite_at(&server, true, OWNED);
+    let run = run_all(&suite);
+    assert_eq!(
+        outcomes(&suite, &run),
+        [
+            "docs::get_docs_doc_id::anonymous@alice pass",
+            "docs::get_docs_doc_id::anonymous@bob pass",
+            "docs::get_docs_doc_id::alice@alice pass",
+            "docs::get_docs_doc_id::alice@bob pass",
+            "docs::get_docs_doc_id::bob@alice pass",
+            "docs::get_docs_doc_id::bob@bob pass",
+            "docs::get_docs_doc_id::admin@alice pass",
+            "docs::get_docs_doc_id::admin@bob pass",
+        ]
+    );
+    assert!(
+        run.teardown_failures.is_empty(),
+        "{:?}",
+        run.teardown_failures
+    );
+    assert_eq!(server.left(), 0, "teardown left objects behind");
+    let log = server.log();
+    let count = |prefix: &str| log.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(
+        (count("POST /docs"), count("DELETE /docs/")),
+        (2, 2),
+        "{log:?}"
+    );
+    // Teardown comes after every case.
+    let last_get = log.iter().rposition(|l| l.starts_with("GET")).unwrap();
+    let first_delete = log.iter().position(|l| l.starts_with("DELETE")).unwrap();
+    assert!(last_get < first_delete, "{log:?}");
+    // A captured secret is redacted like any other.
+    assert!(
+        run.secrets
+            .redact("sess-alice-d1-7f3a9c x")
+            .starts_with("***")
+    );
+}
+
+#[test]
+fn a_failing_case_still_tears_down_and_a_failed_teardown_is_reported() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "alice"
+request = "POST /docs"
+capture.id = "/id"
+teardown = "DELETE /docs/{doc.id}"
+
+[[fixture]]
+name = "stuck"
+identity = "alice"
+request = "POST /docs"
+capture.id = "/id"
+teardown = "DELETE /stuck"
+
+[[route]]
+request = "GET /docs/{doc.id}"
+allow = ["bob"]
+
+[[route]]
+request = "GET /docs/{stuck.id}"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let run = run_all(&suite);
+    assert_eq!(
+        run.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail)
+            .count(),
+        4,
+        "bob is refused his allowed `doc`, alice and admin are not refused it, admin reads `stuck`: {:?}",
+        outcomes(&suite, &run)
+    );
+    assert_eq!(
+        run.teardown_failures.len(),
+        1,
+        "{:?}",
+        run.teardown_failures
+    );
+    let failure = &run.teardown_failures[0];
+    assert!(
+        failure.contains("fixture `stuck` (") && failure.contains("DELETE /stuck answered 500"),
+        "{failure}"
+    );
+    assert_eq!(
+        server.left(),
+        1,
+        "only the object whose teardown fails is left"
+    );
+}
+
+#[test]
+fn a_failed_fixture_makes_its_dependents_errors_naming_it() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "broken"
+identity = "alice"
+request = "POST /broken"
+capture.id = "/id"
+
+[[fixture]]
+name = "plain"
+identity = "alice"
+request = "POST /plain"
+capture.id = "/id"
+
+[[fixture]]
+name = "child"
+identity = "alice"
+request = "POST /docs"
+body.json = { parent = "{broken.id}" }
+capture.id = "/id"
+teardown = "DELETE /docs/{child.id}"
+
+[[route]]
+request = "GET /docs/{broken.id}"
+allow = ["alice"]
+
+[[route]]
+request = "GET /docs/{plain.id}"
+allow = ["alice"]
+
+[[route]]
+request = "GET /docs/{child.id}"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let run = run_all(&suite);
+    for r in &run.results {
+        assert_eq!(
+            r.outcome,
+            Outcome::Error,
+            "{}: {:?}",
+            suite.cases[r.index].name,
+            r.message
+        );
+    }
+    let message = |name: &str| {
+        let r = run
+            .results
+            .iter()
+            .find(|r| suite.cases[r.index].name == name)
+            .unwrap();
+        r.message.clone().unwrap_or_default()
+    };
+    let broken = message("docs::get_docs_broken_id::alice");
+    assert!(
+        broken.contains("fixture `broken` (")
+            && broken.contains("docs.toml:3) as `alice`")
+            && broken.contains("POST /broken answered 500, expected 2xx")
+            && broken.contains("database unavailable"),
+        "{broken}"
+    );
+    let plain = message("docs::get_docs_plain_id::bob");
+    assert!(
+        plain.contains("fixture `plain`") && plain.contains("the response is not JSON"),
+        "{plain}"
+    );
+    let child = message("docs::get_docs_child_id::admin");
+    assert!(child.contains("needs `broken`, which failed"), "{child}");
+    let log = server.log();
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("POST")).count(),
+        2,
+        "the child is never created: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.starts_with("GET")),
+        "no case was sent: {log:?}"
+    );
+}
+
+#[test]
+fn only_the_fixtures_selected_cases_need_are_created() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "a"
+identity = "alice"
+request = "POST /docs"
+capture.id = "/id"
+teardown = "DELETE /docs/{a.id}"
+
+[[fixture]]
+name = "b"
+identity = "bob"
+request = "POST /docs"
+capture.id = "/id"
+teardown = "DELETE /docs/{b.id}"
+
+[[route]]
+request = "GET /docs/{a.id}"
+allow = ["alice", "admin"]
+
+[[route]]
+request = "GET /docs/{b.id}"
+allow = ["bob", "admin"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let selected: Vec<usize> = (0..suite.cases.len())
+        .filter(|&i| suite.cases[i].name == "docs::get_docs_a_id::bob")
+        .collect();
+    let run = run(&suite, &selected);
+    assert_eq!(outcomes(&suite, &run), ["docs::get_docs_a_id::bob pass"]);
+    assert_eq!(
+        server.log(),
+        ["POST /docs", "GET /docs/d1", "DELETE /docs/d1"],
+        "fixture `b` is not needed"
+    );
+}
+
+#[test]
+fn a_target_without_mutations_gets_no_fixture_write_and_dependents_are_skipped() {
+    let server = DocServer::start();
+    let (_dir, suite) = suite_at(&server, false, OWNED);
+    let run = run_all(&suite);
+    assert_eq!(
+        server.log(),
+        Vec::<String>::new(),
+        "0 requests reach the target"
+    );
+    for result in &run.results {
+        assert_eq!(result.outcome, Outcome::Skipped);
+        let message = result.message.clone().unwrap_or_default();
+        assert!(
+            message.contains("fixture `doc` (")
+                && message
+                    .contains("not created: POST not sent: target `t` does not allow mutations"),
+            "{message}"
+        );
+    }
+}
