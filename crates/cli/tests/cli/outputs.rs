@@ -33,7 +33,7 @@ const WAYS_OUT: [&str; 20] = [
 ];
 
 /// Each file's ways out, reviewed: how each is redacted.
-const REVIEWED: [(&str, usize, &str); 12] = [
+const REVIEWED: [(&str, usize, &str); 14] = [
     (
         "cli/src/diff.rs",
         4,
@@ -55,8 +55,13 @@ const REVIEWED: [(&str, usize, &str); 12] = [
         "LoadError::render, argument, environment and report-path errors before any secret is read (a URL is never repeated), stdout for the terminal reporter (which redacts), run and report errors and the baseline's drift through Redacted",
     ),
     (
+        "runner/src/agent.rs",
+        5,
+        "the nextest agent's status file (`ready` or `failed`, nothing else); a test process's trial, its name as nextest passed it and the message the agent redacted with the run's Secrets",
+    ),
+    (
         "runner/src/harness.rs",
-        12,
+        11,
         "environment and report-path errors (no value but a cut number repeated), LoadError::render, the mock check and report errors through Secrets::redact; trial names, failure and skip messages through Secrets::redact; constant messages",
     ),
     (
@@ -83,6 +88,11 @@ const REVIEWED: [(&str, usize, &str); 12] = [
         "runner/src/reporters/terminal.rs",
         3,
         "is-a-terminal tests; the progress bar, which shows counts only; lines through Redacted",
+    ),
+    (
+        "runner/src/rundir.rs",
+        5,
+        "a run directory's lock files, which stay empty; its tests write marker files",
     ),
     (
         "runner/src/snapshot.rs",
