@@ -31,6 +31,13 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             },
         ),
+        libtest_mimic::Trial::test(
+            "a_snapshot_is_compared_by_the_process_that_runs_its_case",
+            || {
+                a_snapshot_is_compared_by_the_process_that_runs_its_case();
+                Ok(())
+            },
+        ),
     ];
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -182,4 +189,37 @@ fn a_suite_with_a_problem_is_reported_by_each_process_as_without_nextest() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("a.toml:3:"), "{stderr}");
     assert!(stderr.contains("viewr"), "{stderr}");
+}
+
+fn a_snapshot_is_compared_by_the_process_that_runs_its_case() {
+    let suite = suite(&format!(
+        "{ROUTES}[[route.case]]\nidentity = \"anonymous\"\nsnapshot = true\n"
+    ));
+    let runtime = runtime_dir();
+    let id = run_id("snapshot");
+    // The first case starts the agent; the second is answered by it, with a snapshot
+    // that was never reviewed.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(r#""$0" --exact "$1" && "$0" --exact "$2"; echo "exit $?""#)
+        .arg(harness())
+        .arg("a::get_a::viewer")
+        .arg("a::get_a::anonymous")
+        .env("HARNESS_SUITE", suite.path())
+        .env("NEXTEST_RUN_ID", &id)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .env("INSTA_UPDATE", "no")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("exit 101"), "{stdout}");
+    assert!(
+        stdout.contains("deny-body snapshot `a__get_a__anonymous` has not been reviewed"),
+        "{stdout}"
+    );
+    assert!(
+        !suite.path().join("snapshots").exists(),
+        "nothing is written with INSTA_UPDATE=no"
+    );
 }
