@@ -256,7 +256,7 @@ impl Agent {
     /// process then reports it itself).
     fn start(path: &Path) -> Option<Agent> {
         let config = RunConfig::from_env().ok()?;
-        let suite = crate::harness::load_suite(path).ok()?;
+        let suite = crate::target::load_suite(path).ok()?;
         let names = suite
             .cases
             .iter()

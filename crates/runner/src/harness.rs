@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use rolecall_scenario::{LoadOptions, RenderStyle, Secrets, Suite};
+use rolecall_scenario::{Secrets, Suite};
 
 use crate::config::RunConfig;
 use crate::engine::{Engine, Finished, Retain};
@@ -60,7 +60,7 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
             return Exit::Invalid.into();
         }
     };
-    let suite = match load_suite(&path) {
+    let suite = match crate::target::load_suite(&path) {
         Ok(suite) => suite,
         Err(rendered) => {
             eprint!("{rendered}");
@@ -72,21 +72,6 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
         eprintln!("error: {}", suite.secrets.redact(error));
     }
     trials.exit_code()
-}
-
-/// The suite at `path` for the target `ROLECALL_TARGET` names, with its mock
-/// configuration checked: `Err` holds every problem, rendered (and redacted).
-pub(crate) fn load_suite(path: &Path) -> Result<Arc<Suite>, String> {
-    let mut options = LoadOptions::new();
-    if let Ok(target) = std::env::var("ROLECALL_TARGET") {
-        options = options.target(target);
-    }
-    let suite = rolecall_scenario::load(path, &options)
-        .map(Arc::new)
-        .map_err(|error| error.render(RenderStyle::Plain))?;
-    // A broken mock configuration is a broken suite: every problem, before any trial.
-    crate::target::check_mock(&suite, RenderStyle::Plain)?;
-    Ok(suite)
 }
 
 fn resolve(path: &Path) -> PathBuf {
