@@ -4,9 +4,10 @@
 //!   JSON Schema drift). `.ci/run` and the GitHub workflow call it.
 //! - `cargo xtask schema [--check]`: (re)generate `schema/*.schema.json`; `--check` fails
 //!   when the committed files differ from the generated ones.
-//! - `cargo xtask bench [scenario|runner|fixtures|mock]`: benchmarks, reported as ratios against a
-//!   reference measured in the same run; `bench runner --workload w3` measures only W3
-//!   (100,000 cases), likewise `w1`, `w2`.
+//! - `cargo xtask bench [scenario|runner|fixtures|mock|nextest]`: benchmarks, reported as
+//!   ratios against a reference measured in the same run; `bench runner --workload w3`
+//!   measures only W3 (100,000 cases), likewise `w1`, `w2`; `bench nextest` the per-case
+//!   cost under cargo-nextest (not part of a bare `bench`: it needs cargo-nextest).
 //! - `cargo xtask modules`: each crate's module edges; fails on a loop or a glob import
 //!   (a unit test checks the same on every `cargo test`).
 
@@ -16,6 +17,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_fixtures;
+mod bench_nextest;
 mod bench_runner;
 mod modules;
 
@@ -35,7 +37,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|fixtures|mock] | modules>"
+                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|fixtures|mock|nextest] | modules>"
             );
             std::process::exit(2);
         }
@@ -171,6 +173,9 @@ fn bench(which: &[&str]) -> Result<()> {
     }
     if all || which.contains(&"fixtures") {
         bench_fixtures::run()?;
+    }
+    if which.contains(&"nextest") {
+        bench_nextest::run()?;
     }
     if all || which.contains(&"mock") {
         cargo(&[

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use rolecall_scenario::{LoadOptions, RenderStyle, Secrets, Suite};
+use rolecall_scenario::{Secrets, Suite};
 
 use crate::config::RunConfig;
 use crate::engine::{Engine, Finished, Retain};
@@ -36,7 +36,15 @@ use crate::snapshot;
 /// }
 /// ```
 pub fn harness(path: impl AsRef<Path>) -> ExitCode {
+    let path = resolve(path.as_ref());
+    if let Some(code) = crate::agent::serve_if_asked(&path) {
+        return code;
+    }
     let args = Arguments::from_args();
+    // Under nextest, a process per case: the run's agent has the suite loaded.
+    if let Some(code) = crate::agent::run_through_agent(&path, &args) {
+        return code;
+    }
     // Checked first: a mistyped variable must stop the run before anything is sent.
     let config = match RunConfig::from_env() {
         Ok(config) => config,
@@ -52,23 +60,13 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
             return Exit::Invalid.into();
         }
     };
-    let path = resolve(path.as_ref());
-    let mut options = LoadOptions::new();
-    if let Ok(target) = std::env::var("ROLECALL_TARGET") {
-        options = options.target(target);
-    }
-    let suite = match rolecall_scenario::load(&path, &options) {
-        Ok(suite) => Arc::new(suite),
-        Err(error) => {
-            eprint!("{}", error.render(RenderStyle::Plain));
+    let suite = match crate::target::load_suite(&path) {
+        Ok(suite) => suite,
+        Err(rendered) => {
+            eprint!("{rendered}");
             return Exit::Invalid.into();
         }
     };
-    // A broken mock configuration is a broken suite: every problem, before any trial.
-    if let Err(rendered) = crate::target::check_mock(&suite, RenderStyle::Plain) {
-        eprint!("{rendered}");
-        return Exit::Invalid.into();
-    }
     let trials = run_trials_reporting(suite.clone(), &config, &args, reporters);
     let teardowns = trials
         .teardown_failures
@@ -313,46 +311,21 @@ pub fn run_trials_reporting(
 /// [`Snapshot`](MismatchKind::Snapshot) mismatch located where the case's expectation is
 /// declared.
 fn check_snapshot(suite: &Suite, secrets: &Secrets, name: &str, result: &mut CaseResult) {
-    let (Outcome::Pass, Some(observed), Some(attribution)) =
-        (result.outcome, &result.observed, &result.attribution)
-    else {
+    let Some(check) = snapshot::Check::of(suite, secrets, name, result) else {
+        return;
+    };
+    let Some((observed, message)) = check.run() else {
         return;
     };
     let case = &suite.cases[result.index];
-    let route = suite.route(case);
-    // `cargo insta review` shows where the expectation lives.
-    let at = case.expect.explicit_at.as_ref().unwrap_or(&route.location);
-    let description = format!(
-        "{} {} as {}, expected at {at}",
-        route.method,
-        case.path,
-        suite.identity(case).name
-    );
-    let content = secrets.redact(&snapshot::render(observed, attribution));
-    let file = snapshot::name(name);
-    let (observed, message) = match snapshot::compare(
-        &route.location.path,
-        name,
-        &secrets.redact(&description),
-        &content,
-    ) {
-        snapshot::Compared::Same => return,
-        snapshot::Compared::Changed => (
-            "a different response",
-            format!(
-                "deny-body snapshot `{file}` differs from the reviewed one (see the difference above; accept it with `cargo insta review`)"
-            ),
-        ),
-        snapshot::Compared::Missing => (
-            "no reviewed snapshot",
-            format!(
-                "deny-body snapshot `{file}` has not been reviewed (accept it with `cargo insta review`)"
-            ),
-        ),
-    };
+    let at = case
+        .expect
+        .explicit_at
+        .as_ref()
+        .unwrap_or(&suite.route(case).location);
     let mismatch = Mismatch {
         kind: MismatchKind::Snapshot,
-        expected: format!("the reviewed snapshot `{file}`"),
+        expected: format!("the reviewed snapshot `{}`", snapshot::name(name)),
         observed: observed.to_owned(),
         location: at.clone(),
         message: message.clone(),

@@ -31,6 +31,7 @@
 //! target without `allow_mutations`.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod breaker;
 mod classify;
 mod config;
@@ -53,6 +54,7 @@ mod reporter;
 mod reporters;
 mod results;
 mod run;
+mod rundir;
 mod snapshot;
 mod target;
 mod tls;

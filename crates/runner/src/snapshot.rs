@@ -162,6 +162,73 @@ pub(crate) fn compare(
     }
 }
 
+/// A passing case's deny-body snapshot, ready to compare: everything in it is already
+/// redacted, so it can be handed to another process (see `agent.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Check {
+    /// The scenario file that declares the route.
+    pub(crate) file: PathBuf,
+    /// The case's (redacted) name.
+    pub(crate) name: String,
+    /// Where the expectation lives, for `cargo insta review`.
+    pub(crate) description: String,
+    /// The snapshot text.
+    pub(crate) content: String,
+}
+
+impl Check {
+    /// The snapshot `result` must match: `None` unless it passed with a response.
+    pub(crate) fn of(
+        suite: &rolecall_scenario::Suite,
+        secrets: &rolecall_scenario::Secrets,
+        name: &str,
+        result: &crate::results::CaseResult,
+    ) -> Option<Check> {
+        let (crate::results::Outcome::Pass, Some(observed), Some(attribution)) =
+            (result.outcome, &result.observed, &result.attribution)
+        else {
+            return None;
+        };
+        let case = &suite.cases[result.index];
+        let route = suite.route(case);
+        // `cargo insta review` shows where the expectation lives.
+        let at = case.expect.explicit_at.as_ref().unwrap_or(&route.location);
+        let description = format!(
+            "{} {} as {}, expected at {at}",
+            route.method,
+            case.path,
+            suite.identity(case).name
+        );
+        Some(Check {
+            file: route.location.path.clone(),
+            name: name.to_owned(),
+            description: secrets.redact(&description),
+            content: secrets.redact(&render(observed, attribution)),
+        })
+    }
+
+    /// Compares with the reviewed snapshot: `None` when they are the same, else what
+    /// was observed instead and the failure message.
+    pub(crate) fn run(&self) -> Option<(&'static str, String)> {
+        let file = name(&self.name);
+        match compare(&self.file, &self.name, &self.description, &self.content) {
+            Compared::Same => None,
+            Compared::Changed => Some((
+                "a different response",
+                format!(
+                    "deny-body snapshot `{file}` differs from the reviewed one (see the difference above; accept it with `cargo insta review`)"
+                ),
+            )),
+            Compared::Missing => Some((
+                "no reviewed snapshot",
+                format!(
+                    "deny-body snapshot `{file}` has not been reviewed (accept it with `cargo insta review`)"
+                ),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -202,6 +202,21 @@ async fn start_mock(
     Ok(url)
 }
 
+/// The suite at `path` for the target `ROLECALL_TARGET` names, with its mock
+/// configuration checked: `Err` holds every problem, rendered (and redacted).
+pub(crate) fn load_suite(path: &std::path::Path) -> Result<std::sync::Arc<Suite>, String> {
+    let mut options = rolecall_scenario::LoadOptions::new();
+    if let Ok(target) = std::env::var("ROLECALL_TARGET") {
+        options = options.target(target);
+    }
+    let suite = rolecall_scenario::load(path, &options)
+        .map(std::sync::Arc::new)
+        .map_err(|error| error.render(rolecall_scenario::RenderStyle::Plain))?;
+    // A broken mock configuration is a broken suite: every problem, before any trial.
+    check_mock(&suite, rolecall_scenario::RenderStyle::Plain)?;
+    Ok(suite)
+}
+
 /// The mock configuration the suite's target names, validated up front: `Err` holds
 /// every problem, rendered in `style`, with the suite's secrets redacted (a mock's token
 /// table holds the same credentials the identities send).

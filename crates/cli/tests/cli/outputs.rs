@@ -33,7 +33,7 @@ const WAYS_OUT: [&str; 20] = [
 ];
 
 /// Each file's ways out, reviewed: how each is redacted.
-const REVIEWED: [(&str, usize, &str); 12] = [
+const REVIEWED: [(&str, usize, &str); 14] = [
     (
         "cli/src/diff.rs",
         4,
@@ -60,8 +60,13 @@ const REVIEWED: [(&str, usize, &str); 12] = [
         "an interrupted run's notice and its failed teardowns on stderr, through Redacted with the run's secrets (captured ones included)",
     ),
     (
+        "runner/src/agent.rs",
+        5,
+        "the nextest agent's status file (`ready` or `failed`, nothing else); a test process's trial, its name as nextest passed it and the message the agent redacted with the run's Secrets",
+    ),
+    (
         "runner/src/harness.rs",
-        12,
+        11,
         "environment and report-path errors (no value but a cut number repeated), LoadError::render, the mock check and report errors through Secrets::redact; trial names, failure and skip messages through Secrets::redact; constant messages",
     ),
     (
@@ -83,6 +88,11 @@ const REVIEWED: [(&str, usize, &str); 12] = [
         "runner/src/reporters/terminal.rs",
         3,
         "is-a-terminal tests; the progress bar, which shows counts only; lines through Redacted",
+    ),
+    (
+        "runner/src/rundir.rs",
+        5,
+        "a run directory's lock files, which stay empty; its tests write marker files",
     ),
     (
         "runner/src/snapshot.rs",
