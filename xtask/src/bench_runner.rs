@@ -8,6 +8,11 @@
 //!   Reference: a plain reqwest loop (one client, the same requests and headers, 64 in
 //!   flight), run as a child process like rolecall. Targets: the libtest harness within
 //!   1.2×, `rolecall run` within 1.1× of it.
+//! - **W1, dev profile**: what a user's `cargo test` runs. A user crate is generated
+//!   (a path dependency on rolecall-runner, the README's three-line harness, the default
+//!   dev profile; built in `target/bench-user`) and its test binary is timed against the
+//!   plain loop built in the same profile (this xtask's own debug build). Target: within
+//!   1.5×, printed beside the release ratio of the same run.
 //! - **W2**: the same server, 20 ms slower per request. Reference: the floor
 //!   2,000 × 20 ms / 64 = 625 ms. Target: within 1.2× at the default concurrency.
 //! - **W1 with reports**: `rolecall run` writing every file report format the binary
@@ -95,6 +100,10 @@ const PLAIN_ROUTES: &str = "XTASK_BENCH_RUNNER_ROUTES";
 /// The workloads to measure, comma-separated (`w1,w2,w3`).
 const WORKLOADS: &str = "XTASK_BENCH_RUNNER_WORKLOADS";
 const SUITE_DIR: &str = "XTASK_BENCH_RUNNER_SUITE";
+/// The user crate's test binary, built in the dev profile.
+const DEV_TEST_BIN: &str = "XTASK_BENCH_RUNNER_DEV_TEST_BIN";
+/// This xtask built in the dev profile: the dev-profile plain loop.
+const DEV_XTASK: &str = "XTASK_BENCH_RUNNER_DEV_XTASK";
 
 /// `args`: what follows `cargo xtask bench runner`, `--workload w1|w2|w3|bypass` (repeatable).
 pub(crate) fn run(args: &[&str]) -> Result<()> {
@@ -127,6 +136,8 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
                 test: std::env::var_os(TEST_BIN)
                     .context("no test binary given")?
                     .into(),
+                dev_test: std::env::var_os(DEV_TEST_BIN).map(PathBuf::from),
+                dev_xtask: std::env::var_os(DEV_XTASK).map(PathBuf::from),
             };
             let workloads = Workload::parse_list(&std::env::var(WORKLOADS).unwrap_or_default())?;
             return measure(&binaries, &workloads);
@@ -136,7 +147,11 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
     let workloads = Workload::from_args(args)?;
     let names: Vec<&str> = workloads.iter().map(|w| w.name()).collect();
     let target = target_dir()?;
-    let binaries = build(&target)?;
+    let mut binaries = build(&target)?;
+    if cfg!(debug_assertions) && workloads.contains(&Workload::Instant) {
+        binaries.dev_test = Some(build_user_crate(&target)?);
+        binaries.dev_xtask = Some(std::env::current_exe()?);
+    }
     if cfg!(debug_assertions) {
         crate::cargo(&["build", "--release", "--quiet", "-p", "xtask"])?;
         let xtask = target.join("release").join("xtask");
@@ -146,6 +161,8 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
                 .env(ROLE, "measure")
                 .env(ROLECALL_BIN, &binaries.rolecall)
                 .env(TEST_BIN, &binaries.test)
+                .envs(binaries.dev_test.iter().map(|p| (DEV_TEST_BIN, p)))
+                .envs(binaries.dev_xtask.iter().map(|p| (DEV_XTASK, p)))
                 .env(WORKLOADS, names.join(",")),
         )
     } else {
@@ -407,6 +424,74 @@ struct Binaries {
     rolecall: PathBuf,
     /// The `scenarios` test binary of `rolecall-scenarios`: what `cargo test` runs.
     test: PathBuf,
+    /// The generated user crate's test binary, dev profile (only from `cargo xtask`).
+    dev_test: Option<PathBuf>,
+    /// This xtask in the dev profile, for the dev-profile plain loop.
+    dev_xtask: Option<PathBuf>,
+}
+
+/// The user crate of the README: a path dependency on rolecall-runner and the
+/// three-line harness, in the default dev profile.
+const USER_MANIFEST: &str = r#"[package]
+name = "bench-user"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dev-dependencies]
+rolecall-runner = { path = "RUNNER" }
+
+[[test]]
+name = "authz"
+harness = false
+"#;
+const USER_HARNESS: &str =
+    "fn main() -> std::process::ExitCode {\n    rolecall_runner::harness(\"scenarios\")\n}\n";
+
+/// Writes the user crate into a temporary directory, with the workspace's lock file (the
+/// same dependency versions), builds its test binary in the dev profile in
+/// `target/bench-user` (kept, so that the next bench builds incrementally) and returns it.
+fn build_user_crate(target: &Path) -> Result<PathBuf> {
+    let dir = tempfile::Builder::new()
+        .prefix("rolecall-bench-user")
+        .tempdir()?;
+    let runner = crate::root().join("crates").join("runner");
+    let manifest = USER_MANIFEST.replace("RUNNER", &runner.display().to_string());
+    std::fs::write(dir.path().join("Cargo.toml"), manifest)?;
+    std::fs::create_dir_all(dir.path().join("tests"))?;
+    std::fs::create_dir_all(dir.path().join("src"))?;
+    std::fs::write(dir.path().join("src").join("lib.rs"), "")?;
+    std::fs::write(dir.path().join("tests").join("authz.rs"), USER_HARNESS)?;
+    std::fs::copy(
+        crate::root().join("Cargo.lock"),
+        dir.path().join("Cargo.lock"),
+    )?;
+    test_executable(
+        cargo_command()
+            .current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", target.join("bench-user"))
+            .args(["test", "--quiet", "--test", "authz", "--no-run"]),
+        "authz",
+    )
+}
+
+/// Runs `cargo test … --no-run` and returns the test executable named `name`.
+fn test_executable(command: &mut Command, name: &str) -> Result<PathBuf> {
+    eprintln!("$ {command:?}");
+    let output = command
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo test --no-run")?;
+    if !output.status.success() {
+        bail!("building the {name} test binary failed: {}", output.status);
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("cargo built no `{name}` test executable"))
 }
 
 /// The workspace's target directory, as cargo sees it (`CARGO_TARGET_DIR`, config).
@@ -435,9 +520,8 @@ fn cargo_command() -> Command {
 /// that each gets exactly the features a user's build gives it.
 fn build(target: &Path) -> Result<Binaries> {
     crate::cargo(&["build", "--release", "--quiet", "-p", "rolecall"])?;
-    eprintln!("$ cargo test --release -p rolecall-scenarios --test scenarios --no-run");
-    let output = cargo_command()
-        .args([
+    let test = test_executable(
+        cargo_command().current_dir(crate::root()).args([
             "test",
             "--release",
             "--quiet",
@@ -446,27 +530,14 @@ fn build(target: &Path) -> Result<Binaries> {
             "--test",
             "scenarios",
             "--no-run",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(crate::root())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run cargo test --no-run")?;
-    if !output.status.success() {
-        bail!(
-            "building the scenarios test binary failed: {}",
-            output.status
-        );
-    }
-    let test = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "scenarios")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .context("cargo built no `scenarios` test executable")?;
+        ]),
+        "scenarios",
+    )?;
     Ok(Binaries {
         rolecall: target.join("release").join("rolecall"),
         test,
+        dev_test: None,
+        dev_xtask: None,
     })
 }
 
@@ -480,6 +551,10 @@ enum Variant {
     Run,
     /// `rolecall run` writing every file report format.
     RunReports,
+    /// The plain loop built in the dev profile.
+    DevPlain,
+    /// The generated user crate's `cargo test` binary, dev profile.
+    DevHarness,
 }
 
 impl Variant {
@@ -490,14 +565,18 @@ impl Variant {
             Variant::CargoTest => "cargo test binary",
             Variant::Run => "rolecall run",
             Variant::RunReports => "rolecall run, all reports",
+            Variant::DevPlain => "dev: plain reqwest loop",
+            Variant::DevHarness => "dev: user crate cargo test",
         }
     }
 
     /// What stdout must contain when all `cases` passed.
     fn success_marker(self, cases: usize) -> String {
         match self {
-            Variant::Plain => format!("{cases} as expected, 0 not"),
-            Variant::Harness | Variant::CargoTest => format!("{cases} passed; 0 failed"),
+            Variant::Plain | Variant::DevPlain => format!("{cases} as expected, 0 not"),
+            Variant::Harness | Variant::CargoTest | Variant::DevHarness => {
+                format!("{cases} passed; 0 failed")
+            }
             Variant::Run | Variant::RunReports => format!("{cases} passed, 0 failed"),
         }
     }
@@ -596,6 +675,8 @@ impl Workload {
                 Variant::CargoTest,
                 Variant::Run,
                 Variant::RunReports,
+                Variant::DevPlain,
+                Variant::DevHarness,
             ],
             Workload::Slow => &[
                 Variant::Plain,
@@ -638,6 +719,9 @@ struct Bench<'a> {
     time: Option<PathBuf>,
     /// The file report formats rolecall knows.
     formats: Vec<String>,
+    /// What the dev-profile harness takes as `CARGO_MANIFEST_DIR`: it holds `scenarios`,
+    /// a link to W1's suite.
+    user_root: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -647,6 +731,16 @@ struct Sample {
 }
 
 impl Bench<'_> {
+    /// Whether `variant` can run: the dev-profile ones need their binaries, which only
+    /// `cargo xtask` (a dev build) builds.
+    fn available(&self, variant: Variant) -> bool {
+        match variant {
+            Variant::DevPlain => self.binaries.dev_xtask.is_some(),
+            Variant::DevHarness => self.binaries.dev_test.is_some(),
+            _ => true,
+        }
+    }
+
     fn command(&self, variant: Variant, workload: Workload) -> Command {
         let suite = match workload {
             Workload::Large => self.large_suite.as_os_str(),
@@ -655,8 +749,12 @@ impl Bench<'_> {
         };
         let target = workload.target();
         let mut command = match variant {
-            Variant::Plain => {
-                let mut c = Command::new(&self.xtask);
+            Variant::Plain | Variant::DevPlain => {
+                let xtask = match (variant, &self.binaries.dev_xtask) {
+                    (Variant::DevPlain, Some(dev)) => dev,
+                    _ => &self.xtask,
+                };
+                let mut c = Command::new(xtask);
                 let base = match workload {
                     Workload::Instant | Workload::Large | Workload::Bypass => &self.servers.fast,
                     Workload::Slow => &self.servers.slow,
@@ -680,6 +778,13 @@ impl Bench<'_> {
                     .env("ROLECALL_TARGET", target);
                 c
             }
+            Variant::DevHarness => {
+                let test = self.binaries.dev_test.as_deref().unwrap_or(Path::new("-"));
+                let mut c = Command::new(test);
+                c.env("CARGO_MANIFEST_DIR", &self.user_root)
+                    .env("ROLECALL_TARGET", target);
+                c
+            }
             Variant::Run => {
                 let mut c = Command::new(&self.binaries.rolecall);
                 c.arg("run").arg(suite).args(["--target", target]);
@@ -700,10 +805,10 @@ impl Bench<'_> {
             .env_remove("ROLECALL_CONCURRENCY")
             .env_remove("RUST_TEST_THREADS")
             .env_remove("NO_COLOR");
-        if variant != Variant::CargoTest {
+        if !matches!(variant, Variant::CargoTest | Variant::DevHarness) {
             command.env_remove("ROLECALL_TARGET");
         }
-        if variant != Variant::Plain {
+        if !matches!(variant, Variant::Plain | Variant::DevPlain) {
             command.env_remove(ROLE);
         }
         command
@@ -958,7 +1063,10 @@ fn measure(binaries: &Binaries, workloads: &[Workload]) -> Result<()> {
         scratch: &scratch,
         time: gnu_time(),
         formats: report_formats(&binaries.rolecall)?,
+        user_root: dir.path().join("user"),
     };
+    std::fs::create_dir_all(&bench.user_root)?;
+    std::os::unix::fs::symlink(&suite, bench.user_root.join("scenarios"))?;
     // Peak RSS counts the binaries' code as it is mapped, page cache folio by folio. A
     // binary the linker has just written is cached in the folios of those writes, whose
     // sizes differ from build to build: identical builds measured up to 1 MiB apart.
@@ -983,9 +1091,14 @@ fn measure(binaries: &Binaries, workloads: &[Workload]) -> Result<()> {
     // Requests the bypass workload sends: the cases that passed (skipped ones send none).
     let mut bypass_requests = None;
     for &workload in workloads {
-        let variants = workload.variants();
+        let variants: Vec<Variant> = workload
+            .variants()
+            .iter()
+            .copied()
+            .filter(|v| bench.available(*v))
+            .collect();
         // One unmeasured run of each: page cache, lazy server state.
-        for &variant in variants {
+        for &variant in &variants {
             bench.sample(variant, workload)?;
             if workload == Workload::Bypass {
                 let stdout = std::fs::read_to_string(scratch.join("stdout"))?;
@@ -1114,10 +1227,18 @@ fn render(results: &[(Workload, Variant, Summary)]) -> String {
             let Some(s) = find(workload, variant) else {
                 continue;
             };
+            // Dev-profile variants against the dev-profile plain loop.
+            let (reference, plain) = match find(workload, Variant::DevPlain) {
+                Some(dev) if matches!(variant, Variant::DevPlain | Variant::DevHarness) => {
+                    (dev.wall_ms, dev)
+                }
+                _ => (reference, plain),
+            };
             let ratio = s.wall_ms / reference;
             let time_target = match (workload, variant) {
                 (Workload::Slow, Variant::Plain) => "(reference)".to_owned(),
-                (_, Variant::Plain) => String::new(),
+                (_, Variant::Plain | Variant::DevPlain) => String::new(),
+                (_, Variant::DevHarness) => verdict(ratio, 1.5),
                 (Workload::Instant, Variant::Run) => verdict(ratio, 1.1),
                 (Workload::Large, Variant::Run) => verdict(ratio, 1.05),
                 (Workload::Large, _) => String::new(),
@@ -1128,7 +1249,7 @@ fn render(results: &[(Workload, Variant, Summary)]) -> String {
                 _ => 2.0,
             };
             let (rss, rss_ratio, rss_target) = match (s.rss_mib, plain.rss_mib) {
-                (Some(r), Some(p)) if variant != Variant::Plain => (
+                (Some(r), Some(p)) if !matches!(variant, Variant::Plain | Variant::DevPlain) => (
                     format!("{r:.1} MiB"),
                     format!("{:.2}", r / p),
                     verdict(r / p, rss_limit),
@@ -1174,9 +1295,24 @@ fn render(results: &[(Workload, Variant, Summary)]) -> String {
             }
         }
     }
+    if let (Some(plain), Some(harness), Some(dev_plain), Some(dev_harness)) = (
+        find(Workload::Instant, Variant::Plain),
+        find(Workload::Instant, Variant::Harness),
+        find(Workload::Instant, Variant::DevPlain),
+        find(Workload::Instant, Variant::DevHarness),
+    ) {
+        let dev = dev_harness.wall_ms / dev_plain.wall_ms;
+        let release = harness.wall_ms / plain.wall_ms;
+        let _ = writeln!(
+            out,
+            "\nW1 harness against the plain loop of its profile: dev {dev:.2} ({}), release {release:.2} ({})",
+            verdict(dev, 1.5),
+            verdict(release, 1.2),
+        );
+    }
     let _ = writeln!(
         out,
-        "\nW1 and W3 ratios are to the plain loop, W2 ratios to the floor; RSS ratios to the plain loop of the same workload;\n\
+        "\nW1 and W3 ratios are to the plain loop (`dev:` rows: to the dev-profile plain loop), W2 ratios to the floor; RSS ratios to the plain loop of the same workload;\n\
          `÷ rolecall run` rows: the run with every report against the same run without reports.\n\
          Times are whole processes (start, suite loading, output, exit), medians of {REPETITIONS} (W3: {W3_REPETITIONS}) interleaved runs."
     );

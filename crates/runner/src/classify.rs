@@ -83,6 +83,17 @@ pub(crate) fn classify_unexplained(
     attribute(fingerprints, response, false)
 }
 
+/// The attribution of a response nobody classified: the `unknown` layer, no vendor, no
+/// evidence. Allocates nothing; only what never reads an attribution may hold one.
+pub(crate) fn unclassified() -> Attribution {
+    Attribution {
+        layer: Layer::Unknown,
+        vendor: String::new(),
+        evidence: Vec::new(),
+        ambiguity: None,
+    }
+}
+
 fn attribute(fingerprints: &Fingerprints, response: &Evidence<'_>, explain: bool) -> Attribution {
     let body = truncate(response.body, BODY_SCAN_LIMIT);
     // One pass over the body for every body pattern of every rule; rules then only look

@@ -29,7 +29,7 @@ use crate::objects::{self, Created, Filled, Made, Objects};
 use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Execution, Observed, Truncated};
 use crate::permission::Permission;
 use crate::queue::Queue;
-use crate::results::{CaseResult, Evaluator, Outcome};
+use crate::results::{CaseResult, Evaluator, Outcome, PassDetail};
 use crate::target::{self, TargetGuard};
 
 const MAX_REDIRECTS: usize = 10;
@@ -576,7 +576,11 @@ impl Shared {
             execution,
             &self.identities[identity].headers,
             &self.secrets(),
-            retain == Retain::Reports,
+            match retain {
+                Retain::Reports => PassDetail::Explained,
+                Retain::Lines => PassDetail::Attributed,
+                Retain::Failures => PassDetail::Outcome,
+            },
         )
     }
 

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 
 use rolecall_scenario::{Decision, Secrets, Suite};
 
-use crate::classify::{Attribution, Evidence, Fingerprints, classify, classify_unexplained};
+use crate::classify::{
+    Attribution, Evidence, Fingerprints, classify, classify_unexplained, unclassified,
+};
 use crate::contract::{self, check_contract, foreign_tenants, sent_addresses, sent_texts};
 use crate::credentials::IdentityHeader;
 use crate::judge::{Mismatch, MismatchKind, Verdict, judge, judge_variant};
@@ -74,16 +76,31 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) base_url: &'a str,
 }
 
+/// What a passing case's result must carry besides its outcome. A failure, or a case
+/// that snapshots, always carries everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PassDetail {
+    /// Attribution with its evidence lines, and the request id: what reports show.
+    Explained,
+    /// The layer and vendor: what a line per case shows.
+    Attributed,
+    /// Only the outcome (libtest trials). A passing case is then not classified unless
+    /// its verdict depends on the answer (a 2xx, a layer, vendor, variant or contract),
+    /// and its request id is not looked for: in a debug build, where users run
+    /// `cargo test`, classification was the runner's largest own cost per case.
+    Outcome,
+}
+
 impl Evaluator<'_> {
     /// Judges `execution`. Evidence lines are built for failures, and for passing cases
-    /// only when `explain_passes` (reports show them) or the case snapshots.
+    /// only as `detail` asks (reports show them) or when the case snapshots.
     pub(crate) fn evaluate(
         &self,
         index: usize,
         execution: Execution,
         identity_headers: &[IdentityHeader],
         secrets: &Secrets,
-        explain_passes: bool,
+        detail: PassDetail,
     ) -> CaseResult {
         let mut result = CaseResult {
             index,
@@ -123,11 +140,23 @@ impl Evaluator<'_> {
                     headers: &observed.headers,
                     body: &observed.body,
                 };
-                let explain = explain_passes || case.expect.snapshot;
+                let explain = detail == PassDetail::Explained || case.expect.snapshot;
+                // Whether judging reads the attribution, or a passing case keeps it.
+                let attributed = explain
+                    || detail == PassDetail::Attributed
+                    || (200..300).contains(&observed.status)
+                    || case.expect.layer.is_some()
+                    || case.expect.vendor.is_some()
+                    || case.variant.is_some()
+                    || (contract.is_some() && observed.status >= 400);
                 let mut attribution = if explain {
                     classify(self.fingerprints, &evidence)
-                } else {
+                } else if attributed {
                     classify_unexplained(self.fingerprints, &evidence)
+                } else {
+                    // Never read: judging a non-2xx answer without a layer, vendor,
+                    // variant or contract looks at the status, headers and body only.
+                    unclassified()
                 };
                 let mut verdict = match &case.variant {
                     Some(variant) => {
@@ -162,7 +191,9 @@ impl Evaluator<'_> {
                             }),
                     );
                 }
-                result.request_id = observed.request_id();
+                if explain || !verdict.passed() {
+                    result.request_id = observed.request_id();
+                }
                 if !verdict.passed() {
                     if !explain {
                         // Failures always explain themselves: classify again, in full.
