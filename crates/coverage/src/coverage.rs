@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rolecall_scenario::{Decision, Identity, Suite};
+use rolecall_scenario::{Decision, Identity, Layer, Suite};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -158,6 +158,9 @@ pub struct Finding {
 struct Access {
     allowed: Vec<usize>,
     refused: Vec<usize>,
+    /// Refused where the suite expects an edge layer (server, WAF, CDN) to refuse: the
+    /// edge's decision, not the API's declared security.
+    at_edge: Vec<usize>,
 }
 
 /// Computes coverage. Pure: reads nothing, sends nothing.
@@ -169,7 +172,16 @@ pub fn compute(inputs: Inputs<'_>) -> Coverage {
         let a = &mut access[case.route];
         match case.expect.decision {
             Decision::Allow => a.allowed.push(case.identity),
-            Decision::Deny | Decision::Unauthenticated => a.refused.push(case.identity),
+            Decision::Deny | Decision::Unauthenticated => {
+                a.refused.push(case.identity);
+                if case
+                    .expect
+                    .layer
+                    .is_some_and(|l| matches!(l, Layer::Server | Layer::Waf | Layer::Cdn))
+                {
+                    a.at_edge.push(case.identity);
+                }
+            }
         }
     }
     let route_segments: Vec<Vec<Segment>> =
@@ -343,6 +355,11 @@ fn reconcile(
 ) -> Vec<(FindingKind, Vec<usize>, String)> {
     let mut out = Vec::new();
     let anonymous = |i: &usize| !suite.identities[*i].authenticated;
+    // No credentials at all: an identity sending a defective token may well be refused by
+    // a public operation.
+    let bare = |i: &usize| {
+        !suite.identities[*i].authenticated && !sends_credentials(&suite.identities[*i])
+    };
     let names = |ids: &[usize]| {
         ids.iter()
             .map(|&i| format!("`{}`", suite.identities[i].name))
@@ -395,8 +412,12 @@ fn reconcile(
             }
         }
         Security::OptOut | Security::Optional(_) => {
-            let anonymous_refused: Vec<usize> =
-                access.refused.iter().copied().filter(anonymous).collect();
+            let anonymous_refused: Vec<usize> = access
+                .refused
+                .iter()
+                .copied()
+                .filter(|i| bare(i) && !access.at_edge.contains(i))
+                .collect();
             if !anonymous_refused.is_empty() {
                 out.push((
                     FindingKind::PublicRefused,
@@ -406,7 +427,9 @@ fn reconcile(
                         names(&anonymous_refused)
                     ),
                 ));
-            } else if access.allowed.is_empty() && !access.refused.is_empty() {
+            } else if access.allowed.is_empty()
+                && access.refused.iter().any(|i| !access.at_edge.contains(i))
+            {
                 out.push((
                     FindingKind::PublicRefused,
                     Vec::new(),
@@ -418,6 +441,19 @@ fn reconcile(
         Security::Absent => {}
     }
     out
+}
+
+fn sends_credentials(identity: &Identity) -> bool {
+    let c = &identity.credentials;
+    c.bearer.is_some()
+        || c.basic.is_some()
+        || c.api_key.is_some()
+        || c.jwt.is_some()
+        || c.login.is_some()
+        || !c.cookies.is_empty()
+        || c.headers
+            .iter()
+            .any(|(n, _)| rolecall_scenario::is_credential_header(n))
 }
 
 /// The OAuth scopes an identity's JWT carries (`scope`, space-separated, or `scp`), when
