@@ -4,9 +4,10 @@
 //!   JSON Schema drift). `.ci/run` and the GitHub workflow call it.
 //! - `cargo xtask schema [--check]`: (re)generate `schema/*.schema.json`; `--check` fails
 //!   when the committed files differ from the generated ones.
-//! - `cargo xtask bench [scenario|runner|mock]`: benchmarks, reported as ratios against a
-//!   reference measured in the same run; `bench runner --workload w3` measures only W3
-//!   (100,000 cases), likewise `w1`, `w2`.
+//! - `cargo xtask bench [scenario|runner|coverage|mock]`: benchmarks, reported as ratios
+//!   against a reference measured in the same run; `bench runner --workload w3` measures
+//!   only W3 (100,000 cases), likewise `w1`, `w2`; `bench coverage` holds `rolecall
+//!   coverage` of a large public description to 1 s and 200 MB.
 //! - `cargo xtask modules`: each crate's module edges; fails on a loop or a glob import
 //!   (a unit test checks the same on every `cargo test`).
 
@@ -15,6 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_coverage;
 mod bench_runner;
 mod modules;
 
@@ -34,7 +36,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|mock] | modules>"
+                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|coverage|mock] | modules>"
             );
             std::process::exit(2);
         }
@@ -167,6 +169,9 @@ fn bench(which: &[&str]) -> Result<()> {
     }
     if all || which.contains(&"runner") {
         bench_runner::run(which)?;
+    }
+    if all || which.contains(&"coverage") {
+        bench_coverage::run()?;
     }
     if all || which.contains(&"mock") {
         cargo(&[

@@ -44,12 +44,9 @@ fn stem(tag: Option<&str>, path: &str) -> String {
     let from_path = || {
         path.split('/')
             .find(|s| {
-                !s.is_empty()
-                    && !s.contains('{')
-                    && *s != "api"
-                    && !(s.starts_with('v')
-                        && s.len() > 1
-                        && s[1..].chars().all(|c| c.is_ascii_digit()))
+                let version =
+                    s.starts_with('v') && s.len() > 1 && s[1..].chars().all(|c| c.is_ascii_digit());
+                !(s.is_empty() || s.contains('{') || *s == "api" || version)
             })
             .unwrap_or("routes")
             .to_owned()

@@ -62,8 +62,11 @@ fn fit(path: &[Segment], template: &[Segment]) -> Option<usize> {
 /// path).
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    by_shape: HashMap<(String, usize), Vec<(usize, Vec<Segment>)>>,
+    by_shape: HashMap<Shape, Vec<(usize, Vec<Segment>)>>,
 }
+
+/// A method and a segment count.
+type Shape = (String, usize);
 
 impl Index {
     /// Adds template `id`: `method` on `base + path` for each base path.
