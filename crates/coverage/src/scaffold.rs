@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use rolecall_scenario::Suite;
+use rolecall_scenario::{Method, Suite, derive_route_name};
 
 use crate::har::Har;
 use crate::identify::recognise;
@@ -36,6 +36,18 @@ struct Route {
 
 const METHODS: [&str; 8] = [
     "GET", "HEAD", "OPTIONS", "TRACE", "POST", "PUT", "PATCH", "DELETE",
+];
+
+/// The methods as the scenario model names them, in the order of [`METHODS`].
+const MODEL_METHODS: [Method; 8] = [
+    Method::Get,
+    Method::Head,
+    Method::Options,
+    Method::Trace,
+    Method::Post,
+    Method::Put,
+    Method::Patch,
+    Method::Delete,
 ];
 
 /// The file stem for a route: its first tag, else its first path segment that is not a
@@ -283,35 +295,6 @@ fn quote(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-/// `GET /v1/projects/{id}` → `get_v1_projects_id`, as the loader derives route names.
-fn derived_name(method: &str, path: &str) -> String {
-    let mut name = method.to_ascii_lowercase();
-    name.push('_');
-    let mut last_sep = false;
-    for c in path
-        .split('?')
-        .next()
-        .unwrap_or("")
-        .trim_start_matches('/')
-        .chars()
-    {
-        if c.is_ascii_alphanumeric() {
-            name.push(c.to_ascii_lowercase());
-            last_sep = false;
-        } else if !last_sep && c != '{' && c != '}' {
-            name.push('_');
-            last_sep = true;
-        }
-    }
-    while name.ends_with('_') {
-        name.pop();
-    }
-    if path == "/" {
-        name.push_str("_root");
-    }
-    name
-}
-
 fn render(files: BTreeMap<String, Vec<Route>>, source: &str) -> Vec<Draft> {
     files
         .into_iter()
@@ -330,7 +313,11 @@ fn render(files: BTreeMap<String, Vec<Route>>, source: &str) -> Vec<Draft> {
                 }
                 text.push_str("[[route]]\n");
                 text.push_str(&format!("request = {}\n", quote(&format!("{} {}", route.method, route.path))));
-                let derived = derived_name(&route.method, &route.path);
+                let method = METHODS
+                    .iter()
+                    .position(|m| *m == route.method)
+                    .map_or(Method::Get, |i| MODEL_METHODS[i]);
+                let derived = derive_route_name(method, &route.path);
                 if !names.insert(derived.clone()) {
                     let mut n = 2;
                     while !names.insert(format!("{derived}_{n}")) {
