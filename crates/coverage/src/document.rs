@@ -184,23 +184,72 @@ impl Documents {
     }
 }
 
+/// Keys whose object maps names (of properties, components, paths …) to objects: its
+/// keys are never keywords.
+const NAME_MAPS: [&str; 21] = [
+    "properties",
+    "patternProperties",
+    "definitions",
+    "$defs",
+    "schemas",
+    "responses",
+    "parameters",
+    "examples",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+    "securityDefinitions",
+    "links",
+    "callbacks",
+    "pathItems",
+    "paths",
+    "webhooks",
+    "content",
+    "encoding",
+    "variables",
+    "dependentSchemas",
+];
+
+/// Keywords whose values are literal data, not description: a `$ref` inside an example
+/// or a default is text (GitHub's description has some).
+fn literal(key: &str, value: &Value, in_example: bool) -> bool {
+    matches!(key, "example" | "default" | "enum" | "const")
+        || key.starts_with("x-")
+        || (key == "examples" && value.is_array())
+        || (in_example && key == "value")
+}
+
 /// Every `$ref` string below `value`, with the pointer of the object holding it.
 fn collect_refs(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    walk_refs(value, at, ("", ""), out);
+}
+
+/// `via` is the key `value` was reached through, `via_parent` the name map above it.
+fn walk_refs(
+    value: &Value,
+    at: &str,
+    (via, via_parent): (&str, &str),
+    out: &mut Vec<(String, String)>,
+) {
     match value {
         Value::Object(map) => {
+            let names = NAME_MAPS.contains(&via);
+            // An Example Object: an entry of a map of examples.
+            let in_example = via_parent == "examples" && !names;
             if let Some(Value::String(r)) = map.get("$ref") {
                 out.push((at.to_owned(), r.clone()));
             }
             for (k, v) in map {
-                if v.is_object() || v.is_array() {
-                    collect_refs(v, &pointer(at, &[k]), out);
+                if (v.is_object() || v.is_array()) && (names || !literal(k, v, in_example)) {
+                    let parent = if names { via } else { "" };
+                    walk_refs(v, &pointer(at, &[k]), (k, parent), out);
                 }
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 if v.is_object() || v.is_array() {
-                    collect_refs(v, &format!("{at}/{i}"), out);
+                    walk_refs(v, &format!("{at}/{i}"), ("", ""), out);
                 }
             }
         }
@@ -291,6 +340,19 @@ mod tests {
             v.pointer("/responses/200/description"),
             Some(&Value::from("ok"))
         );
+    }
+
+    #[test]
+    fn references_in_examples_and_defaults_are_data() {
+        let v = parse(
+            Path::new("d.yaml"),
+            "components:\n  examples:\n    stats: { value: [{ $ref: a.yaml }] }\n  schemas:\n    S:\n      default: { $ref: b.yaml }\n      x-note: { $ref: c.yaml }\n      properties:\n        example: { $ref: '#/real' }\n        value: { $ref: '#/also' }\n  parameters:\n    list: [{ $ref: '#/in-list' }]\n",
+        )
+        .unwrap();
+        let mut refs = Vec::new();
+        collect_refs(&v, "", &mut refs);
+        let refs: Vec<&str> = refs.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(refs, ["#/in-list", "#/real", "#/also"]);
     }
 
     #[test]
