@@ -108,11 +108,13 @@ impl Documents {
         docs.files.insert(root.clone(), first);
         let mut errors = Vec::new();
         let mut queue = VecDeque::from([root]);
+        let mut all_refs = Vec::new();
         // Load every file reached, breadth first.
         while let Some(file) = queue.pop_front() {
             let mut refs = Vec::new();
-            collect_refs(&docs.files[&file], "", &mut refs);
-            for (at, reference) in refs {
+            collect_refs(&docs.files[&file], &mut refs);
+            for (at, reference) in &refs {
+                let (at, reference) = (at.clone(), reference.as_str());
                 match split(&file, &reference) {
                     Ok((target, _)) if !docs.files.contains_key(&target) => match read(&target) {
                         Ok(value) => {
@@ -133,13 +135,12 @@ impl Documents {
                     }),
                 }
             }
+            all_refs.push((file, refs));
         }
         // Then check every reference's target exists.
-        for (file, value) in &docs.files {
-            let mut refs = Vec::new();
-            collect_refs(value, "", &mut refs);
+        for (file, refs) in all_refs {
             for (at, reference) in refs {
-                if let Ok((target, fragment)) = split(file, &reference)
+                if let Ok((target, fragment)) = split(&file, &reference)
                     && let Some(doc) = docs.files.get(&target)
                     && doc.pointer(&fragment).is_none()
                 {
@@ -219,15 +220,18 @@ fn literal(key: &str, value: &Value, in_example: bool) -> bool {
         || (in_example && key == "value")
 }
 
-/// Every `$ref` string below `value`, with the pointer of the object holding it.
-fn collect_refs(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
-    walk_refs(value, at, ("", ""), out);
+/// Every `$ref` string below `value`, with the pointer of the object holding it. The
+/// pointer is built only for a reference found: a large description has few of them
+/// among hundreds of thousands of objects.
+fn collect_refs(value: &Value, out: &mut Vec<(String, String)>) {
+    walk_refs(value, &mut Vec::new(), ("", ""), out);
 }
 
-/// `via` is the key `value` was reached through, `via_parent` the name map above it.
-fn walk_refs(
-    value: &Value,
-    at: &str,
+/// `via` is the key `value` was reached through, `via_parent` the name map above it;
+/// `path` holds the keys (or indexes) from the root.
+fn walk_refs<'a>(
+    value: &'a Value,
+    path: &mut Vec<Token<'a>>,
     (via, via_parent): (&str, &str),
     out: &mut Vec<(String, String)>,
 ) {
@@ -237,24 +241,41 @@ fn walk_refs(
             // An Example Object: an entry of a map of examples.
             let in_example = via_parent == "examples" && !names;
             if let Some(Value::String(r)) = map.get("$ref") {
-                out.push((at.to_owned(), r.clone()));
+                let mut at = String::new();
+                for t in path.iter() {
+                    match t {
+                        Token::Key(k) => at = pointer(&at, &[k]),
+                        Token::Index(i) => at.push_str(&format!("/{i}")),
+                    }
+                }
+                out.push((at, r.clone()));
             }
             for (k, v) in map {
                 if (v.is_object() || v.is_array()) && (names || !literal(k, v, in_example)) {
                     let parent = if names { via } else { "" };
-                    walk_refs(v, &pointer(at, &[k]), (k, parent), out);
+                    path.push(Token::Key(k));
+                    walk_refs(v, path, (k, parent), out);
+                    path.pop();
                 }
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 if v.is_object() || v.is_array() {
-                    walk_refs(v, &format!("{at}/{i}"), ("", ""), out);
+                    path.push(Token::Index(i));
+                    walk_refs(v, path, ("", ""), out);
+                    path.pop();
                 }
             }
         }
         _ => {}
     }
+}
+
+/// One step of a JSON pointer.
+enum Token<'a> {
+    Key(&'a str),
+    Index(usize),
 }
 
 /// A reference's file (relative to the referring file) and its fragment as a JSON pointer.
@@ -350,7 +371,7 @@ mod tests {
         )
         .unwrap();
         let mut refs = Vec::new();
-        collect_refs(&v, "", &mut refs);
+        collect_refs(&v, &mut refs);
         let refs: Vec<&str> = refs.iter().map(|(_, r)| r.as_str()).collect();
         assert_eq!(refs, ["#/in-list", "#/real", "#/also"]);
     }
