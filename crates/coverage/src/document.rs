@@ -115,7 +115,7 @@ impl Documents {
             collect_refs(&docs.files[&file], &mut refs);
             for (at, reference) in &refs {
                 let (at, reference) = (at.clone(), reference.as_str());
-                match split(&file, &reference) {
+                match split(&file, reference) {
                     Ok((target, _)) if !docs.files.contains_key(&target) => match read(&target) {
                         Ok(value) => {
                             docs.files.insert(target.clone(), value);
