@@ -495,7 +495,7 @@ fn test_executable(command: &mut Command, name: &str) -> Result<PathBuf> {
 }
 
 /// The workspace's target directory, as cargo sees it (`CARGO_TARGET_DIR`, config).
-fn target_dir() -> Result<PathBuf> {
+pub(crate) fn target_dir() -> Result<PathBuf> {
     let output = cargo_command()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(crate::root())
@@ -906,7 +906,7 @@ impl Bench<'_> {
 /// when `poll_rss` is set, the last `VmHWM` read from `/proc` (every 5 ms). A thread
 /// blocks in `wait` so that the clock stops when the child exits, not at the next poll,
 /// and so that this process does not wake up while the child runs (2 CPUs are few).
-fn wait(
+pub(crate) fn wait(
     child: Child,
     start: Instant,
     poll_rss: bool,
@@ -954,13 +954,13 @@ fn read_hwm(status_file: &Path) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// GNU time, if it is there and reports peak RSS.
-fn gnu_time() -> Option<PathBuf> {
+pub(crate) fn gnu_time() -> Option<PathBuf> {
     let time = PathBuf::from("/usr/bin/time");
     let ok = Command::new(&time)
         .args(["-f", "%M", "-o", "/dev/null", "true"])
@@ -971,7 +971,7 @@ fn gnu_time() -> Option<PathBuf> {
     ok.then_some(time)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => f64::NAN,

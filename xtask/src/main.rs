@@ -4,10 +4,12 @@
 //!   JSON Schema drift). `.ci/run` and the GitHub workflow call it.
 //! - `cargo xtask schema [--check]`: (re)generate `schema/*.schema.json`; `--check` fails
 //!   when the committed files differ from the generated ones.
-//! - `cargo xtask bench [scenario|runner|fixtures|mock|nextest]`: benchmarks, reported as
-//!   ratios against a reference measured in the same run; `bench runner --workload w3`
-//!   measures only W3 (100,000 cases), likewise `w1`, `w2`; `bench nextest` the per-case
-//!   cost under cargo-nextest (not part of a bare `bench`: it needs cargo-nextest).
+//! - `cargo xtask bench [scenario|runner|fixtures|coverage|mock|nextest]`: benchmarks,
+//!   reported as ratios against a reference measured in the same run; `bench runner
+//!   --workload w3` measures only W3 (100,000 cases), likewise `w1`, `w2`; `bench coverage`
+//!   holds `rolecall coverage` of a large public description to 1 s and 200 MB; `bench
+//!   nextest` the per-case cost under cargo-nextest (not part of a bare `bench`: it needs
+//!   cargo-nextest).
 //! - `cargo xtask modules`: each crate's module edges; fails on a loop or a glob import
 //!   (a unit test checks the same on every `cargo test`).
 
@@ -16,6 +18,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_coverage;
 mod bench_fixtures;
 mod bench_nextest;
 mod bench_runner;
@@ -37,7 +40,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|fixtures|mock|nextest] | modules>"
+                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|fixtures|coverage|mock|nextest] | modules>"
             );
             std::process::exit(2);
         }
@@ -173,6 +176,9 @@ fn bench(which: &[&str]) -> Result<()> {
     }
     if all || which.contains(&"fixtures") {
         bench_fixtures::run()?;
+    }
+    if all || which.contains(&"coverage") {
+        bench_coverage::run()?;
     }
     if which.contains(&"nextest") {
         bench_nextest::run()?;

@@ -13,8 +13,10 @@ use rolecall_runner::{Exit, ReportSpec};
 use rolecall_scenario::{LoadOptions, Redacted, RenderStyle, Suite};
 
 mod args;
+mod coverage;
 mod diff;
 mod mock;
+mod new;
 mod run;
 
 #[derive(Debug, Parser)]
@@ -96,6 +98,62 @@ enum Command {
         #[command(subcommand)]
         command: MockCommand,
     },
+    /// Which operations of an API description (Swagger 2.0, OpenAPI 3.0/3.1) or requests of
+    /// a HAR capture no route exercises, and where their declared security disagrees with
+    /// the suite. Sends nothing. Exits 1 when a gate fails, 2 for invalid input.
+    Coverage {
+        /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
+        #[arg(default_value = "scenarios")]
+        path: PathBuf,
+        /// Load the suite for this target instead of `defaults.target`.
+        #[arg(long)]
+        target: Option<String>,
+        /// The API description, JSON or YAML; relative `$ref`s are followed.
+        #[arg(long, value_name = "FILE", required_unless_present = "har")]
+        openapi: Option<PathBuf>,
+        /// A HAR capture; repeatable.
+        #[arg(long, value_name = "FILE")]
+        har: Vec<PathBuf>,
+        /// Write a report: `json=FILE`, `markdown=FILE` or `html=FILE`; repeatable.
+        #[arg(long, value_name = "FORMAT=FILE")]
+        report: Vec<coverage::CoverageReport>,
+        /// Exit 1 when less than this percentage of operations (and captured requests
+        /// outside the description) is exercised.
+        #[arg(long, value_name = "PERCENT", value_parser = coverage::percent)]
+        fail_under: Option<f64>,
+        /// Exit 1 when the declared security disagrees with the suite's expectations.
+        #[arg(long)]
+        fail_on_mismatch: bool,
+    },
+    /// Draft route files, deny by default, from an API description (one file per tag or
+    /// first path segment), a HAR capture (one route per distinct request), or one request
+    /// line. Never replaces a file without `--force`.
+    New {
+        /// One route: a request line such as "DELETE /v1/projects/{id}".
+        #[arg(required_unless_present_any = ["openapi", "har"], conflicts_with_all = ["openapi", "har"])]
+        request: Option<String>,
+        /// Draft every operation of this API description.
+        #[arg(long, value_name = "FILE", conflicts_with = "har")]
+        openapi: Option<PathBuf>,
+        /// Draft every distinct request of this HAR capture; repeatable.
+        #[arg(long, value_name = "FILE")]
+        har: Vec<PathBuf>,
+        /// Who may use the route given on the command line; repeatable.
+        #[arg(long, value_name = "IDENTITY", requires = "request")]
+        allow: Vec<String>,
+        /// The suite whose identities and variables the drafts use.
+        #[arg(long, default_value = "scenarios")]
+        suite: PathBuf,
+        /// Load the suite for this target instead of `defaults.target`.
+        #[arg(long)]
+        target: Option<String>,
+        /// Write the files here instead of the suite's directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Replace files that exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate a suite without sending anything; print a summary or every problem.
     Check {
         /// The suite directory (holding rolecall.toml) or the rolecall.toml file.
@@ -152,6 +210,42 @@ fn main() -> ExitCode {
             baseline,
         }),
         Command::Diff { old, new } => diff::diff(&old, &new),
+        Command::Coverage {
+            path,
+            target,
+            openapi,
+            har,
+            report,
+            fail_under,
+            fail_on_mismatch,
+        } => coverage::coverage(&coverage::CoverageArgs {
+            path,
+            target,
+            openapi,
+            har,
+            report,
+            fail_under,
+            fail_on_mismatch,
+        }),
+        Command::New {
+            request,
+            openapi,
+            har,
+            allow,
+            suite,
+            target,
+            out,
+            force,
+        } => new::new(&new::NewArgs {
+            request,
+            openapi,
+            har,
+            allow,
+            suite,
+            target,
+            out,
+            force,
+        }),
         Command::Test {
             path,
             target,

@@ -77,7 +77,7 @@ pub use mutation::{
     Carrier, METHOD_OVERRIDE_FIELD, METHOD_OVERRIDE_HEADERS, Mutation, headers_mutation,
     query_mutation,
 };
-pub use resolve::load;
+pub use resolve::{derive_route_name, load};
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
 pub use secrets::{CleanStrings, MIN_SECRET_LEN, Redacted, Secret, Secrets, is_credential_header};

@@ -115,7 +115,31 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
     );
     assert!(text(&run).contains(name), "{}", text(&run));
 
-    let mut everything = text(&run) + &text(&list) + &text(&test);
+    // Coverage of the same suite: its route paths read the environment, and every one of
+    // its outputs is scanned like a run's.
+    std::fs::write(
+        dir.path().join("openapi.yaml"),
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\nsecurity: []\npaths:\n  /v1/{tenant}/landing:\n    get: {}\n",
+    )
+    .unwrap();
+    let coverage = rolecall(&[
+        "coverage",
+        ".",
+        "--openapi",
+        "openapi.yaml",
+        "--report",
+        "json=coverage.json",
+        "--report",
+        "markdown=coverage.md",
+        "--report",
+        "html=coverage.html",
+    ]);
+    assert_eq!(coverage.status.code(), Some(0), "{}", text(&coverage));
+
+    let mut everything = text(&run) + &text(&list) + &text(&test) + &text(&coverage);
+    for report in ["coverage.json", "coverage.md", "coverage.html"] {
+        everything += &std::fs::read_to_string(dir.path().join(report)).unwrap();
+    }
     everything += &std::fs::read_to_string(dir.path().join("report.json")).unwrap();
     for report in [
         "test-report.json",

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod args;
+mod coverage;
 mod drift;
 mod environment;
 mod hostile_input;

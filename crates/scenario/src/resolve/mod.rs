@@ -14,6 +14,7 @@ use credentials::{Item, collect_credentials};
 use fixtures::{FixtureItem, resolve_fixtures};
 use headers::check_headers;
 use identities::{Names, resolve_groups, resolve_identities};
+pub use routes::derive_route_name;
 use routes::{RouteDefaults, expand_file};
 use target::{resolve_settings, resolve_target};
 

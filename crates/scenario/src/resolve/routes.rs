@@ -78,7 +78,8 @@ impl RouteDefaults {
 }
 
 /// A route name derived from its request line: `GET /v1/projects/{id}` → `get_v1_projects_id`.
-pub(super) fn derive_route_name(method: Method, path: &str) -> String {
+/// Public so that tools drafting route files (`rolecall new`) tell when two would clash.
+pub fn derive_route_name(method: Method, path: &str) -> String {
     let path = path.split('?').next().unwrap_or(path);
     let mut name = method.as_str().to_ascii_lowercase();
     let mut last_sep = false;
