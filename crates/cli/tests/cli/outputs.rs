@@ -33,7 +33,7 @@ const WAYS_OUT: [&str; 20] = [
 ];
 
 /// Each file's ways out, reviewed: how each is redacted.
-const REVIEWED: [(&str, usize, &str); 16] = [
+const REVIEWED: [(&str, usize, &str); 17] = [
     (
         "cli/src/coverage.rs",
         3,
