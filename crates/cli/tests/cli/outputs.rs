@@ -65,9 +65,9 @@ const REVIEWED: [(&str, usize, &str); 17] = [
         "LoadError::render, argument, environment and report-path errors before any secret is read (a URL is never repeated), stdout for the terminal reporter (which redacts), run and report errors and the baseline's drift through Redacted",
     ),
     (
-        "runner/src/engine.rs",
-        2,
-        "an interrupted run's notice and its failed teardowns on stderr, through Redacted with the run's secrets (captured ones included)",
+        "coverage/src/lib.rs",
+        3,
+        "the crate manual's example writes its own fixture files; the crate itself only returns text",
     ),
     (
         "runner/src/agent.rs",
@@ -75,9 +75,9 @@ const REVIEWED: [(&str, usize, &str); 17] = [
         "the nextest agent's status file (`ready` or `failed`, nothing else); a test process's trial, its name as nextest passed it and the message the agent redacted with the run's Secrets",
     ),
     (
-        "coverage/src/lib.rs",
-        3,
-        "the crate manual's example writes its own fixture files; the crate itself only returns text",
+        "runner/src/engine.rs",
+        2,
+        "an interrupted run's notice and its failed teardowns on stderr, through Redacted with the run's secrets (captured ones included)",
     ),
     (
         "runner/src/harness.rs",
