@@ -335,3 +335,41 @@ fn loads_with(drafts: Vec<rolecall_coverage::Draft>) {
         panic!("{}", e.render(rolecall_scenario::RenderStyle::Plain));
     }
 }
+
+#[test]
+fn references_never_leave_the_description_directory() {
+    let dir = tempfile_dir().join("refs");
+    let api = dir.join("api");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&api).unwrap();
+    // A file beside the directory, which an untrusted description must not make us read.
+    let outside = dir.join("outside.yaml");
+    std::fs::write(&outside, "Pets: {type: array}\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, api.join("link.yaml")).unwrap();
+    let paths = format!(
+        "paths:\n  /a:\n    get: {{responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{$ref: '../outside.yaml#/Pets'}}}}}}}}}}}}\n  /b:\n    get: {{responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{$ref: '{}#/Pets'}}}}}}}}}}}}\n  /c:\n    get: {{responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{$ref: 'link.yaml#/Pets'}}}}}}}}}}}}\n",
+        outside.display()
+    );
+    std::fs::write(
+        api.join("d.yaml"),
+        format!("openapi: 3.0.0\ninfo: {{title: t, version: '1'}}\n{paths}"),
+    )
+    .unwrap();
+    let errors = read_description(&api.join("d.yaml")).unwrap_err();
+    let got: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{:?} {}", e.place, e.message))
+        .collect();
+    let mut expected = vec![
+        "Pointer(\"/paths/~1a/get/responses/200/content/application~1json/schema\") `$ref` to `../outside.yaml#/Pets`: the file is outside the description's directory; only files in it or below it are read".to_owned(),
+        format!("Pointer(\"/paths/~1b/get/responses/200/content/application~1json/schema\") `$ref` to `{}#/Pets`: absolute paths are not followed; refer to a file by a path relative to the description", outside.display()),
+    ];
+    if cfg!(unix) {
+        expected.push(format!(
+            "Pointer(\"/paths/~1c/get/responses/200/content/application~1json/schema\") `$ref` to `link.yaml#/Pets`: {}: is a link to a file outside the description's directory; it is not read",
+            api.join("link.yaml").display()
+        ));
+    }
+    assert_eq!(got, expected);
+}
