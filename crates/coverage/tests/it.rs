@@ -373,3 +373,38 @@ fn references_never_leave_the_description_directory() {
     }
     assert_eq!(got, expected);
 }
+
+#[test]
+fn tokens_in_captured_paths_and_nameless_query_items_are_left_out() {
+    let dir = tempfile_dir();
+    let har = dir.join("tokens.har");
+    std::fs::write(
+        &har,
+        r#"{"log": {"entries": [
+            {"request": {"method": "GET", "url": "https://x.example/v1/pets/42/share/Xk3pQ9zLmN2vR8sT1wY?eyJhbGciOiJIUzI1NiJ9&page=1"}, "response": {"status": 200}},
+            {"request": {"method": "GET", "url": "https://x.example/v1/pets/42/share/Zz8aB7cD6eF5gH4iJ3k"}, "response": {"status": 200}}
+        ]}}"#,
+    )
+    .unwrap();
+    let har = read_har(&har).unwrap();
+    let got: Vec<(&str, &[String])> = har
+        .captures
+        .iter()
+        .map(|c| (c.path.as_str(), c.query_names.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/v1/pets/42/share/{token}", &["page".to_owned()][..]),
+            ("/v1/pets/42/share/{token}", &[][..]),
+        ]
+    );
+    let suite = suite();
+    let drafts = from_har(&[har], Some(&suite));
+    let all: String = drafts.iter().map(|d| d.text.clone()).collect();
+    assert!(
+        all.contains("request = \"GET /v1/pets/42/share/TODO-token\"\nallow = []\n"),
+        "{all}"
+    );
+    loads_with(drafts);
+}
