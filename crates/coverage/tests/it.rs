@@ -109,11 +109,7 @@ fn semantic_problems_are_all_reported_once_references_resolve() {
         "openapi: 3.0.0\ninfo: {title: t, version: '1'}\nsecurity: [{nowhere: []}]\npaths:\n  pets:\n    get: {}\n  /a:\n    get: 7\n",
     )
     .unwrap();
-    let errors = read_description(&dir.join("d.yaml")).unwrap_err();
-    let got: Vec<String> = errors
-        .iter()
-        .map(|e| format!("{:?} {}", e.place, e.message))
-        .collect();
+    let got = places(read_description(&dir.join("d.yaml")).unwrap_err());
     assert_eq!(
         got,
         [
@@ -122,6 +118,14 @@ fn semantic_problems_are_all_reported_once_references_resolve() {
             "Pointer(\"/paths/pets\") path `pets` does not start with `/`",
         ]
     );
+}
+
+/// Every error as its place and message.
+fn places(errors: Vec<rolecall_coverage::InputError>) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{:?} {}", e.place, e.message))
+        .collect()
 }
 
 fn tempfile_dir() -> PathBuf {
@@ -356,11 +360,7 @@ fn references_never_leave_the_description_directory() {
         format!("openapi: 3.0.0\ninfo: {{title: t, version: '1'}}\n{paths}"),
     )
     .unwrap();
-    let errors = read_description(&api.join("d.yaml")).unwrap_err();
-    let got: Vec<String> = errors
-        .iter()
-        .map(|e| format!("{:?} {}", e.place, e.message))
-        .collect();
+    let got = places(read_description(&api.join("d.yaml")).unwrap_err());
     let mut expected = vec![
         "Pointer(\"/paths/~1a/get/responses/200/content/application~1json/schema\") `$ref` to `../outside.yaml#/Pets`: the file is outside the description's directory; only files in it or below it are read".to_owned(),
         format!("Pointer(\"/paths/~1b/get/responses/200/content/application~1json/schema\") `$ref` to `{}#/Pets`: absolute paths are not followed; refer to a file by a path relative to the description", outside.display()),
