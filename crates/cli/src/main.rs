@@ -108,7 +108,7 @@ enum Command {
         /// Load the suite for this target instead of `defaults.target`.
         #[arg(long)]
         target: Option<String>,
-        /// The API description, JSON or YAML; relative `$ref`s are followed.
+        /// The API description, JSON or YAML; relative `$ref`s within its directory are followed.
         #[arg(long, value_name = "FILE", required_unless_present = "har")]
         openapi: Option<PathBuf>,
         /// A HAR capture; repeatable.

@@ -1,8 +1,10 @@
 //! Reading JSON and YAML files into `serde_json::Value`, and `$ref`s across them.
 //!
-//! Every file a reference reaches (relative paths only: nothing is fetched) is read once,
-//! up front, and every `$ref` in every file is checked, so an unresolvable one is reported
-//! with the pointer of the `$ref` itself, all at once.
+//! Every file a reference reaches (relative paths only, to files in the description's
+//! directory or below it: nothing is fetched, and neither an absolute path, a `..` out of
+//! that directory nor a link out of it is followed) is read once, up front, and every
+//! `$ref` in every file is checked, so an unresolvable one is reported with the pointer of
+//! the `$ref` itself, all at once.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read as _;
@@ -93,6 +95,8 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Value, InputError> {
 pub(crate) struct Documents {
     /// The file named on the command line.
     pub(crate) root: PathBuf,
+    /// Its directory: references reach files in it or below it only.
+    base: PathBuf,
     files: BTreeMap<PathBuf, Value>,
 }
 
@@ -101,8 +105,10 @@ impl Documents {
     pub(crate) fn load(root: &Path) -> Result<Documents, Vec<InputError>> {
         let root = normalise(root);
         let first = read(&root).map_err(|e| vec![e])?;
+        let base = root.parent().unwrap_or(Path::new("")).to_owned();
         let mut docs = Documents {
             root: root.clone(),
+            base,
             files: BTreeMap::new(),
         };
         docs.files.insert(root.clone(), first);
@@ -115,18 +121,20 @@ impl Documents {
             collect_refs(&docs.files[&file], &mut refs);
             for (at, reference) in &refs {
                 let (at, reference) = (at.clone(), reference.as_str());
-                match split(&file, reference) {
-                    Ok((target, _)) if !docs.files.contains_key(&target) => match read(&target) {
-                        Ok(value) => {
-                            docs.files.insert(target.clone(), value);
-                            queue.push_back(target);
+                match split(&file, &docs.base, reference) {
+                    Ok((target, _)) if !docs.files.contains_key(&target) => {
+                        match inside(&docs.base, &target).and_then(|()| read(&target)) {
+                            Ok(value) => {
+                                docs.files.insert(target.clone(), value);
+                                queue.push_back(target);
+                            }
+                            Err(e) => errors.push(InputError {
+                                file: file.clone(),
+                                place: Place::Pointer(at),
+                                message: format!("`$ref` to `{reference}`: {e}"),
+                            }),
                         }
-                        Err(e) => errors.push(InputError {
-                            file: file.clone(),
-                            place: Place::Pointer(at),
-                            message: format!("`$ref` to `{reference}`: {e}"),
-                        }),
-                    },
+                    }
                     Ok(_) => {}
                     Err(message) => errors.push(InputError {
                         file: file.clone(),
@@ -140,7 +148,7 @@ impl Documents {
         // Then check every reference's target exists.
         for (file, refs) in all_refs {
             for (at, reference) in refs {
-                if let Ok((target, fragment)) = split(&file, &reference)
+                if let Ok((target, fragment)) = split(&file, &docs.base, &reference)
                     && let Some(doc) = docs.files.get(&target)
                     && doc.pointer(&fragment).is_none()
                 {
@@ -177,7 +185,7 @@ impl Documents {
             let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
                 return Some((file, value));
             };
-            let (target, fragment) = split(&file, reference).ok()?;
+            let (target, fragment) = split(&file, &self.base, reference).ok()?;
             value = self.files.get(&target)?.pointer(&fragment)?;
             file = target;
         }
@@ -278,8 +286,31 @@ enum Token<'a> {
     Index(usize),
 }
 
-/// A reference's file (relative to the referring file) and its fragment as a JSON pointer.
-fn split(from: &Path, reference: &str) -> Result<(PathBuf, String), String> {
+/// Whether `target` (already checked to be below `base` by name) is still below it once
+/// links are resolved: a link in the description's directory may point anywhere.
+fn inside(base: &Path, target: &Path) -> Result<(), InputError> {
+    let dir = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    // A file that does not exist is reported by `read`.
+    if let (Ok(dir), Ok(real)) = (dir.canonicalize(), target.canonicalize())
+        && !real.starts_with(&dir)
+    {
+        return Err(InputError {
+            file: target.to_owned(),
+            place: Place::File,
+            message: "is a link to a file outside the description's directory; it is not read"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// A reference's file (relative to the referring file, in `base`, the description's
+/// directory, or below it) and its fragment as a JSON pointer.
+fn split(from: &Path, base: &Path, reference: &str) -> Result<(PathBuf, String), String> {
     let (file, fragment) = reference.split_once('#').unwrap_or((reference, ""));
     if file.contains("://") || file.starts_with("//") {
         return Err(format!(
@@ -295,12 +326,23 @@ fn split(from: &Path, reference: &str) -> Result<(PathBuf, String), String> {
     let target = if file.is_empty() {
         from.to_owned()
     } else {
-        normalise(
-            &from
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join(percent_decode(file)),
-        )
+        let file = percent_decode(file);
+        if file.starts_with(['/', '\\']) || Path::new(&file).has_root() {
+            return Err(format!(
+                "`$ref` to `{reference}`: absolute paths are not followed; refer to a file by a path relative to the description"
+            ));
+        }
+        let target = normalise(&from.parent().unwrap_or(Path::new("")).join(file));
+        let below = target.strip_prefix(base).is_ok_and(|rest| {
+            rest.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if !below {
+            return Err(format!(
+                "`$ref` to `{reference}`: the file is outside the description's directory; only files in it or below it are read"
+            ));
+        }
+        target
     };
     Ok((target, fragment))
 }
@@ -318,8 +360,13 @@ fn normalise(path: &Path) -> PathBuf {
         match part {
             std::path::Component::CurDir => {}
             std::path::Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+                // `..` cancels a name, never another `..` (nor the root: `/..` is `/`).
+                match out.components().next_back() {
+                    Some(std::path::Component::Normal(_)) => {
+                        out.pop();
+                    }
+                    Some(std::path::Component::RootDir | std::path::Component::Prefix(_)) => {}
+                    _ => out.push(".."),
                 }
             }
             other => out.push(other),
@@ -379,22 +426,64 @@ mod tests {
     #[test]
     fn references_split_into_file_and_pointer() {
         let from = Path::new("api/openapi.yaml");
+        let base = Path::new("api");
         assert_eq!(
-            split(from, "paths/pets.yaml#/get").unwrap(),
+            split(from, base, "paths/pets.yaml#/get").unwrap(),
             (PathBuf::from("api/paths/pets.yaml"), "/get".to_owned())
         );
         assert_eq!(
-            split(from, "#/components/schemas/Pet%20Name").unwrap(),
+            split(from, base, "#/components/schemas/Pet%20Name").unwrap(),
             (
                 PathBuf::from("api/openapi.yaml"),
                 "/components/schemas/Pet Name".to_owned()
             )
         );
         assert_eq!(
-            split(from, "../common.json").unwrap(),
-            (PathBuf::from("common.json"), String::new())
+            split(Path::new("api/paths/pets.yaml"), base, "../common.json").unwrap(),
+            (PathBuf::from("api/common.json"), String::new())
         );
-        assert!(split(from, "https://example.com/x.yaml#/a").is_err());
-        assert!(split(from, "#components").is_err());
+        assert!(split(from, base, "https://example.com/x.yaml#/a").is_err());
+        assert!(split(from, base, "#components").is_err());
+    }
+
+    #[test]
+    fn references_stay_in_the_description_directory() {
+        let from = Path::new("api/openapi.yaml");
+        let base = Path::new("api");
+        for reference in [
+            "/proc/self/environ",
+            "%2Fproc/self/environ",
+            "../secrets.yaml",
+            "paths/../../secrets.yaml",
+            "paths/%2E%2E/%2E%2E/secrets.yaml",
+        ] {
+            let e = split(from, base, reference).unwrap_err();
+            assert!(
+                e.contains("absolute paths are not followed")
+                    || e.contains("outside the description's directory"),
+                "{reference}: {e}"
+            );
+        }
+        // The description named from a directory above the working directory.
+        assert_eq!(
+            split(
+                Path::new("../../api/openapi.yaml"),
+                Path::new("../../api"),
+                "a.yaml"
+            )
+            .unwrap()
+            .0,
+            PathBuf::from("../../api/a.yaml")
+        );
+        assert!(split(Path::new("openapi.yaml"), Path::new(""), "../a.yaml").is_err());
+    }
+
+    #[test]
+    fn parent_segments_cancel_names_only() {
+        assert_eq!(
+            normalise(Path::new("../../a/./b/../c")),
+            PathBuf::from("../../a/c")
+        );
+        assert_eq!(normalise(Path::new("/../a")), PathBuf::from("/a"));
     }
 }

@@ -4,13 +4,14 @@
 //! being let in, and every choice left to a person is marked `# TODO(rolecall): …`. A path
 //! parameter the suite has no variable for becomes a literal `TODO-name`, so the file
 //! passes `rolecall check` as written. Captured credentials are never written: an identity
-//! is named, its token is not, and queries are left out.
+//! is named, its token is not, queries are left out, and a captured path segment that
+//! looks like a token is a `TODO-token` placeholder.
 
 use std::collections::{BTreeMap, HashSet};
 
 use rolecall_scenario::{Method, Suite, derive_route_name};
 
-use crate::har::Har;
+use crate::har::{Har, TOKEN};
 use crate::identify::recognise;
 use crate::openapi::{Description, Security};
 
@@ -175,7 +176,10 @@ pub fn from_har(hars: &[Har], suite: Option<&Suite>) -> Vec<Draft> {
         if !METHODS.contains(&capture.method.as_str()) {
             continue;
         }
-        let path = capture.path.replace(['{', '}', ' ', '"', '\\'], "_");
+        let path = capture
+            .path
+            .replace(TOKEN, "TODO-token")
+            .replace(['{', '}', ' ', '"', '\\'], "_");
         let key = (capture.method.clone(), path.clone());
         let (file, at) = match seen.get(&key) {
             Some(found) => found.clone(),
@@ -195,6 +199,12 @@ pub fn from_har(hars: &[Har], suite: Option<&Suite>) -> Vec<Draft> {
             }
         };
         let route = &mut files.get_mut(&file).expect("inserted above")[at];
+        if capture.path.contains(TOKEN) {
+            let line = "replace `TODO-token` with a real value, or a `{var}` the suite defines; the captured one looked like a credential and is left out".to_owned();
+            if !route.todo.contains(&line) {
+                route.todo.push(line);
+            }
+        }
         let status = capture
             .status
             .map_or("no response".to_owned(), |s| s.to_string());

@@ -109,11 +109,7 @@ fn semantic_problems_are_all_reported_once_references_resolve() {
         "openapi: 3.0.0\ninfo: {title: t, version: '1'}\nsecurity: [{nowhere: []}]\npaths:\n  pets:\n    get: {}\n  /a:\n    get: 7\n",
     )
     .unwrap();
-    let errors = read_description(&dir.join("d.yaml")).unwrap_err();
-    let got: Vec<String> = errors
-        .iter()
-        .map(|e| format!("{:?} {}", e.place, e.message))
-        .collect();
+    let got = places(read_description(&dir.join("d.yaml")).unwrap_err());
     assert_eq!(
         got,
         [
@@ -122,6 +118,14 @@ fn semantic_problems_are_all_reported_once_references_resolve() {
             "Pointer(\"/paths/pets\") path `pets` does not start with `/`",
         ]
     );
+}
+
+/// Every error as its place and message.
+fn places(errors: Vec<rolecall_coverage::InputError>) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{:?} {}", e.place, e.message))
+        .collect()
 }
 
 fn tempfile_dir() -> PathBuf {
@@ -334,4 +338,73 @@ fn loads_with(drafts: Vec<rolecall_coverage::Draft>) {
     if let Err(e) = rolecall_scenario::load(&dir, &rolecall_scenario::LoadOptions::new()) {
         panic!("{}", e.render(rolecall_scenario::RenderStyle::Plain));
     }
+}
+
+#[test]
+fn references_never_leave_the_description_directory() {
+    let dir = tempfile_dir().join("refs");
+    let api = dir.join("api");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&api).unwrap();
+    // A file beside the directory, which an untrusted description must not make us read.
+    let outside = dir.join("outside.yaml");
+    std::fs::write(&outside, "Pets: {type: array}\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, api.join("link.yaml")).unwrap();
+    let paths = format!(
+        "paths:\n  /a:\n    get: {{responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{$ref: '../outside.yaml#/Pets'}}}}}}}}}}}}\n  /b:\n    get: {{responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{$ref: '{}#/Pets'}}}}}}}}}}}}\n  /c:\n    get: {{responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{$ref: 'link.yaml#/Pets'}}}}}}}}}}}}\n",
+        outside.display()
+    );
+    std::fs::write(
+        api.join("d.yaml"),
+        format!("openapi: 3.0.0\ninfo: {{title: t, version: '1'}}\n{paths}"),
+    )
+    .unwrap();
+    let got = places(read_description(&api.join("d.yaml")).unwrap_err());
+    let mut expected = vec![
+        "Pointer(\"/paths/~1a/get/responses/200/content/application~1json/schema\") `$ref` to `../outside.yaml#/Pets`: the file is outside the description's directory; only files in it or below it are read".to_owned(),
+        format!("Pointer(\"/paths/~1b/get/responses/200/content/application~1json/schema\") `$ref` to `{}#/Pets`: absolute paths are not followed; refer to a file by a path relative to the description", outside.display()),
+    ];
+    if cfg!(unix) {
+        expected.push(format!(
+            "Pointer(\"/paths/~1c/get/responses/200/content/application~1json/schema\") `$ref` to `link.yaml#/Pets`: {}: is a link to a file outside the description's directory; it is not read",
+            api.join("link.yaml").display()
+        ));
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn tokens_in_captured_paths_and_nameless_query_items_are_left_out() {
+    let dir = tempfile_dir();
+    let har = dir.join("tokens.har");
+    std::fs::write(
+        &har,
+        r#"{"log": {"entries": [
+            {"request": {"method": "GET", "url": "https://x.example/v1/pets/42/share/Xk3pQ9zLmN2vR8sT1wY?eyJhbGciOiJIUzI1NiJ9&page=1"}, "response": {"status": 200}},
+            {"request": {"method": "GET", "url": "https://x.example/v1/pets/42/share/Zz8aB7cD6eF5gH4iJ3k"}, "response": {"status": 200}}
+        ]}}"#,
+    )
+    .unwrap();
+    let har = read_har(&har).unwrap();
+    let got: Vec<(&str, &[String])> = har
+        .captures
+        .iter()
+        .map(|c| (c.path.as_str(), c.query_names.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/v1/pets/42/share/{token}", &["page".to_owned()][..]),
+            ("/v1/pets/42/share/{token}", &[][..]),
+        ]
+    );
+    let suite = suite();
+    let drafts = from_har(&[har], Some(&suite));
+    let all: String = drafts.iter().map(|d| d.text.clone()).collect();
+    assert!(
+        all.contains("request = \"GET /v1/pets/42/share/TODO-token\"\nallow = []\n"),
+        "{all}"
+    );
+    loads_with(drafts);
 }
