@@ -614,8 +614,17 @@ impl Shared {
                     Made::Skipped(reason) => return Execution::Skipped(reason),
                 }
             }
-            Some(objects::fill(route, &case.path, &values))
+            match objects::fill(route, &case.path, &values) {
+                Ok(filled) => Some(filled),
+                Err(e) => return Execution::Error(e),
+            }
         };
+        if let Some(reason) = filled
+            .as_ref()
+            .and_then(|f| self.permission.filled_reason(route.method, &f.path))
+        {
+            return Execution::Skipped(reason);
+        }
         let state = &self.identities[case.identity];
         let login_token = match self.login_token(case.identity).await {
             Ok(token) => token,
@@ -749,7 +758,16 @@ impl Shared {
             return Made::Skipped(format!("{what} not created: {reason}"));
         }
         let slot = objects::slot(fixture, instance.identity);
-        let filled = objects::fill(&fixture.request, &fixture.paths[slot], &values);
+        let filled = match objects::fill(&fixture.request, &fixture.paths[slot], &values) {
+            Ok(filled) => filled,
+            Err(e) => return Made::Failed(format!("{what}: {e}")),
+        };
+        if let Some(reason) = self
+            .permission
+            .filled_reason(fixture.request.method, &filled.path)
+        {
+            return Made::Skipped(format!("{what} not created: {reason}"));
+        }
         let login_token = match self.login_token(instance.identity).await {
             Ok(token) => token,
             Err(e) => return Made::Failed(format!("{what}: {e}")),
@@ -769,13 +787,33 @@ impl Shared {
             Execution::Error(e) => return Made::Failed(format!("{what}: {line}: {e}")),
             Execution::Skipped(reason) => return Made::Skipped(format!("{what}: {reason}")),
         };
-        let excerpt = || self.secrets().redact(&objects::excerpt(&observed.body));
         let status_ok = fixture.status.matches(observed.status);
-        let (captured, missing) = if status_ok {
-            objects::capture(fixture, &observed.headers, &observed.body)
-        } else {
-            (HashMap::new(), None)
+        // Every secret the answer holds is learned before any message quotes it, whatever
+        // the status; a body holding a secret that could not be read is not quoted.
+        let (mut captured, missing) = objects::capture(fixture, &observed.headers, &observed.body);
+        let mut unlearned = None;
+        for capture in fixture.captures.iter().filter(|c| c.secret) {
+            match captured.get(&capture.name) {
+                Some(value) => {
+                    if let Err(e) = self.remember_captured(value) {
+                        unlearned.get_or_insert_with(|| {
+                            format!("{what}: capture `{}` {e}", capture.name)
+                        });
+                    }
+                }
+                None => {
+                    unlearned.get_or_insert_with(String::new);
+                }
+            }
+        }
+        let quotable = unlearned.is_none();
+        let excerpt = || match quotable {
+            true => objects::excerpt(&self.secrets().redact(&observed.body)),
+            false => "(body not shown: a secret capture could not be read from it)".to_owned(),
         };
+        if !status_ok {
+            captured.clear();
+        }
         let mut failure = match (status_ok, missing) {
             (false, _) => Some(format!(
                 "{what}: {line} answered {}, expected {}: {}",
@@ -790,12 +828,8 @@ impl Shared {
             )),
             (true, None) => None,
         };
-        for capture in fixture.captures.iter().filter(|c| c.secret) {
-            if let Some(value) = captured.get(&capture.name)
-                && let Err(e) = self.remember_captured(value)
-            {
-                failure.get_or_insert_with(|| format!("{what}: capture `{}` {e}", capture.name));
-            }
+        if let Some(reason) = unlearned.filter(|r| !r.is_empty()) {
+            failure.get_or_insert(reason);
         }
         let captured = Arc::new(captured);
         // An object that exists is removed whatever went wrong after it was made; a
@@ -857,7 +891,11 @@ impl Shared {
         };
         let what = objects::describe(suite, instance);
         let slot = objects::slot(fixture, instance.identity);
-        let filled = objects::fill(teardown, &fixture.teardown_paths[slot], &created.values);
+        let filled = objects::fill(teardown, &fixture.teardown_paths[slot], &created.values)
+            .map_err(|e| format!("{what}: teardown {e}"))?;
+        if let Some(reason) = self.permission.filled_reason(teardown.method, &filled.path) {
+            return Err(format!("{what}: teardown {reason}"));
+        }
         if let Some((f, c)) = rolecall_scenario::fixture_refs(&filled.path).next() {
             return Err(format!(
                 "{what}: teardown not sent: `{{{f}.{c}}}` was not captured"
@@ -884,7 +922,7 @@ impl Shared {
             Execution::Observed(o) => Err(format!(
                 "{what}: teardown {line} answered {}: {}",
                 o.status,
-                self.secrets().redact(&objects::excerpt(&o.body))
+                objects::excerpt(&self.secrets().redact(&o.body))
             )),
             Execution::Error(e) | Execution::Skipped(e) => {
                 Err(format!("{what}: teardown {line}: {e}"))

@@ -11,8 +11,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rolecall_scenario::{Body, CaptureSource, Fixture, Instance, Route, Suite, fill_refs};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rolecall_scenario::{
+    Body, CaptureSource, Fixture, Instance, Route, Suite, fill_refs, fixture_refs,
+};
 use tokio::sync::OnceCell;
+use url::form_urlencoded;
 
 /// Captured values of one instance, by capture name.
 pub(crate) type Captured = Arc<HashMap<String, String>>;
@@ -124,17 +128,24 @@ pub(crate) struct Filled {
 }
 
 /// `route` sent at `path`, every placeholder filled from `values` (captures by fixture
-/// name).
-pub(crate) fn fill(route: &Route, path: &str, values: &HashMap<String, Captured>) -> Filled {
+/// name). A captured value comes from the target, so it is encoded for where it goes:
+/// in the path as one segment (it can add no `/`, `?` or `#`), in the path's query as
+/// one form component; one that would make a segment empty, `.` or `..` is refused.
+pub(crate) fn fill(
+    route: &Route,
+    path: &str,
+    values: &HashMap<String, Captured>,
+) -> Result<Filled, String> {
     let mut value = |fixture: &str, capture: &str| values.get(fixture)?.get(capture).cloned();
+    let path = fill_path(path, &mut value)?;
     let mut text = |s: &str| fill_refs(s, &mut value).into_owned();
     let pairs = |list: &[(String, String)], text: &mut dyn FnMut(&str) -> String| {
         list.iter()
             .map(|(n, v)| (n.clone(), text(v)))
             .collect::<Vec<_>>()
     };
-    Filled {
-        path: text(path),
+    Ok(Filled {
+        path,
         query: pairs(&route.query, &mut text),
         headers: pairs(&route.headers, &mut text),
         body: route.body.as_ref().map(|body| match body {
@@ -148,7 +159,49 @@ pub(crate) fn fill(route: &Route, path: &str, values: &HashMap<String, Captured>
                 content_type: content_type.clone(),
             },
         }),
+    })
+}
+
+/// What a path segment may hold of a captured value: every byte but the unreserved
+/// ones is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `path` with its placeholders filled: each value percent-encoded as one segment
+/// before any `?`, as one form component after it. A segment a value made empty or a
+/// dot segment (which URL parsing would remove, climbing out of the route) is an error
+/// naming the placeholder, never the value.
+fn fill_path(
+    path: &str,
+    value: &mut dyn FnMut(&str, &str) -> Option<String>,
+) -> Result<String, String> {
+    let split = path.find(['?', '#']).unwrap_or(path.len());
+    let (segments, rest) = path.split_at(split);
+    let mut out = String::with_capacity(path.len() + 16);
+    for (i, segment) in segments.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let mut encoded =
+            |f: &str, c: &str| value(f, c).map(|v| utf8_percent_encode(&v, SEGMENT).to_string());
+        let filled = fill_refs(segment, &mut encoded);
+        let dots = filled.to_ascii_lowercase().replace("%2e", ".");
+        if filled != segment && matches!(dots.as_str(), "" | "." | "..") {
+            let (f, c) = fixture_refs(segment).next().unwrap_or_default();
+            return Err(format!(
+                "not sent: the value captured for `{{{f}.{c}}}` would make a path segment empty, `.` or `..`"
+            ));
+        }
+        out.push_str(&filled);
     }
+    let mut component = |f: &str, c: &str| {
+        value(f, c).map(|v| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>())
+    };
+    out.push_str(&fill_refs(rest, &mut component));
+    Ok(out)
 }
 
 fn fill_json(value: &serde_json::Value, text: &mut dyn FnMut(&str) -> String) -> serde_json::Value {
@@ -188,7 +241,8 @@ pub(crate) fn slot(fixture: &Fixture, identity: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// At most 200 characters of a body, on one line, for a fixture error.
+/// At most 200 characters of a body, on one line, for a fixture error. Give it the body
+/// already redacted: cutting first could keep the beginning of a secret.
 pub(crate) fn excerpt(body: &str) -> String {
     let one_line: String = body
         .chars()
@@ -202,28 +256,30 @@ pub(crate) fn excerpt(body: &str) -> String {
     }
 }
 
-/// Reads every capture of `fixture` from a response; the first one missing is the
-/// error.
+/// Reads every capture of `fixture` from a response, each on its own (one missing does
+/// not stop the others, so every secret that is there can be learned); the first one
+/// missing is the error.
 pub(crate) fn capture(
     fixture: &Fixture,
     headers: &[(String, String)],
     body: &str,
 ) -> (HashMap<String, String>, Option<String>) {
     let mut values = HashMap::new();
+    let mut missing = None;
     let mut json: Option<Result<serde_json::Value, ()>> = None;
     for capture in &fixture.captures {
         let found = match &capture.source {
             CaptureSource::Json(pointer) => {
                 let parsed = json.get_or_insert_with(|| serde_json::from_str(body).map_err(|_| ()));
                 let Ok(parsed) = parsed else {
-                    return (
-                        values,
-                        Some(format!(
+                    missing.get_or_insert_with(|| {
+                        format!(
                             "capture `{}`: the response is not JSON, so {} cannot match",
                             capture.name,
                             capture.source.describe()
-                        )),
-                    );
+                        )
+                    });
+                    continue;
                 };
                 match parsed.pointer(pointer) {
                     Some(serde_json::Value::String(s)) => Some(s.clone()),
@@ -249,16 +305,17 @@ pub(crate) fn capture(
                 values.insert(capture.name.clone(), v);
             }
             None => {
-                let missing = format!(
-                    "capture `{}`: {} found nothing in the response",
-                    capture.name,
-                    capture.source.describe()
-                );
-                return (values, Some(missing));
+                missing.get_or_insert_with(|| {
+                    format!(
+                        "capture `{}`: {} found nothing in the response",
+                        capture.name,
+                        capture.source.describe()
+                    )
+                });
             }
         }
     }
-    (values, None)
+    (values, missing)
 }
 
 #[cfg(test)]
@@ -269,5 +326,31 @@ mod tests {
     fn excerpts_are_one_bounded_line() {
         assert_eq!(excerpt("a\nb"), "a b");
         assert_eq!(excerpt(&"x".repeat(300)).chars().count(), 201);
+    }
+
+    #[test]
+    fn captured_values_are_encoded_for_their_place_in_the_path() {
+        let fill = |path: &str, v: &str| fill_path(path, &mut |_, _| Some(v.to_owned()));
+        assert_eq!(
+            fill("/d/{a.b}", "x/../y?z#w").unwrap(),
+            "/d/x%2F..%2Fy%3Fz%23w"
+        );
+        assert_eq!(
+            fill("/d?q={a.b}", "1&_method=DELETE").unwrap(),
+            "/d?q=1%26_method%3DDELETE"
+        );
+        assert_eq!(fill("/d/{a.b}", "%2e%2e").unwrap(), "/d/%252e%252e");
+        for (path, v) in [
+            ("/d/{a.b}", ".."),
+            ("/d/{a.b}", ""),
+            ("/d/{a.b}%2E", "."),
+            ("/d/{a.b}/e", "."),
+        ] {
+            let e = fill(path, v).unwrap_err();
+            assert!(
+                e.contains("`{a.b}` would make a path segment"),
+                "{path} {v}: {e}"
+            );
+        }
     }
 }

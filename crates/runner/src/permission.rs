@@ -6,7 +6,7 @@
 //! `ROLECALL_ALLOW_MUTATIONS` only apply to a base URL given for the run, which never
 //! inherits the target's permission.
 
-use rolecall_scenario::{Case, Fixture, Mutation, Suite, query_mutation};
+use rolecall_scenario::{Case, Fixture, Method, Mutation, Suite, query_mutation};
 
 use crate::config::RunConfig;
 
@@ -114,20 +114,26 @@ impl Permission {
             });
         }
         self.logins[case.identity].as_ref().map(|mutation| {
-            let what = match mutation {
-                Mutation::Method(method) => format!("is a {method}"),
-                Mutation::Override { .. } => format!("carries {mutation}"),
-            };
             format!(
-                "not sent: the login of `{}` {what}, and {refusal}; or give the identity a token",
-                identity.name
+                "not sent: {}",
+                login_refused(&identity.name, mutation, refusal)
             )
         })
     }
 
-    /// Why an object of `fixture` created by `identity` must not be made: its request or
-    /// its teardown writes (method or override, in the request, the suite's headers or
-    /// the identity's), and writes are refused. An object that could not be removed is
+    /// Why a request whose placeholders were filled with captured values is not sent:
+    /// its filled path carries a method override, and writes are refused. Captured
+    /// values are encoded so that none can add one; this checks what is sent.
+    pub(crate) fn filled_reason(&self, method: Method, path: &str) -> Option<String> {
+        let refusal = self.refusal.as_deref()?;
+        query_mutation(path).map(|mutation| {
+            format!("not sent: {method} with {mutation} counts as a write, and {refusal}")
+        })
+    }
+
+    /// Why an object of `fixture` created by `identity` must not be made: its request,
+    /// its teardown or its creator's login flow writes (method or override, in the
+    /// request, the suite's headers or the identity's), and writes are refused. An object that could not be removed is
     /// not created either.
     pub(crate) fn object_skip_reason(
         &self,
@@ -156,11 +162,31 @@ impl Permission {
                 what(fixture.request.method, mutation)
             ));
         }
+        // Creating and removing the object log its creator in first.
+        if let Some(mutation) = &self.logins[identity] {
+            return Some(login_refused(
+                &suite.identities[identity].name,
+                mutation,
+                refusal,
+            ));
+        }
         let teardown = fixture.teardown.as_ref()?;
-        let mutation = teardown.mutation().or(around)?;
+        let mutation = teardown
+            .mutation()
+            .or_else(|| query_mutation(&fixture.teardown_paths[slot]))
+            .or(around)?;
         Some(format!(
             "its teardown ({}) would not be sent: {refusal}",
             what(teardown.method, mutation)
         ))
     }
+}
+
+/// Why an identity's login flow is not run: it writes, and `refusal`.
+fn login_refused(identity: &str, mutation: &Mutation, refusal: &str) -> String {
+    let what = match mutation {
+        Mutation::Method(method) => format!("is a {method}"),
+        Mutation::Override { .. } => format!("carries {mutation}"),
+    };
+    format!("the login of `{identity}` {what}, and {refusal}; or give the identity a token")
 }

@@ -7,6 +7,7 @@ mod corpus;
 mod derived_secrets;
 mod edges;
 mod expectations;
+mod fixture_trust;
 mod fixtures;
 mod hangs;
 mod hostile;
