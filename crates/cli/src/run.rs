@@ -23,6 +23,7 @@ pub(crate) struct RunArgs {
     pub(crate) report: Vec<ReportSpec>,
     pub(crate) verbose: bool,
     pub(crate) baseline: Option<PathBuf>,
+    pub(crate) record: Option<PathBuf>,
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
@@ -103,7 +104,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
     };
     let mut err = Redacted::new(end.secrets.clone(), std::io::stderr());
-    for error in reporters.errors() {
+    for error in reporters.errors().iter().chain(&end.errors) {
         let _ = writeln!(err, "error: {error}");
     }
     // After the summary: the drift since the baseline. Newly granted access fails the run
@@ -119,7 +120,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     };
     match escalated {
         true => Exit::Failed.into(),
-        false => Exit::of_run(&end.summary, !reporters.errors().is_empty()).into(),
+        false => Exit::of_run(
+            &end.summary,
+            !reporters.errors().is_empty() || !end.errors.is_empty(),
+        )
+        .into(),
     }
 }
 
@@ -137,12 +142,14 @@ fn config(args: &RunArgs) -> Result<RunConfig, String> {
             base_url: Some(url.clone()),
             allow_mutations: explicit,
             reports: env.reports,
+            record: args.record.clone().or(env.record),
         },
         None => RunConfig {
             concurrency: args.concurrency.or(env.concurrency),
             allow_mutations: explicit.or(env.allow_mutations),
             base_url: env.base_url,
             reports: env.reports,
+            record: args.record.clone().or(env.record),
         },
     };
     if args.allow_mutations && config.base_url.is_none() {

@@ -10,7 +10,7 @@ use crate::engine::{Engine, Retain};
 use crate::errors::RunnerError;
 use crate::inbox::Inbox;
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted, Summary};
-use crate::reporters::JsonReporter;
+use crate::reporters::{JsonReporter, Reporters};
 use crate::results::CaseResult;
 
 /// Everything a run produced.
@@ -33,6 +33,9 @@ pub struct RunEnd {
     pub base_url: String,
     /// Every secret of the run, including minted JWTs and captured login tokens.
     pub secrets: Arc<Secrets>,
+    /// Why the recording (`RunConfig::record`) stopped, if it did: one line each, already
+    /// redacted. The run goes on without it, and should exit 1.
+    pub errors: Vec<String>,
 }
 
 /// What the results of passing cases keep. Failures, errors, skips and cases that
@@ -108,6 +111,14 @@ fn drive(
     mut then: impl FnMut(CaseResult),
 ) -> Result<RunEnd, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
+    // Beside the caller's reporter, so that a recording that fails is reported as the
+    // reports that fail are, and the run goes on.
+    let mut recording = Reporters::new();
+    if let Some(recorder) = engine.recorder(config)? {
+        recording.push("the recording", Box::new(recorder));
+    }
+    let mut both = Both(reporter, &mut recording);
+    let reporter: &mut dyn Reporter = &mut both;
     let start = Instant::now();
     // Reporters report their own write errors (see `Reporters`); one that returns an
     // error here has nowhere better to say so, and the run goes on.
@@ -151,11 +162,41 @@ fn drive(
         elapsed: start.elapsed(),
         secrets: &secrets,
     });
+    drop(both);
+    let errors = recording
+        .errors()
+        .iter()
+        .map(|error| secrets.redact(error))
+        .collect();
     Ok(RunEnd {
         summary,
         base_url: engine.base_url().to_owned(),
         secrets,
+        errors,
     })
+}
+
+/// Two reporters fed the same events, in turn.
+struct Both<'a>(&'a mut dyn Reporter, &'a mut Reporters);
+
+impl Reporter for Both<'_> {
+    fn run_started(&mut self, event: &RunStarted<'_>) -> std::io::Result<()> {
+        let first = self.0.run_started(event);
+        self.1.run_started(event)?;
+        first
+    }
+
+    fn case_finished(&mut self, event: &CaseFinished<'_>) -> std::io::Result<()> {
+        let first = self.0.case_finished(event);
+        self.1.case_finished(event)?;
+        first
+    }
+
+    fn run_finished(&mut self, event: &RunFinished<'_>) -> std::io::Result<()> {
+        let first = self.0.run_finished(event);
+        self.1.run_finished(event)?;
+        first
+    }
 }
 
 /// Renders the JSON report of a run. Every secret known to the run (including minted

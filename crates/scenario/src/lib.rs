@@ -51,6 +51,7 @@ mod mutation;
 #[cfg(test)]
 mod proptests;
 mod raw;
+mod recording;
 mod resolve;
 #[cfg(feature = "schema")]
 mod schema;
@@ -76,6 +77,7 @@ pub use mutation::{
     Carrier, METHOD_OVERRIDE_FIELD, METHOD_OVERRIDE_HEADERS, Mutation, headers_mutation,
     query_mutation,
 };
+pub use recording::credential_digest;
 pub use resolve::load;
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};
