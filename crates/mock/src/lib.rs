@@ -182,6 +182,7 @@ mod proptests;
 mod proxy;
 mod rate_limit;
 mod read;
+mod replay;
 mod request_id;
 #[cfg(feature = "schema")]
 mod schema;

@@ -6,6 +6,7 @@ mod layers;
 mod load;
 mod personas;
 mod proxy;
+mod replay;
 mod support;
 #[cfg(feature = "wiremock")]
 mod wiremock_respond;
