@@ -52,9 +52,17 @@ struct RecordingFile {
     #[serde(rename = "truncated")]
     _truncated: Option<String>,
     #[serde(default)]
-    headers: Vec<Spanned<[String; 2]>>,
+    headers: Vec<Spanned<HeaderFile>>,
     credential: Option<CredentialFile>,
     verdict: VerdictFile,
+}
+
+/// `[[headers]]`: one response header, in the order it was received.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderFile {
+    name: String,
+    value: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,7 +340,7 @@ fn parse(path: &Path, file: &SourceFile, problems: &mut ReplayProblems) -> Optio
     }
     let mut headers = Vec::new();
     for header in &raw.headers {
-        let [name, value] = header.get_ref();
+        let HeaderFile { name, value } = header.get_ref();
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -367,14 +375,16 @@ fn parse(path: &Path, file: &SourceFile, problems: &mut ReplayProblems) -> Optio
                 })
                 .collect();
             match (credential.salt, credential.sha256) {
-                (Some(salt), Some(sha256)) => names
-                    .into_iter()
-                    .collect::<Option<Vec<_>>>()
-                    .map(|headers| Caller::Digest {
-                        headers,
-                        salt,
-                        sha256,
-                    }),
+                (Some(salt), Some(sha256)) => {
+                    names
+                        .into_iter()
+                        .collect::<Option<Vec<_>>>()
+                        .map(|headers| Caller::Digest {
+                            headers,
+                            salt,
+                            sha256,
+                        })
+                }
                 _ => {
                     problems.error(
                         file,

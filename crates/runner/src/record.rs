@@ -80,9 +80,16 @@ struct Metadata<'a> {
     body: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<String>,
-    headers: Vec<[String; 2]>,
+    headers: Vec<Header>,
     credential: &'a Credential,
     verdict: Verdict<'a>,
+}
+
+/// One response header, in the order received (`[[headers]]`).
+#[derive(Debug, Serialize)]
+struct Header {
+    name: String,
+    value: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -211,7 +218,10 @@ impl Reporter for Recorder {
                 .headers
                 .iter()
                 .filter(|(name, _)| !FRAMING.contains(&name.as_str()))
-                .map(|(name, value)| [name.clone(), scrub(value)])
+                .map(|(name, value)| Header {
+                    name: name.clone(),
+                    value: scrub(value),
+                })
                 .collect(),
             credential: &self.credentials[case.identity],
             verdict: Verdict {
@@ -231,7 +241,11 @@ impl Reporter for Recorder {
             scrub(&observed.body).as_bytes(),
             secrets,
         )?;
-        self.write(&folder.join(format!("{stem}.toml")), text.as_bytes(), secrets)
+        self.write(
+            &folder.join(format!("{stem}.toml")),
+            text.as_bytes(),
+            secrets,
+        )
     }
 }
 

@@ -38,6 +38,9 @@ mod tests {
             credential_digest("s", &["a"]),
             "009fa556751b7e96aae6f5d05d2fe3df806a6a1530e37d6a5f19a97166881340"
         );
-        assert_ne!(credential_digest("s", &["ab", "c"]), credential_digest("s", &["a", "bc"]));
+        assert_ne!(
+            credential_digest("s", &["ab", "c"]),
+            credential_digest("s", &["a", "bc"])
+        );
     }
 }

@@ -27,7 +27,7 @@ fn recording(dir: &Path, stem: &str, path: &str, body: &str, credential: &str) {
         &format!("{stem}.toml"),
         &format!(
             "method = \"GET\"\npath = \"{path}\"\nstatus = 403\nbody = \"{stem}.body\"\n\
-             headers = [[\"server\", \"nginx/1.22.1\"], [\"content-type\", \"text/html\"], [\"x-seen\", \"a\"], [\"x-seen\", \"b\"]]\n\
+             headers = [{{ name = \"server\", value = \"nginx/1.22.1\" }}, {{ name = \"content-type\", value = \"text/html\" }}, {{ name = \"x-seen\", value = \"a\" }}, {{ name = \"x-seen\", value = \"b\" }}]\n\
              {credential}\n[verdict]\nlayer = \"server\"\nvendor = \"nginx\"\n"
         ),
     );
@@ -54,7 +54,13 @@ async fn a_recorded_refusal_is_answered_byte_for_byte_to_its_caller_only() {
         "anonymous page",
         "[credential]\nheaders = []\n",
     );
-    recording(&dir.path().join("site/any"), "x", "/any?q=1", "for anyone", "");
+    recording(
+        &dir.path().join("site/any"),
+        "x",
+        "/any?q=1",
+        "for anyone",
+        "",
+    );
     let edge = Edge::start(&format!(
         "[[layer]]\nreplay = \"{}\"\n{APP}",
         dir.path().display()
@@ -108,7 +114,7 @@ fn malformed_recordings_are_each_reported_at_their_place() {
         at,
         [
             "tests/it/fixtures/replay/bad/site/admin/layer_and_status.toml:3:10",
-            "tests/it/fixtures/replay/bad/site/admin/layer_and_status.toml:10:9",
+            "tests/it/fixtures/replay/bad/site/admin/layer_and_status.toml:11:9",
             "tests/it/fixtures/replay/bad/site/admin/no_body.toml:4:8",
             "tests/it/fixtures/replay/bad/site/admin/syntax.toml:4:20",
         ],

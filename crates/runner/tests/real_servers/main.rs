@@ -13,6 +13,7 @@ mod app;
 mod bypass;
 mod nginx;
 mod process;
+mod replay;
 mod side_by_side;
 mod site;
 mod suite_run;
@@ -605,6 +606,12 @@ fn main() {
         "nginx::rolecall_run_json_report",
         Kind::Nginx,
         suite_run::run_against_nginx,
+    ));
+    trials.push(trial(
+        &servers,
+        "nginx::record_then_replay_offline",
+        Kind::Nginx,
+        replay::record_then_replay,
     ));
 
     for server in bypass::SERVERS {
