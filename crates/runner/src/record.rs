@@ -14,7 +14,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rolecall_scenario::{Decision, Layer, Redacted, Secrets, credential_digest};
+use rolecall_scenario::{Decision, Layer, RECORDINGS_MARKER, Redacted, Secrets, credential_digest};
 use serde::Serialize;
 
 use crate::errors::{RunnerError, RunnerErrorKind};
@@ -120,12 +120,19 @@ impl Recorder {
     /// Creates `dir` (and its parents) now, so a directory that cannot be written is an
     /// error before anything is sent. `credentials` holds each identity's credential.
     pub(crate) fn create(dir: &Path, credentials: Vec<Credential>) -> Result<Self, RunnerError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            RunnerError::new(
-                RunnerErrorKind::Config,
-                format!("cannot record into `{}`: {e}", dir.display()),
-            )
-        })?;
+        // The marker keeps a suite that holds the recordings from reading them as routes.
+        std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                std::fs::File::create(dir.join(RECORDINGS_MARKER))?.write_all(
+                    b"Refusals recorded by `rolecall run --record`, for a mock's `replay` layer.\n",
+                )
+            })
+            .map_err(|e| {
+                RunnerError::new(
+                    RunnerErrorKind::Config,
+                    format!("cannot record into `{}`: {e}", dir.display()),
+                )
+            })?;
         Ok(Recorder {
             dir: dir.to_owned(),
             recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())

@@ -63,7 +63,7 @@ pub use contract::{
 };
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
-pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};
+pub use load::{LoadOptions, RECORDINGS_MARKER, SUITE_FILE, fields_of, variants_of};
 pub use model::variants::{
     Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
     REWRITE_PROBE, Variant, VariantKind,
