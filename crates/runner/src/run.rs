@@ -162,7 +162,6 @@ fn drive(
         elapsed: start.elapsed(),
         secrets: &secrets,
     });
-    drop(both);
     let errors = recording
         .errors()
         .iter()
