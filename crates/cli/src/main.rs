@@ -67,6 +67,11 @@ enum Command {
         /// access (a possible escalation) makes the run exit 1 even when every case passed.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Record every refusal observed (status, headers, body, verdict; secrets and
+        /// volatile values scrubbed) under this directory, for a mock's `replay = "DIR"`
+        /// layer. Replaces `ROLECALL_RECORD`.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Compare two JSON reports (`--report json=FILE`): exit 0 without drift, 1 with drift
     /// (newly granted access listed first), 2 when either is not a readable report.
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
             report,
             verbose,
             baseline,
+            record,
         } => run::run(&run::RunArgs {
             path,
             filter,
@@ -208,6 +214,7 @@ fn main() -> ExitCode {
             report,
             verbose,
             baseline,
+            record,
         }),
         Command::Diff { old, new } => diff::diff(&old, &new),
         Command::Coverage {

@@ -23,6 +23,7 @@ pub(crate) struct RunArgs {
     pub(crate) report: Vec<ReportSpec>,
     pub(crate) verbose: bool,
     pub(crate) baseline: Option<PathBuf>,
+    pub(crate) record: Option<PathBuf>,
 }
 
 fn load(path: &Path, target: Option<String>) -> Result<Arc<Suite>, ExitCode> {
@@ -107,7 +108,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         .teardown_failures
         .iter()
         .map(|f| format!("teardown failed: {f}"));
-    for error in reporters.errors().iter().cloned().chain(teardowns) {
+    for error in reporters
+        .errors()
+        .iter()
+        .cloned()
+        .chain(end.errors.iter().cloned())
+        .chain(teardowns)
+    {
         let _ = writeln!(err, "error: {error}");
     }
     // After the summary: the drift since the baseline. Newly granted access fails the run
@@ -124,7 +131,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     match escalated {
         true => Exit::Failed.into(),
         false => {
-            let unfinished = !reporters.errors().is_empty() || !end.teardown_failures.is_empty();
+            let unfinished = !reporters.errors().is_empty()
+                || !end.errors.is_empty()
+                || !end.teardown_failures.is_empty();
             Exit::of_run(&end.summary, unfinished).into()
         }
     }
@@ -144,12 +153,14 @@ fn config(args: &RunArgs) -> Result<RunConfig, String> {
             base_url: Some(url.clone()),
             allow_mutations: explicit,
             reports: env.reports,
+            record: args.record.clone().or(env.record),
         },
         None => RunConfig {
             concurrency: args.concurrency.or(env.concurrency),
             allow_mutations: explicit.or(env.allow_mutations),
             base_url: env.base_url,
             reports: env.reports,
+            record: args.record.clone().or(env.record),
         },
     };
     if args.allow_mutations && config.base_url.is_none() {

@@ -4,6 +4,7 @@
 //! delays) and answering are left to the server.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use globset::GlobSet;
@@ -16,6 +17,7 @@ use rolecall_scenario::Layer;
 use crate::path::under_prefix;
 use crate::persona::{DenyReason, Persona};
 use crate::rate_limit::RateLimiter;
+use crate::replay::{Recording, Replay};
 use crate::waf::{Waf, WafInput};
 
 /// One configured layer.
@@ -72,6 +74,7 @@ pub(crate) enum Check {
         describe: String,
     },
     Fault(Fault),
+    Replay(Replay),
 }
 
 /// An injected fault: wait, then maybe end badly.
@@ -112,6 +115,8 @@ pub(crate) enum Outcome {
     Pass,
     Deny(Denial),
     Fault(Fault),
+    /// A recorded response, served as it is.
+    Replay(Arc<Recording>),
 }
 
 /// A refusal before it is rendered.
@@ -283,6 +288,16 @@ impl EdgeLayer {
                     retry_after: Some(retry_after),
                 }),
             },
+            Check::Replay(replay) => {
+                let target = match exchange.query {
+                    Some(query) => format!("{}?{query}", exchange.raw_path),
+                    None => exchange.raw_path.to_owned(),
+                };
+                match replay.find(exchange.method, &target, exchange.headers) {
+                    Some(recording) => Outcome::Replay(recording),
+                    None => Outcome::Pass,
+                }
+            }
             Check::Fault(fault) => {
                 if fault.probability >= 1.0 || fastrand::f64() < fault.probability {
                     Outcome::Fault(fault.clone())

@@ -107,6 +107,9 @@ pub(crate) enum LayerFile {
     RateLimit(RateLimitLayer),
     /// Delay, abort or fail matching requests.
     Fault(FaultLayer),
+    /// A directory of refusals `rolecall run --record` recorded, relative to this file:
+    /// a matching request (method, path and query, caller) gets its recorded response.
+    Replay(#[cfg_attr(feature = "schema", schemars(with = "String"))] Spanned<String>),
 }
 
 /// `[layer.ip]`

@@ -189,6 +189,7 @@ mod proptests;
 mod proxy;
 mod rate_limit;
 mod read;
+mod replay;
 mod request_id;
 mod resource;
 #[cfg(feature = "schema")]

@@ -21,6 +21,8 @@ pub(crate) struct Problems {
     /// Credentials of the file (tokens, passwords, keys, and every `${env:…}` value),
     /// masked wherever a diagnostic would quote them.
     secrets: RefCell<Secrets>,
+    /// Other files a problem was found in (recordings a `replay` layer reads).
+    others: RefCell<Vec<SourceFile>>,
 }
 
 impl Problems {
@@ -29,6 +31,7 @@ impl Problems {
             file,
             diagnostics: RefCell::new(Vec::new()),
             secrets: RefCell::new(Secrets::default()),
+            others: RefCell::new(Vec::new()),
         }
     }
 
@@ -58,6 +61,12 @@ impl Problems {
         self.secrets.borrow_mut().insert(value);
     }
 
+    /// Problems found in other files, which are quoted from `files`.
+    pub(crate) fn adopt(&self, files: Vec<SourceFile>, diagnostics: Vec<Diagnostic>) {
+        self.others.borrow_mut().extend(files);
+        self.diagnostics.borrow_mut().extend(diagnostics);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.diagnostics.borrow().is_empty()
     }
@@ -66,7 +75,9 @@ impl Problems {
         MockConfigError::new(LoadError::from_diagnostics(
             SUBJECT,
             self.diagnostics.into_inner(),
-            vec![self.file],
+            std::iter::once(self.file)
+                .chain(self.others.into_inner())
+                .collect(),
             self.secrets.into_inner(),
         ))
     }

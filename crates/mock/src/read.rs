@@ -468,7 +468,7 @@ mod tests {
     fn layer_kinds_come_from_the_format() {
         let kinds = variants_of::<LayerFile>();
         assert!(kinds.contains(&"path_deny"), "{kinds:?}");
-        assert_eq!(kinds.len(), 10, "{kinds:?}");
+        assert_eq!(kinds.len(), 11, "{kinds:?}");
     }
 
     #[test]

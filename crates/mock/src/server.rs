@@ -33,6 +33,7 @@ use crate::errors::{InjectedAbort, MockServerError};
 use crate::path::normalize_path;
 use crate::persona::{self, DenyReason, PageRequest, Persona, Rendered};
 use crate::proxy::ProxyFailure;
+use crate::replay::Recording;
 use crate::request_id;
 use crate::store::Store;
 
@@ -371,6 +372,20 @@ async fn handle(
                 rule,
                 retry_after,
             }) => (reason, status, rule, retry_after),
+            Outcome::Replay(recording) => {
+                (state.log)(&Refusal {
+                    layer: recording.layer,
+                    persona: None,
+                    name: layer.name.clone(),
+                    rule: format!("recorded in {}", recording.file.display()),
+                    status: recording.status.as_u16(),
+                    request_id: String::new(),
+                    method: parts.method.to_string(),
+                    target: target.to_owned(),
+                    client_ip,
+                });
+                return Ok(replayed(&recording));
+            }
             Outcome::Fault(fault) => {
                 if let Some(delay) = fault.delay {
                     tokio::time::sleep(delay).await;
@@ -519,6 +534,16 @@ async fn handle(
             }
         }
     }
+}
+
+/// A recorded response, exactly as recorded: no persona decorates it.
+fn replayed(recording: &Recording) -> Response<ResponseBody> {
+    let mut response = Response::new(body::full(recording.body.clone()));
+    *response.status_mut() = recording.status;
+    for (name, value) in &recording.headers {
+        response.headers_mut().append(name.clone(), value.clone());
+    }
+    response
 }
 
 /// Headers the web server and CDN personas put on responses they pass through.

@@ -120,8 +120,11 @@ pub(crate) fn run_through_agent(path: &Path, args: &Arguments) -> Option<ExitCod
         // Checked like every ROLECALL_ variable: the long way reports it.
         Ok(_) => return None,
     }
-    if std::env::var_os("ROLECALL_REPORT").is_some() {
-        // Each process would write its own report over the others'.
+    if std::env::var_os("ROLECALL_REPORT").is_some()
+        || std::env::var_os("ROLECALL_RECORD").is_some()
+    {
+        // Each process would write its own report over the others'; a recording is
+        // written by the process whose case it is.
         return None;
     }
     let dir = RunDir::for_nextest_run()?.ok()?;

@@ -2,6 +2,7 @@
 //! checked before anything is sent.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use rolecall_scenario::MAX_CONCURRENCY;
 
@@ -25,6 +26,9 @@ pub struct RunConfig {
     /// Reports to write (`ROLECALL_REPORT`); `rolecall run` and `rolecall test` replace
     /// them with their `--report` flags when given.
     pub reports: Vec<ReportSpec>,
+    /// Record every refusal observed into this directory (`ROLECALL_RECORD`, `rolecall run
+    /// --record`), for the mock's `replay` layer: see the README.
+    pub record: Option<PathBuf>,
 }
 
 /// The environment variables [`RunConfig::from_env`] reads.
@@ -32,12 +36,14 @@ const CONCURRENCY: &str = "ROLECALL_CONCURRENCY";
 const BASE_URL: &str = "ROLECALL_BASE_URL";
 const ALLOW_MUTATIONS: &str = "ROLECALL_ALLOW_MUTATIONS";
 const REPORT: &str = "ROLECALL_REPORT";
+const RECORD: &str = "ROLECALL_RECORD";
 
 impl RunConfig {
     /// The configuration the environment asks for: `ROLECALL_CONCURRENCY` (1 to
     /// [`MAX_CONCURRENCY`]), `ROLECALL_BASE_URL` (an `http://` or `https://` URL) and
-    /// `ROLECALL_ALLOW_MUTATIONS` (`1`/`true` or `0`/`false`) and `ROLECALL_REPORT`
-    /// (`FORMAT=FILE` pairs separated by commas, in existing directories). An empty variable counts as
+    /// `ROLECALL_ALLOW_MUTATIONS` (`1`/`true` or `0`/`false`), `ROLECALL_REPORT`
+    /// (`FORMAT=FILE` pairs separated by commas, in existing directories) and
+    /// `ROLECALL_RECORD` (a directory to record refusals in). An empty variable counts as
     /// unset; any other value that is not one of these is an error, every one of them
     /// reported at once, so that a typo never runs a suite against the wrong place or with
     /// the wrong permission.
@@ -58,11 +64,12 @@ impl RunConfig {
                 }
             },
         };
-        let (concurrency, base_url, allow, reports) = (
+        let (concurrency, base_url, allow, reports, record) = (
             text(CONCURRENCY),
             text(BASE_URL),
             text(ALLOW_MUTATIONS),
             text(REPORT),
+            text(RECORD),
         );
         let config = RunConfig {
             concurrency: concurrency.and_then(|value| match parse_concurrency(&value) {
@@ -95,6 +102,7 @@ impl RunConfig {
                     Vec::new()
                 })
             }),
+            record: record.map(PathBuf::from),
         };
         match problems.len() {
             0 => Ok(config),
@@ -399,6 +407,7 @@ mod tests {
             base_url: base_url.map(str::to_owned),
             allow_mutations: None,
             reports: Vec::new(),
+            record: None,
         };
         assert!(
             config(Some(64), Some("http://127.0.0.1:8080"))

@@ -29,6 +29,7 @@ use crate::objects::{self, Created, Filled, Made, Objects};
 use crate::observed::{BODY_LIMIT, BODY_SCAN_LIMIT, Execution, Observed, Truncated};
 use crate::permission::Permission;
 use crate::queue::Queue;
+use crate::record::{self, Credential, Recorder};
 use crate::results::{CaseResult, Evaluator, Outcome, PassDetail};
 use crate::target::{self, TargetGuard};
 
@@ -108,6 +109,8 @@ struct Shared {
     raw_tls: Option<Arc<rustls::ClientConfig>>,
     /// The fixtures the selected cases need, once cases are scheduled.
     objects: OnceLock<Objects>,
+    /// Whether refusals are recorded: then passing refusals keep their headers and body.
+    recording: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -220,12 +223,43 @@ impl Engine {
             permission,
             raw_tls,
             objects: OnceLock::new(),
+            recording: config.record.is_some(),
         });
         Ok(Engine {
             runtime: Some(runtime),
             shared,
             _guard: guard,
         })
+    }
+
+    /// The recorder of `config.record`, if any, with each identity's credential digest
+    /// (see [`Credential`]): its directory is created now, before anything is sent.
+    pub(crate) fn recorder(&self, config: &RunConfig) -> Result<Option<Recorder>, RunnerError> {
+        let Some(dir) = &config.record else {
+            return Ok(None);
+        };
+        let salt = record::salt();
+        let shared = &self.shared;
+        let credentials = shared
+            .identities
+            .iter()
+            .map(|state| {
+                let mut sent: Vec<(&str, String)> = state
+                    .headers
+                    .iter()
+                    .filter(|h| h.secret)
+                    .map(|h| (h.name.as_str(), h.value.clone()))
+                    .collect();
+                if state.has_cookies.load(Ordering::Relaxed)
+                    && let Some(cookies) = state.jar.cookies(&shared.origin)
+                {
+                    sent.push(("cookie", String::from_utf8_lossy(cookies.as_bytes()).into()));
+                }
+                let sent: Vec<(&str, &str)> = sent.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                Credential::of(&salt, &sent)
+            })
+            .collect();
+        Recorder::create(dir, credentials).map(Some)
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -524,7 +558,15 @@ impl Shared {
     /// [`Observed::keep_excerpt`]): a thousand failures with large bodies must not hold
     /// them all.
     fn strip(&self, result: &mut CaseResult, retain: Retain) {
-        if result.outcome != Outcome::Pass || self.suite.cases[result.index].expect.snapshot {
+        let case = &self.suite.cases[result.index];
+        let recorded = self.recording
+            && match (&result.observed, &result.attribution) {
+                (Some(observed), Some(attribution)) => {
+                    record::is_refusal(observed.status, attribution.layer, case.expect.decision)
+                }
+                _ => false,
+            };
+        if result.outcome != Outcome::Pass || case.expect.snapshot || recorded {
             if let Some(observed) = &mut result.observed {
                 observed.keep_excerpt();
             }

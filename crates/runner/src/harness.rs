@@ -25,7 +25,8 @@ use crate::snapshot;
 /// Environment: `ROLECALL_TARGET` selects a target, `ROLECALL_BASE_URL` overrides its
 /// URL (writes are then skipped unless `ROLECALL_ALLOW_MUTATIONS=1`),
 /// `ROLECALL_CONCURRENCY` sets the number of requests in flight, `ROLECALL_REPORT`
-/// (`json=FILE`, comma-separated) writes reports as `rolecall run --report` does. An
+/// (`json=FILE`, comma-separated) writes reports as `rolecall run --report` does,
+/// `ROLECALL_RECORD=DIR` records every refusal as `rolecall run --record` does. An
 /// invalid value of any of these (a report in a missing or read-only directory included)
 /// exits with code 2 before anything is sent.
 ///
@@ -60,6 +61,13 @@ pub fn harness(path: impl AsRef<Path>) -> ExitCode {
             return Exit::Invalid.into();
         }
     };
+    // A recording directory that cannot be made is invalid input, like a report's.
+    if let Some(dir) = &config.record
+        && let Err(error) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: cannot record into `{}`: {error}", dir.display());
+        return Exit::Invalid.into();
+    }
     let suite = match crate::target::load_suite(&path) {
         Ok(suite) => suite,
         Err(rendered) => {
@@ -170,10 +178,16 @@ pub fn run_trials_reporting(
             .map(|(i, _)| i)
             .collect()
     };
+    let mut reporters = reporters;
     let engine = if selected.is_empty() {
         Ok(None)
     } else {
-        Engine::start(suite.clone(), config).map(|e| Some(Arc::new(e)))
+        Engine::start(suite.clone(), config).and_then(|engine| {
+            if let Some(recorder) = engine.recorder(config)? {
+                reporters.push("the recording", Box::new(recorder));
+            }
+            Ok(Some(Arc::new(engine)))
+        })
     };
     let inbox = Inbox::by_slot(suite.cases.len(), selected.len());
     let mut scheduled = vec![false; suite.cases.len()];

@@ -49,6 +49,7 @@ mod observed;
 mod permission;
 mod queue;
 mod raw_http;
+mod record;
 mod report;
 mod reporter;
 mod reporters;

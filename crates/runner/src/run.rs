@@ -10,7 +10,7 @@ use crate::engine::{Engine, Retain};
 use crate::errors::RunnerError;
 use crate::inbox::Inbox;
 use crate::reporter::{CaseFinished, Reporter, RunFinished, RunStarted, Summary};
-use crate::reporters::JsonReporter;
+use crate::reporters::{JsonReporter, Reporters};
 use crate::results::CaseResult;
 
 /// Everything a run produced.
@@ -38,6 +38,9 @@ pub struct RunEnd {
     /// Objects the run created and could not remove, one redacted line each: the run
     /// failed even when every case passed.
     pub teardown_failures: Vec<String>,
+    /// Why the recording (`RunConfig::record`) stopped, if it did: one line each, already
+    /// redacted. The run goes on without it, and should exit 1.
+    pub errors: Vec<String>,
 }
 
 /// What the results of passing cases keep. Failures, errors, skips and cases that
@@ -114,6 +117,14 @@ fn drive(
     mut then: impl FnMut(CaseResult),
 ) -> Result<RunEnd, RunnerError> {
     let engine = Engine::start(suite.clone(), config)?;
+    // Beside the caller's reporter, so that a recording that fails is reported as the
+    // reports that fail are, and the run goes on.
+    let mut recording = Reporters::new();
+    if let Some(recorder) = engine.recorder(config)? {
+        recording.push("the recording", Box::new(recorder));
+    }
+    let mut both = Both(reporter, &mut recording);
+    let reporter: &mut dyn Reporter = &mut both;
     let start = Instant::now();
     // Reporters report their own write errors (see `Reporters`); one that returns an
     // error here has nowhere better to say so, and the run goes on.
@@ -160,12 +171,41 @@ fn drive(
         secrets: &secrets,
         teardown_failures: &teardown_failures,
     });
+    let errors = recording
+        .errors()
+        .iter()
+        .map(|error| secrets.redact(error))
+        .collect();
     Ok(RunEnd {
         summary,
         base_url: engine.base_url().to_owned(),
         secrets,
         teardown_failures,
+        errors,
     })
+}
+
+/// Two reporters fed the same events, in turn.
+struct Both<'a>(&'a mut dyn Reporter, &'a mut Reporters);
+
+impl Reporter for Both<'_> {
+    fn run_started(&mut self, event: &RunStarted<'_>) -> std::io::Result<()> {
+        let first = self.0.run_started(event);
+        self.1.run_started(event)?;
+        first
+    }
+
+    fn case_finished(&mut self, event: &CaseFinished<'_>) -> std::io::Result<()> {
+        let first = self.0.case_finished(event);
+        self.1.case_finished(event)?;
+        first
+    }
+
+    fn run_finished(&mut self, event: &RunFinished<'_>) -> std::io::Result<()> {
+        let first = self.0.run_finished(event);
+        self.1.run_finished(event)?;
+        first
+    }
 }
 
 /// Renders the JSON report of a run. Every secret known to the run (including minted

@@ -56,22 +56,25 @@ static REDACTIONS: LazyLock<Vec<Redaction>> = LazyLock::new(|| {
     ]
 });
 
+/// `text` with its volatile values (the response's `request_id`, dates, UUIDs, ports,
+/// durations, long hex ids) replaced by placeholders, every other byte kept: what
+/// snapshots and recordings (`record.rs`) leave of a response.
+pub(crate) fn scrub(text: &str, request_id: Option<&str>) -> String {
+    let mut out = match request_id {
+        Some(id) if id.len() >= 4 => text.replace(id, "[request-id]"),
+        _ => text.to_owned(),
+    };
+    for r in REDACTIONS.iter() {
+        out = r.pattern.replace_all(&out, r.replacement).into_owned();
+    }
+    out
+}
+
 /// The snapshot text of a response: status, layer, selected headers and the body, with
 /// volatile values (request ids, dates, UUIDs, ports, durations) replaced by placeholders.
 pub(crate) fn render(observed: &Observed, attribution: &Attribution) -> String {
     let request_id = observed.request_id().map(|(id, _)| id);
-    let redact = |text: &str| -> String {
-        let mut out = text.replace("\r\n", "\n");
-        if let Some(id) = &request_id
-            && id.len() >= 4
-        {
-            out = out.replace(id.as_str(), "[request-id]");
-        }
-        for r in REDACTIONS.iter() {
-            out = r.pattern.replace_all(&out, r.replacement).into_owned();
-        }
-        out
-    };
+    let redact = |text: &str| scrub(&text.replace("\r\n", "\n"), request_id.as_deref());
     let mut s = format!(
         "status: {}\nlayer: {} ({})\nheaders:\n",
         observed.status, attribution.layer, attribution.vendor

@@ -51,6 +51,7 @@ mod mutation;
 #[cfg(test)]
 mod proptests;
 mod raw;
+mod recording;
 mod resolve;
 #[cfg(feature = "schema")]
 mod schema;
@@ -62,7 +63,7 @@ pub use contract::{
 };
 pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, did_you_mean};
 pub use layer::{Layer, ParseLayerError};
-pub use load::{LoadOptions, SUITE_FILE, fields_of, variants_of};
+pub use load::{LoadOptions, RECORDINGS_MARKER, SUITE_FILE, fields_of, variants_of};
 pub use model::fixtures::{Capture, CaptureSource, Fixture, Instance, fill_refs, fixture_refs};
 pub use model::variants::{
     Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
@@ -77,6 +78,7 @@ pub use mutation::{
     Carrier, METHOD_OVERRIDE_FIELD, METHOD_OVERRIDE_HEADERS, Mutation, headers_mutation,
     query_mutation,
 };
+pub use recording::credential_digest;
 pub use resolve::{derive_route_name, load};
 #[cfg(feature = "schema")]
 pub use schema::{routes_schema, suite_schema};

@@ -76,10 +76,14 @@ pub(crate) struct Discovered {
     pub(crate) problems: Vec<(PathBuf, String)>,
 }
 
+/// The file `rolecall run --record` puts at the top of a directory of recordings: a suite
+/// that holds one does not read its TOML files as route files.
+pub const RECORDINGS_MARKER: &str = ".rolecall-recordings";
+
 /// Finds the suite file and route files of `path` (a directory or a `rolecall.toml`).
 /// Route files are every other `*.toml` below the suite directory, except `Cargo.toml`,
-/// files named in `exclude` (mock configurations), and `snapshots/`, `target/` and hidden
-/// directories. Linked directories are walked once each, so a link loop ends the walk.
+/// files named in `exclude` (mock configurations), and `snapshots/`, `target/`, hidden
+/// directories and directories of recorded refusals (holding [`RECORDINGS_MARKER`]). Linked directories are walked once each, so a link loop ends the walk.
 pub(crate) fn discover(path: &Path) -> Result<Discovered, String> {
     let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("no such file or directory: {}", path.display()),
@@ -155,7 +159,11 @@ fn walk(entries: std::fs::ReadDir, found: &mut Discovered, walked: &mut HashSet<
             }
             continue;
         }
-        if name.starts_with('.') || name == "snapshots" || name == "target" {
+        if name.starts_with('.')
+            || name == "snapshots"
+            || name == "target"
+            || path.join(RECORDINGS_MARKER).exists()
+        {
             continue;
         }
         if name.ends_with(".toml") {

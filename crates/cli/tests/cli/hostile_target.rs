@@ -53,6 +53,8 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
             .env("HOSTILE_BEARER", BEARER)
             .env("HOSTILE_PASSWORD", PASSWORD)
             .env("HOSTILE_TENANT", TENANT)
+            // `test` (the harness) records here; `run --record` elsewhere.
+            .env("ROLECALL_RECORD", "test-recordings")
             .env("INSTA_UPDATE", "always")
             .env("INSTA_WORKSPACE_ROOT", dir.path())
             .env("NO_COLOR", "1")
@@ -80,6 +82,8 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
         "github",
         "--baseline",
         "baseline.json",
+        "--record",
+        "recordings",
     ]);
     assert!(text(&run).contains("::error file="), "{}", text(&run));
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
@@ -169,6 +173,19 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
         snapshots >= Encoding::ALL.len() * 4,
         "{snapshots} snapshots written"
     );
+    // Every recorded refusal, its description and its body, from `run` and from `test`.
+    for recordings in ["recordings", "test-recordings"] {
+        let mut files = Vec::new();
+        every_file(&dir.path().join(recordings), &mut files);
+        assert!(
+            files.len() >= Encoding::ALL.len() * 4,
+            "{} files recorded in {recordings}",
+            files.len()
+        );
+        for file in files {
+            everything += &String::from_utf8_lossy(&std::fs::read(file).unwrap());
+        }
+    }
     assert!(
         everything.contains("***"),
         "nothing was redacted, so nothing was tested"
@@ -192,4 +209,16 @@ fn no_form_of_an_echoed_credential_reaches_any_output_of_the_binary() {
         "{} form(s) leaked: {leaks:#?}",
         leaks.len()
     );
+}
+
+/// Every file under `dir`, recursively.
+fn every_file(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            every_file(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }

@@ -122,3 +122,94 @@ fn a_mock_problem_on_a_credential_line_does_not_show_the_credential() {
         assert!(!all.contains("adm1n-t0ken-42"), "{args:?} leaked:\n{all}");
     }
 }
+
+#[test]
+fn malformed_recordings_of_a_replay_layer_exit_2_each_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = dir.path().join("recorded/routes/admin");
+    std::fs::create_dir_all(&admin).unwrap();
+    // As `rolecall run --record` leaves it: the suite does not read it as routes.
+    write(
+        &dir.path().join("recorded"),
+        &[(rolecall_scenario::RECORDINGS_MARKER, "")],
+    );
+    write(
+        &admin,
+        &[
+            (
+                "viewer.toml",
+                "method = \"GET\"\npath = \"/admin/\"\nstatus = 99\nbody = \"gone.body\"\n[verdict]\nlayer = \"cdn\"\n",
+            ),
+            ("anonymous.toml", "method = \"GET\"\npath = \n"),
+        ],
+    );
+    write(
+        dir.path(),
+        &[
+            (
+                "rolecall.toml",
+                "[targets.local]\nmock = \"mock.toml\"\n[identities.anonymous]\n",
+            ),
+            ("r.toml", "[[route]]\nrequest = \"GET /a\"\npublic = true\n"),
+            (
+                "mock.toml",
+                "[[layer]]\nreplay = \"recorded\"\n\n[origin.app]\n",
+            ),
+        ],
+    );
+    for args in [
+        &["check", "."][..],
+        &["run", "."][..],
+        &[
+            "mock",
+            "serve",
+            "--config",
+            "mock.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ][..],
+    ] {
+        let out = rolecall(args, dir.path());
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}:\n{all}");
+        for needle in [
+            "recorded/routes/admin/anonymous.toml:2:8",
+            "error: status 99 is out of range: expected 100 to 599\n --> recorded/routes/admin/viewer.toml:3:10",
+            "error: body file `gone.body`: no such file\n --> recorded/routes/admin/viewer.toml:4:8",
+            "could not load the mock configuration due to 3 previous errors",
+        ] {
+            assert!(
+                all.contains(needle),
+                "{args:?}: missing `{needle}` in:\n{all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_recording_directory_that_cannot_be_made_exits_2_before_anything_is_sent() {
+    let recorder = Recorder::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "rolecall.toml",
+                &format!(
+                    "[targets.local]\nbase_url = \"{}\"\n[identities.anonymous]\n",
+                    recorder.url()
+                ),
+            ),
+            ("r.toml", "[[route]]\nrequest = \"GET /a\"\npublic = true\n"),
+            ("taken", "a file where the directory would go"),
+        ],
+    );
+    let out = rolecall(&["run", ".", "--record", "taken/recorded"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot record into `taken/recorded`"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(recorder.connections(), 0, "a request was sent");
+}

@@ -33,7 +33,7 @@ const WAYS_OUT: [&str; 20] = [
 ];
 
 /// Each file's ways out, reviewed: how each is redacted.
-const REVIEWED: [(&str, usize, &str); 17] = [
+const REVIEWED: [(&str, usize, &str); 18] = [
     (
         "cli/src/coverage.rs",
         3,
@@ -81,8 +81,13 @@ const REVIEWED: [(&str, usize, &str); 17] = [
     ),
     (
         "runner/src/harness.rs",
-        11,
-        "environment and report-path errors (no value but a cut number repeated), LoadError::render, the mock check and report errors through Secrets::redact; trial names, failure and skip messages through Secrets::redact; constant messages",
+        12,
+        "environment, report-path and recording-directory errors (no value but a cut number or a path the user gave repeated), LoadError::render, the mock check and report errors through Secrets::redact; trial names, failure and skip messages through Secrets::redact; constant messages",
+    ),
+    (
+        "runner/src/record.rs",
+        2,
+        "a recording's TOML and body through Redacted (the body already redacted when judged); the recordings folder's marker, a constant text",
     ),
     (
         "runner/src/reporters/file.rs",

@@ -15,6 +15,7 @@ use crate::file::Read;
 use crate::file::{self, FaultAbort, LayerFile, WafTarget};
 use crate::persona::Persona;
 use crate::rate_limit::RateLimiter;
+use crate::replay::Replay;
 use crate::waf::{Waf, WafRule, preset_rules};
 
 impl Compiler<'_> {
@@ -186,6 +187,43 @@ impl Compiler<'_> {
             }
             LayerFile::RateLimit(l) => self.rate_limit(l, &layer, clean, defaults),
             LayerFile::Fault(l) => self.fault(l, &layer, clean, defaults),
+            LayerFile::Replay(dir) => {
+                let replay = self.replay(dir)?;
+                // Never rendered: a replayed response is the recorded one, and the log
+                // names the recorded layer.
+                let persona = Persona::Nginx;
+                Some(build(None, "replay", persona, None, Check::Replay(replay)))
+            }
+        }
+    }
+
+    /// Reads every recording of a `replay` layer: its problems are reported at their own
+    /// files, an unusable directory at the layer.
+    fn replay(&self, dir: &Spanned<String>) -> Option<Replay> {
+        let path = self.base.join(dir.get_ref());
+        if !path.is_dir() {
+            self.p
+                .error(
+                    dir.span(),
+                    format!("no directory of recordings `{}`", dir.get_ref()),
+                )
+                .label("not a directory")
+                .help("record one with `rolecall run --record DIR`; the path is relative to this file");
+            return None;
+        }
+        match Replay::load(&path, &super::shown(&path)) {
+            Ok(replay) if replay.len() == 0 => {
+                self.p
+                    .error(dir.span(), format!("no recordings in `{}`", dir.get_ref()))
+                    .label("empty")
+                    .help("record refusals into it with `rolecall run --record DIR`");
+                None
+            }
+            Ok(replay) => Some(replay),
+            Err(problems) => {
+                self.p.adopt(problems.files, problems.diagnostics);
+                None
+            }
         }
     }
 

@@ -6,6 +6,7 @@ mod layers;
 mod load;
 mod personas;
 mod proxy;
+mod replay;
 mod resources;
 mod support;
 #[cfg(feature = "wiremock")]

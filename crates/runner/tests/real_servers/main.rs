@@ -18,6 +18,7 @@ mod lighttpd;
 mod nginx;
 mod process;
 mod radicale;
+mod replay;
 mod side_by_side;
 mod site;
 mod squid;
@@ -661,6 +662,12 @@ fn main() {
         "nginx::rolecall_run_json_report",
         Kind::Nginx,
         suite_run::run_against_nginx,
+    ));
+    trials.push(trial(
+        &servers,
+        "nginx::record_then_replay_offline",
+        Kind::Nginx,
+        replay::record_then_replay,
     ));
 
     for server in bypass::SERVERS {

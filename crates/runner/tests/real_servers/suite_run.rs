@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::{Kind, Servers};
 
-const ROUTES: &str = r#"
+pub(crate) const ROUTES: &str = r#"
 [[route]]
 request = "GET /admin/"
 name = "admin"
