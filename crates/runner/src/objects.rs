@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rolecall_scenario::{Body, CaptureSource, Fixture, Instance, Route, Suite, fill_refs};
+use rolecall_scenario::{Body, Capture, CaptureSource, Fixture, Instance, Route, Suite, fill_refs};
 use tokio::sync::OnceCell;
 
 /// Captured values of one instance, by capture name.
@@ -202,16 +202,16 @@ pub(crate) fn excerpt(body: &str) -> String {
     }
 }
 
-/// Reads every capture of `fixture` from a response; the first one missing is the
-/// error.
+/// Reads every capture (of a fixture or a journey step) from a response; the first
+/// one missing is the error.
 pub(crate) fn capture(
-    fixture: &Fixture,
+    captures: &[Capture],
     headers: &[(String, String)],
     body: &str,
 ) -> (HashMap<String, String>, Option<String>) {
     let mut values = HashMap::new();
     let mut json: Option<Result<serde_json::Value, ()>> = None;
-    for capture in &fixture.captures {
+    for capture in captures {
         let found = match &capture.source {
             CaptureSource::Json(pointer) => {
                 let parsed = json.get_or_insert_with(|| serde_json::from_str(body).map_err(|_| ()));

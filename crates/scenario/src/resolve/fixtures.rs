@@ -551,7 +551,7 @@ fn build_fixture(
 
 const CAPTURE_KEYS: [&str; 4] = ["pointer", "header", "regex", "secret"];
 
-fn parse_capture(
+pub(super) fn parse_capture(
     cx: &mut Cx,
     file: &SourceFile,
     name: &str,
