@@ -12,6 +12,7 @@ mod hangs;
 mod hostile;
 mod html;
 mod identities;
+mod journeys;
 mod persona_contract;
 mod personas;
 mod raw;
