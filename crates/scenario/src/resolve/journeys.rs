@@ -273,9 +273,9 @@ fn expand_journey(
             .label("another step of this journey has this name")
             .help(format!("the first one is on line {line}"));
             ok = false;
-            continue;
+        } else {
+            seen.insert(name.get_ref().clone(), name.span());
         }
-        seen.insert(name.get_ref().clone(), name.span());
         for (key, present) in [
             ("owner", route_def.owner.is_some()),
             ("bypass", route_def.bypass.is_some()),
