@@ -6,7 +6,7 @@
 //! `ROLECALL_ALLOW_MUTATIONS` only apply to a base URL given for the run, which never
 //! inherits the target's permission.
 
-use rolecall_scenario::{Case, Fixture, Mutation, Suite, query_mutation};
+use rolecall_scenario::{Case, Fixture, Mutation, Route, Suite, query_mutation};
 
 use crate::config::RunConfig;
 
@@ -145,7 +145,7 @@ impl Permission {
             .request
             .mutation()
             .or_else(|| query_mutation(&fixture.paths[slot]))
-            .or_else(|| around.clone());
+            .or(around);
         let what = |method, mutation: Mutation| match mutation {
             Mutation::Method(_) => format!("{method}"),
             Mutation::Override { .. } => format!("{method} with {mutation}"),
@@ -156,11 +156,29 @@ impl Permission {
                 what(fixture.request.method, mutation)
             ));
         }
-        let teardown = fixture.teardown.as_ref()?;
+        self.teardown_skip_reason(suite, fixture.teardown.as_ref()?, identity)
+    }
+
+    /// Why a teardown sent as `identity` would not be sent (a write to a target that
+    /// does not allow one): what would create the object it removes is not sent either.
+    pub(crate) fn teardown_skip_reason(
+        &self,
+        suite: &Suite,
+        teardown: &Route,
+        identity: usize,
+    ) -> Option<String> {
+        let refusal = self.refusal.as_deref()?;
+        let around = suite
+            .settings
+            .mutation()
+            .or_else(|| suite.identities[identity].mutation(&suite.settings));
         let mutation = teardown.mutation().or(around)?;
+        let what = match mutation {
+            Mutation::Method(_) => format!("{}", teardown.method),
+            Mutation::Override { .. } => format!("{} with {mutation}", teardown.method),
+        };
         Some(format!(
-            "its teardown ({}) would not be sent: {refusal}",
-            what(teardown.method, mutation)
+            "its teardown ({what}) would not be sent: {refusal}"
         ))
     }
 }

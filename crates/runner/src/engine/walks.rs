@@ -128,7 +128,19 @@ impl Shared {
                 }
             }
         }
-        let execution = self.send_case(index, values.clone()).await;
+        // A step whose undoing could not be sent is not sent either.
+        let blocked = step
+            .teardown
+            .as_ref()
+            .filter(|_| self.permission.skip_reason(suite, case).is_none())
+            .and_then(|t| {
+                self.permission
+                    .teardown_skip_reason(suite, t, case.identity)
+            });
+        let execution = match blocked {
+            Some(reason) => Execution::Skipped(format!("step `{}` not sent: {reason}", step.name)),
+            None => self.send_case(index, values.clone()).await,
+        };
         let name = &step.name;
         let next = match &execution {
             Execution::Skipped(reason) => Err(format!("step `{name}` was not sent: {reason}")),

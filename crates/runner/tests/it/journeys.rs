@@ -222,3 +222,29 @@ fn a_read_only_target_receives_no_write_and_the_walk_is_skipped_with_the_reason(
     assert!(create.contains("POST"), "{create}");
     assert_eq!(server.log(), Vec::<String>::new(), "0 requests, 0 writes");
 }
+
+#[test]
+fn a_read_whose_teardown_writes_is_not_sent_to_a_read_only_target() {
+    let server = DocServer::start();
+    let routes = r#"
+[[journey]]
+name = "peek"
+identities = ["alice"]
+
+[[journey.step]]
+name = "read"
+request = "GET /docs/d1"
+teardown = "DELETE /docs/d1"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, false, routes);
+    let run = run_all(&suite);
+    assert_eq!(outcomes(&suite, &run), ["docs::peek::alice::read skipped"]);
+    assert!(
+        message(&suite, &run.results, "docs::peek::alice::read")
+            .contains("its teardown (DELETE) would not be sent"),
+        "{:?}",
+        run.results[0].message
+    );
+    assert_eq!(server.log(), Vec::<String>::new(), "0 writes");
+}
