@@ -136,24 +136,16 @@ impl Permission {
         identity: usize,
     ) -> Option<String> {
         let refusal = self.refusal.as_deref()?;
-        let around = suite
-            .settings
-            .mutation()
-            .or_else(|| suite.identities[identity].mutation(&suite.settings));
         let slot = crate::objects::slot(fixture, identity);
         let request = fixture
             .request
             .mutation()
             .or_else(|| query_mutation(&fixture.paths[slot]))
-            .or(around);
-        let what = |method, mutation: Mutation| match mutation {
-            Mutation::Method(_) => format!("{method}"),
-            Mutation::Override { .. } => format!("{method} with {mutation}"),
-        };
+            .or_else(|| around(suite, identity));
         if let Some(mutation) = request {
             return Some(format!(
                 "{} not sent: {refusal}",
-                what(fixture.request.method, mutation)
+                describe(fixture.request.method, &mutation)
             ));
         }
         self.teardown_skip_reason(suite, fixture.teardown.as_ref()?, identity)
@@ -168,17 +160,26 @@ impl Permission {
         identity: usize,
     ) -> Option<String> {
         let refusal = self.refusal.as_deref()?;
-        let around = suite
-            .settings
-            .mutation()
-            .or_else(|| suite.identities[identity].mutation(&suite.settings));
-        let mutation = teardown.mutation().or(around)?;
-        let what = match mutation {
-            Mutation::Method(_) => format!("{}", teardown.method),
-            Mutation::Override { .. } => format!("{} with {mutation}", teardown.method),
-        };
+        let mutation = teardown.mutation().or_else(|| around(suite, identity))?;
         Some(format!(
-            "its teardown ({what}) would not be sent: {refusal}"
+            "its teardown ({}) would not be sent: {refusal}",
+            describe(teardown.method, &mutation)
         ))
+    }
+}
+
+/// A write the suite's or the identity's headers make of any request.
+fn around(suite: &Suite, identity: usize) -> Option<Mutation> {
+    suite
+        .settings
+        .mutation()
+        .or_else(|| suite.identities[identity].mutation(&suite.settings))
+}
+
+/// `POST`, or `GET with X-HTTP-Method-Override: DELETE`, for a reason.
+fn describe(method: rolecall_scenario::Method, mutation: &Mutation) -> String {
+    match mutation {
+        Mutation::Method(_) => format!("{method}"),
+        Mutation::Override { .. } => format!("{method} with {mutation}"),
     }
 }

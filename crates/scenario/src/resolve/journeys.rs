@@ -7,7 +7,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::fixtures::{Fixtures, parse_capture, request_refs};
+use super::fixtures::{Fixtures, parse_capture, request_refs, teardown_route};
 use super::identities::{Names, Resolved, check_name};
 use super::routes::{RouteDefaults, build_route};
 use super::values::{check_vars, pairs, parse_request_line, render_path};
@@ -320,20 +320,12 @@ fn expand_journey(
         }
         let teardown = step_def.teardown.as_ref().and_then(|t| {
             let l = parse_request_line(cx, file, t)?;
+            let placeholders = l.placeholders.clone();
+            let location = cx.location(file, t.span().start);
             Some((
-                Route {
-                    name: name.get_ref().clone(),
-                    file_name: item.file_name.clone(),
-                    description: None,
-                    method: l.method,
-                    path: l.path,
-                    query: Vec::new(),
-                    headers: Vec::new(),
-                    body: None,
-                    location: cx.location(file, t.span().start),
-                },
+                teardown_route(name.get_ref(), &item.file_name, l, location),
                 t.span(),
-                l.placeholders,
+                placeholders,
             ))
         });
         ok &= step_def.teardown.is_none() || teardown.is_some();
