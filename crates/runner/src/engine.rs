@@ -33,6 +33,10 @@ use crate::record::{self, Credential, Recorder};
 use crate::results::{CaseResult, Evaluator, Outcome, PassDetail};
 use crate::target::{self, TargetGuard};
 
+mod walks;
+
+use walks::Walks;
+
 const MAX_REDIRECTS: usize = 10;
 
 struct IdentityState {
@@ -72,7 +76,8 @@ impl Drop for Engine {
                 .shared
                 .objects
                 .get()
-                .is_some_and(|o| o.created.lock().is_ok_and(|c| !c.is_empty()));
+                .is_some_and(|o| o.created.lock().is_ok_and(|c| !c.is_empty()))
+                || self.shared.walks.get().is_some_and(Walks::pending);
             if left {
                 let _ = runtime.block_on(self.shared.clone().tear_down());
             }
@@ -111,6 +116,10 @@ struct Shared {
     objects: OnceLock<Objects>,
     /// Whether refusals are recorded: then passing refusals keep their headers and body.
     recording: bool,
+    /// The journey steps the selected cases need, once cases are scheduled.
+    walks: OnceLock<Walks>,
+    /// Whether the run watches for SIGINT and SIGTERM to tear down.
+    watching: AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -224,6 +233,8 @@ impl Engine {
             raw_tls,
             objects: OnceLock::new(),
             recording: config.record.is_some(),
+            walks: OnceLock::new(),
+            watching: AtomicBool::new(false),
         });
         Ok(Engine {
             runtime: Some(runtime),
@@ -285,13 +296,7 @@ impl Engine {
     /// otherwise wait, and workers never do, because they hand over unjudged what
     /// arrives before the rules are ready (see [`Finished`]).
     pub(crate) fn prepare(&self) -> &Fingerprints {
-        self.shared.fingerprints.get_or_init(|| {
-            let builtin = Fingerprints::builtin();
-            match &self.shared.user_fingerprints {
-                Some(user) => builtin.with_user_rules(user),
-                None => builtin.clone(),
-            }
-        })
+        self.shared.rules()
     }
 
     /// The result of a finished case, judging it now (and keeping what `retain` says,
@@ -352,12 +357,19 @@ impl Engine {
     /// it needs exists, and removes them if the process is interrupted. Once per run.
     fn set_up(&self, indices: &[usize]) {
         let suite = &self.shared.suite;
+        let mut removable = false;
+        if !suite.journeys.is_empty() && self.shared.walks.get().is_none() {
+            let walks = Walks::plan(suite, indices);
+            removable = walks.undoable(suite);
+            let _ = self.shared.walks.set(walks);
+        }
         if suite.fixtures.is_empty() || self.shared.objects.get().is_some() {
+            self.watch_signals(removable);
             return;
         }
         let planned = Objects::plan(suite, indices);
         let instances = planned.instances();
-        let removable = instances
+        removable |= instances
             .iter()
             .any(|i| suite.fixtures[i.fixture].teardown.is_some());
         let _ = self.shared.objects.set(planned);
@@ -367,8 +379,14 @@ impl Engine {
                 shared.ensure(instance).await;
             });
         }
+        self.watch_signals(removable);
+    }
+
+    /// Removes what the run created if the process is interrupted (when something may
+    /// need removing); once per run.
+    fn watch_signals(&self, removable: bool) {
         #[cfg(unix)]
-        if removable {
+        if removable && !self.shared.watching.swap(true, Ordering::SeqCst) {
             let shared = self.shared.clone();
             self.runtime().spawn(async move {
                 let code = interrupted().await;
@@ -386,7 +404,7 @@ impl Engine {
     /// why each removal that failed did (redacted). Call it once every case finished;
     /// later calls have nothing left to remove.
     pub(crate) fn tear_down(&self) -> Vec<String> {
-        if self.shared.objects.get().is_none() {
+        if self.shared.objects.get().is_none() && self.shared.walks.get().is_none() {
             return Vec::new();
         }
         let failures = self.runtime().block_on(self.shared.clone().tear_down());
@@ -606,10 +624,7 @@ impl Shared {
     fn evaluate(&self, index: usize, execution: Execution, retain: Retain) -> CaseResult {
         let evaluator = Evaluator {
             suite: &self.suite,
-            fingerprints: self
-                .fingerprints
-                .get()
-                .expect("rules are compiled before anything is judged"),
+            fingerprints: self.rules(),
             base_url: &self.base,
         };
         let identity = self.suite.cases[index].identity;
@@ -626,6 +641,18 @@ impl Shared {
         )
     }
 
+    /// The layer-attribution rules: the built-in ones, extended by the suite's;
+    /// compiled on first use.
+    fn rules(&self) -> &Fingerprints {
+        self.fingerprints.get_or_init(|| {
+            let builtin = Fingerprints::builtin();
+            match &self.user_fingerprints {
+                Some(user) => builtin.with_user_rules(user),
+                None => builtin.clone(),
+            }
+        })
+    }
+
     /// A snapshot of every secret known so far, including minted and captured tokens.
     fn secrets(&self) -> Arc<Secrets> {
         self.secrets
@@ -635,6 +662,19 @@ impl Shared {
     }
 
     async fn execute(&self, index: usize) -> Execution {
+        if self.suite.cases[index].journey.is_some() {
+            return self.walk(index).await.execution;
+        }
+        self.send_case(index, HashMap::new()).await
+    }
+
+    /// Sends a case, its placeholders filled from `values` (a journey's captures by
+    /// journey name) and from the fixtures it uses.
+    async fn send_case(
+        &self,
+        index: usize,
+        mut values: HashMap<String, objects::Captured>,
+    ) -> Execution {
         let suite = &self.suite;
         let case = &suite.cases[index];
         if let Some(reason) = self.permission.skip_reason(suite, case) {
@@ -643,10 +683,9 @@ impl Shared {
         let route = suite.route(case);
         // A case waits for the objects it is sent at; one that is missing makes it an
         // error (or a skip), never a failed expectation.
-        let filled = if case.fixtures.is_empty() {
+        let filled = if case.fixtures.is_empty() && values.is_empty() {
             None
         } else {
-            let mut values = HashMap::new();
             for &instance in &case.fixtures {
                 match self.ensure(instance).await {
                     Made::Ready(captured) => {
@@ -674,7 +713,7 @@ impl Shared {
         };
         // What judging reads: body expectations the whole body (up to the limit), layer
         // attribution its beginning.
-        let read_limit = if case.expect.body.is_empty() {
+        let read_limit = if case.expect.body.is_empty() && case.journey.is_none() {
             BODY_SCAN_LIMIT
         } else {
             BODY_LIMIT
@@ -832,7 +871,8 @@ impl Shared {
         let status_ok = fixture.status.matches(observed.status);
         // Every secret the answer holds is learned before any message quotes it, whatever
         // the status; a body holding a secret that could not be read is not quoted.
-        let (mut captured, missing) = objects::capture(fixture, &observed.headers, &observed.body);
+        let (mut captured, missing) =
+            objects::capture(&fixture.captures, &observed.headers, &observed.body);
         let mut unlearned = None;
         for capture in fixture.captures.iter().filter(|c| c.secret) {
             match captured.get(&capture.name) {
@@ -896,15 +936,16 @@ impl Shared {
 
     /// Removes every created object, the deepest first; the failures, one line each.
     async fn tear_down(self: Arc<Self>) -> Vec<String> {
+        // Journey steps first: what a walk made may sit inside a fixture's object.
+        let mut failures = self.undo_steps().await;
         let Some(objects) = self.objects.get() else {
-            return Vec::new();
+            return failures;
         };
         let mut levels: BTreeMap<usize, Vec<Created>> = BTreeMap::new();
         for created in objects.take_created() {
             let depth = objects::depth(&self.suite, created.instance);
             levels.entry(depth).or_default().push(created);
         }
-        let mut failures = Vec::new();
         for (_, level) in levels.into_iter().rev() {
             let mut set = tokio::task::JoinSet::new();
             for created in level {
@@ -933,8 +974,28 @@ impl Shared {
         };
         let what = objects::describe(suite, instance);
         let slot = objects::slot(fixture, instance.identity);
-        let filled = objects::fill(teardown, &fixture.teardown_paths[slot], &created.values)
-            .map_err(|e| format!("{what}: teardown {e}"))?;
+        self.send_teardown(
+            &what,
+            teardown,
+            &fixture.teardown_paths[slot],
+            instance.identity,
+            &created.values,
+        )
+        .await
+    }
+
+    /// Sends `teardown` at `path` as `identity`, its placeholders filled from `values`.
+    /// A 2xx removed the object; 404 and 410 say it is gone already.
+    async fn send_teardown(
+        &self,
+        what: &str,
+        teardown: &Route,
+        path: &str,
+        identity: usize,
+        values: &HashMap<String, objects::Captured>,
+    ) -> Result<(), String> {
+        let filled =
+            objects::fill(teardown, path, values).map_err(|e| format!("{what}: teardown {e}"))?;
         if let Some(reason) = self.permission.filled_reason(teardown.method, &filled.path) {
             return Err(format!("{what}: teardown {reason}"));
         }
@@ -945,13 +1006,13 @@ impl Shared {
         }
         let line = format!("{} {}", teardown.method, filled.path);
         let login_token = self
-            .login_token(instance.identity)
+            .login_token(identity)
             .await
             .map_err(|e| format!("{what}: teardown {line}: {e}"))?;
         let request = self
             .outgoing(teardown, &filled.path, Some(&filled), BODY_SCAN_LIMIT)
             .map_err(|e| format!("{what}: teardown {line}: {e}"))?;
-        let state = &self.identities[instance.identity];
+        let state = &self.identities[identity];
         match self
             .send(state, request, login_token.as_deref(), false)
             .await

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_scenario::{
-    Body, CaptureSource, Fixture, Instance, Route, Suite, fill_refs, fixture_refs,
+    Body, Capture, CaptureSource, Fixture, Instance, Route, Suite, fill_refs, fixture_refs,
 };
 use tokio::sync::OnceCell;
 use url::form_urlencoded;
@@ -256,18 +256,18 @@ pub(crate) fn excerpt(body: &str) -> String {
     }
 }
 
-/// Reads every capture of `fixture` from a response, each on its own (one missing does
-/// not stop the others, so every secret that is there can be learned); the first one
-/// missing is the error.
+/// Reads every capture (of a fixture or a journey step) from a response, each on its
+/// own (one missing does not stop the others, so every secret that is there can be
+/// learned); the first one missing is the error.
 pub(crate) fn capture(
-    fixture: &Fixture,
+    captures: &[Capture],
     headers: &[(String, String)],
     body: &str,
 ) -> (HashMap<String, String>, Option<String>) {
     let mut values = HashMap::new();
     let mut missing = None;
     let mut json: Option<Result<serde_json::Value, ()>> = None;
-    for capture in &fixture.captures {
+    for capture in captures {
         let found = match &capture.source {
             CaptureSource::Json(pointer) => {
                 let parsed = json.get_or_insert_with(|| serde_json::from_str(body).map_err(|_| ()));

@@ -6,7 +6,7 @@
 //! `ROLECALL_ALLOW_MUTATIONS` only apply to a base URL given for the run, which never
 //! inherits the target's permission.
 
-use rolecall_scenario::{Case, Fixture, Method, Mutation, Suite, query_mutation};
+use rolecall_scenario::{Case, Fixture, Method, Mutation, Route, Suite, query_mutation};
 
 use crate::config::RunConfig;
 
@@ -142,24 +142,16 @@ impl Permission {
         identity: usize,
     ) -> Option<String> {
         let refusal = self.refusal.as_deref()?;
-        let around = suite
-            .settings
-            .mutation()
-            .or_else(|| suite.identities[identity].mutation(&suite.settings));
         let slot = crate::objects::slot(fixture, identity);
         let request = fixture
             .request
             .mutation()
             .or_else(|| query_mutation(&fixture.paths[slot]))
-            .or_else(|| around.clone());
-        let what = |method, mutation: Mutation| match mutation {
-            Mutation::Method(_) => format!("{method}"),
-            Mutation::Override { .. } => format!("{method} with {mutation}"),
-        };
+            .or_else(|| around(suite, identity));
         if let Some(mutation) = request {
             return Some(format!(
                 "{} not sent: {refusal}",
-                what(fixture.request.method, mutation)
+                describe(fixture.request.method, &mutation)
             ));
         }
         // Creating and removing the object log its creator in first.
@@ -171,13 +163,27 @@ impl Permission {
             ));
         }
         let teardown = fixture.teardown.as_ref()?;
+        self.teardown_skip_reason(suite, teardown, &fixture.teardown_paths[slot], identity)
+    }
+
+    /// Why a teardown sent as `identity` would not be sent (a write to a target that
+    /// does not allow one, by its method, an override in `path`'s query or the headers
+    /// around it): what would create the object it removes is not sent either.
+    pub(crate) fn teardown_skip_reason(
+        &self,
+        suite: &Suite,
+        teardown: &Route,
+        path: &str,
+        identity: usize,
+    ) -> Option<String> {
+        let refusal = self.refusal.as_deref()?;
         let mutation = teardown
             .mutation()
-            .or_else(|| query_mutation(&fixture.teardown_paths[slot]))
-            .or(around)?;
+            .or_else(|| query_mutation(path))
+            .or_else(|| around(suite, identity))?;
         Some(format!(
             "its teardown ({}) would not be sent: {refusal}",
-            what(teardown.method, mutation)
+            describe(teardown.method, &mutation)
         ))
     }
 }
@@ -189,4 +195,20 @@ fn login_refused(identity: &str, mutation: &Mutation, refusal: &str) -> String {
         Mutation::Override { .. } => format!("carries {mutation}"),
     };
     format!("the login of `{identity}` {what}, and {refusal}; or give the identity a token")
+}
+
+/// A write the suite's or the identity's headers make of any request.
+fn around(suite: &Suite, identity: usize) -> Option<Mutation> {
+    suite
+        .settings
+        .mutation()
+        .or_else(|| suite.identities[identity].mutation(&suite.settings))
+}
+
+/// `POST`, or `GET with X-HTTP-Method-Override: DELETE`, for a reason.
+fn describe(method: rolecall_scenario::Method, mutation: &Mutation) -> String {
+    match mutation {
+        Mutation::Method(_) => format!("{method}"),
+        Mutation::Override { .. } => format!("{method} with {mutation}"),
+    }
 }

@@ -65,6 +65,7 @@ pub use diagnostic::{Diagnostic, LoadError, Location, RenderStyle, SourceFile, d
 pub use layer::{Layer, ParseLayerError};
 pub use load::{LoadOptions, RECORDINGS_MARKER, SUITE_FILE, fields_of, variants_of};
 pub use model::fixtures::{Capture, CaptureSource, Fixture, Instance, fill_refs, fixture_refs};
+pub use model::journeys::{Journey, JourneyStep, Step};
 pub use model::variants::{
     Bypass, BypassFamily, CLIENT_IP_ADDRESSES, CLIENT_IP_HEADERS, OVERRIDE_CARRIERS, PathSpelling,
     REWRITE_PROBE, Variant, VariantKind,

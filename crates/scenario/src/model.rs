@@ -11,9 +11,11 @@ use crate::diagnostic::{Location, SourceFile};
 use crate::layer::Layer;
 use crate::secrets::{Secret, Secrets};
 pub(crate) mod fixtures;
+pub(crate) mod journeys;
 pub(crate) mod variants;
 
 use fixtures::{Fixture, Instance};
+use journeys::{Journey, JourneyStep};
 
 use variants::{Bypass, Variant};
 
@@ -38,6 +40,8 @@ pub struct Suite {
     /// Objects created before the cases, in declaration order; [`Instance::fixture`]
     /// indexes this.
     pub fixtures: Vec<Fixture>,
+    /// Ordered steps walked per identity; [`JourneyStep::journey`] indexes this.
+    pub journeys: Vec<Journey>,
     /// Every secret value (credentials and `${env:…}` values) to redact from output.
     pub secrets: Secrets,
     /// The deny-body contracts; see [`Suite::contract`].
@@ -528,6 +532,8 @@ pub struct Case {
     pub fixtures: Vec<Instance>,
     /// For an owner route: the identity whose object the case is sent at.
     pub owner: Option<usize>,
+    /// For a journey step: where it sits, and the step it runs after.
+    pub journey: Option<JourneyStep>,
 }
 
 impl Suite {

@@ -133,6 +133,65 @@ pub(crate) struct RoutesFile {
     /// Objects created before the cases and removed after them; any file's routes may
     /// use them.
     pub(crate) fixture: Option<Vec<FixtureDef>>,
+    /// Ordered steps each identity walks through; a step that fails or is refused skips
+    /// that identity's later steps.
+    pub(crate) journey: Option<Vec<JourneyDef>>,
+}
+
+/// `[[journey]]`: ordered steps, walked once per identity; each step is its own case,
+/// `file::journey::identity::step`.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema), schemars(deny_unknown_fields))]
+pub(crate) struct JourneyDef {
+    /// The name: in case names, and in placeholders `{name.capture}` of later steps.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub(crate) name: Spanned<String>,
+    /// Identities and groups that walk the journey, each on its own (default: every
+    /// identity).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub(crate) identities: Option<Vec<Spanned<String>>>,
+    /// The steps, in order (read one by one; declared here for the schema).
+    #[cfg(feature = "schema")]
+    #[expect(
+        dead_code,
+        reason = "steps are read one by one; this field describes them for the schema"
+    )]
+    pub(crate) step: Option<Vec<StepSchema>>,
+}
+
+/// A `[[journey.step]]` as the schema shows it: a route (with a required `name`) and
+/// the keys only a step has.
+#[cfg(feature = "schema")]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[expect(dead_code, reason = "describes a step for the schema only")]
+pub(crate) struct StepSchema {
+    #[serde(flatten)]
+    pub(crate) route: RouteDef,
+    #[serde(flatten)]
+    pub(crate) step: StepDef,
+}
+
+/// The keys of a `[[journey.step]]` that a route does not have.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+pub(crate) struct StepDef {
+    /// Send this step as another identity (e.g. the invitee), within the same walk;
+    /// expectations stay those of the identity walking the journey.
+    #[serde(rename = "as")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) as_identity: Option<Spanned<String>>,
+    /// Values to capture from this step's response for later steps, `{journey.name}`:
+    /// a JSON pointer ("/id"), or `{ pointer = … }`, `{ header = … }`, `{ regex = … }`,
+    /// each with an optional `secret = true`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<BTreeMap<String, CaptureSchema>>")
+    )]
+    pub(crate) capture: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    /// Request line that undoes this step after the cases, in reverse order, sent as the
+    /// step's sender, e.g. "DELETE /v1/workspaces/{launch.id}".
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub(crate) teardown: Option<Spanned<String>>,
 }
 
 /// `[[fixture]]`: a request run before the cases, whose response values fill

@@ -214,3 +214,48 @@ fn a_read_only_target_gets_no_fixture_write_and_the_cases_say_why() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_read_only_target_gets_no_journey_write_and_the_later_steps_say_why() {
+    let server = Recording::start();
+    let dir = tempfile::tempdir().unwrap();
+    suite(dir.path(), &server, false);
+    write(
+        dir.path(),
+        &[(
+            "journeys.toml",
+            r#"
+[[journey]]
+name = "share"
+identities = ["alice"]
+
+[[journey.step]]
+name = "create"
+request = "POST /docs"
+allow = ["alice"]
+capture.id = "/id"
+teardown = "DELETE /docs/{share.id}"
+
+[[journey.step]]
+name = "read"
+request = "GET /docs/{share.id}"
+allow = ["alice"]
+"#,
+        )],
+    );
+    let out = rolecall(&["run", ".", "journeys::"], dir.path());
+    assert_eq!(
+        server.log(),
+        Vec::<String>::new(),
+        "0 requests, so 0 writes, reach the target"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("journeys::share::alice::read")
+            && shown.contains(
+                "step `create` was not sent: POST not sent: target `t` does not allow mutations"
+            ),
+        "{shown}"
+    );
+}

@@ -53,15 +53,15 @@ impl DocServer {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn left(&self) -> usize {
+    pub(crate) fn left(&self) -> usize {
         self.store.lock().unwrap().docs.len()
     }
 
-    fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.store.lock().unwrap().log.clone()
     }
 }
@@ -133,7 +133,7 @@ async fn handle(
     }
 }
 
-fn suite_at(
+pub(crate) fn suite_at(
     server: &DocServer,
     allow_mutations: bool,
     routes: &str,
@@ -161,7 +161,7 @@ bearer = "admin-token-1234"
     ])
 }
 
-fn run(suite: &Arc<Suite>, selected: &[usize]) -> RunOutput {
+pub(crate) fn run(suite: &Arc<Suite>, selected: &[usize]) -> RunOutput {
     rolecall_runner::run(
         suite.clone(),
         &RunConfig::default(),

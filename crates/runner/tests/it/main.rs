@@ -13,6 +13,7 @@ mod hangs;
 mod hostile;
 mod html;
 mod identities;
+mod journeys;
 mod persona_contract;
 mod personas;
 mod raw;

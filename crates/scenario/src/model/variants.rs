@@ -509,6 +509,7 @@ pub(crate) fn expand(
             variant: Some(variant.clone()),
             fixtures: case.fixtures.clone(),
             owner: case.owner,
+            journey: None,
         });
     }
 }

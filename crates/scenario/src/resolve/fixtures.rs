@@ -7,9 +7,11 @@ use toml::Spanned;
 
 use super::identities::{Names, Resolved};
 use super::values::{
-    check_vars, compile_regex, pairs, parse_body, parse_request_line, parse_status, render_path,
+    RequestLine, check_vars, compile_regex, pairs, parse_body, parse_request_line, parse_status,
+    render_path,
 };
 use super::{Cx, backticked};
+use crate::diagnostic::Location;
 use crate::diagnostic::{SourceFile, did_you_mean};
 use crate::load::locate;
 use crate::model::fixtures::{Capture, CaptureSource, Fixture, Instance, fixture_refs};
@@ -489,17 +491,12 @@ fn build_fixture(
     let mut refs = request_refs(&request);
     let teardown = teardown.map(|(l, span)| {
         ok &= check_vars(cx, file, span.clone(), &l.placeholders, &creating);
-        let route = Route {
-            name: def.name.get_ref().clone(),
-            file_name: item.file_name.clone(),
-            description: None,
-            method: l.method,
-            path: l.path,
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: None,
-            location: cx.location(file, span.start),
-        };
+        let route = teardown_route(
+            def.name.get_ref(),
+            &item.file_name,
+            l,
+            cx.location(file, span.start),
+        );
         for r in request_refs(&route) {
             if !refs.contains(&r) {
                 refs.push(r);
@@ -549,9 +546,29 @@ fn build_fixture(
     })
 }
 
+/// A teardown's request: a request line alone, sent with the suite's headers only.
+pub(super) fn teardown_route(
+    name: &str,
+    file_name: &str,
+    line: RequestLine,
+    location: Location,
+) -> Route {
+    Route {
+        name: name.to_owned(),
+        file_name: file_name.to_owned(),
+        description: None,
+        method: line.method,
+        path: line.path,
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: None,
+        location,
+    }
+}
+
 const CAPTURE_KEYS: [&str; 4] = ["pointer", "header", "regex", "secret"];
 
-fn parse_capture(
+pub(super) fn parse_capture(
     cx: &mut Cx,
     file: &SourceFile,
     name: &str,

@@ -5,6 +5,7 @@ mod credentials;
 mod fixtures;
 mod headers;
 mod identities;
+mod journeys;
 mod routes;
 mod target;
 mod values;
@@ -14,6 +15,7 @@ use credentials::{Item, collect_credentials};
 use fixtures::{FixtureItem, resolve_fixtures};
 use headers::check_headers;
 use identities::{Names, resolve_groups, resolve_identities};
+use journeys::{JourneyItem, expand_journeys, read_journeys};
 pub use routes::derive_route_name;
 use routes::{RouteDefaults, expand_file};
 use target::{resolve_settings, resolve_target};
@@ -159,6 +161,7 @@ pub(crate) fn from_sources(
             })
         })
         .collect();
+    let mut journey_items: Vec<JourneyItem> = Vec::new();
     // Every file is read before any route is expanded: a route may use a fixture
     // declared in any file.
     let mut read = Vec::new();
@@ -168,7 +171,9 @@ pub(crate) fn from_sources(
         }
         cx.files.push(file.clone());
         let file_name = case_file_name(&root, &route_path);
-        let (defs, file_contract, file_fixtures) = read_routes(&mut cx, &file, options);
+        let (defs, file_contract, file_fixtures, file_journeys) =
+            read_routes(&mut cx, &file, &file_name, options);
+        journey_items.extend(file_journeys);
         if let Some(extension) = file_contract {
             let merged = match &parts.contract {
                 Some(suite) => suite.extended(extension),
@@ -201,6 +206,13 @@ pub(crate) fn from_sources(
             &mut cases,
         );
     }
+    let context = journeys::Context {
+        identities: &identities,
+        names: &names,
+        defaults: &defaults,
+        fixtures: &fixtures,
+    };
+    let journeys = expand_journeys(&mut cx, journey_items, &context, &mut routes, &mut cases);
 
     let Cx {
         sink,
@@ -218,6 +230,7 @@ pub(crate) fn from_sources(
             routes,
             cases,
             fixtures: fixtures.list,
+            journeys,
             secrets,
             contracts,
         }),
@@ -627,8 +640,14 @@ fn written_names(table: &DeTable<'_>) -> HashMap<usize, String> {
 fn read_routes(
     cx: &mut Cx,
     file: &SourceFile,
+    file_name: &str,
     options: &LoadOptions,
-) -> (Vec<RouteDef>, Option<Contract>, Vec<FixtureDef>) {
+) -> (
+    Vec<RouteDef>,
+    Option<Contract>,
+    Vec<FixtureDef>,
+    Vec<JourneyItem>,
+) {
     let mut table = load::parse(file, &mut cx.sink);
     let mut pieces = EnvPieces::default();
     cx.as_written = written_names(table.get_ref());
@@ -645,6 +664,7 @@ fn read_routes(
     let mut defs = Vec::new();
     let mut contract = None;
     let mut fixtures = Vec::new();
+    let mut journeys = Vec::new();
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     for (key, value) in entries {
@@ -656,9 +676,13 @@ fn read_routes(
             fixtures.extend(read_fixtures(cx, file, &pieces, key, value));
             continue;
         }
+        if key.get_ref() == "journey" {
+            journeys.extend(read_journeys(cx, file, file_name, &pieces, key, value));
+            continue;
+        }
         if key.get_ref() != "route" {
-            let help = did_you_mean(key.get_ref(), ["route", "deny_contract", "fixture"]).unwrap_or_else(|| {
-                "a route file holds `[[route]]` and `[[fixture]]` tables and an optional `[deny_contract]`; suite settings go in rolecall.toml"
+            let help = did_you_mean(key.get_ref(), ["route", "deny_contract", "fixture", "journey"]).unwrap_or_else(|| {
+                "a route file holds `[[route]]`, `[[fixture]]` and `[[journey]]` tables and an optional `[deny_contract]`; suite settings go in rolecall.toml"
                     .to_owned()
             });
             cx.error(file, key.span(), format!("unknown key `{}`", key.get_ref()))
@@ -678,7 +702,7 @@ fn read_routes(
             }
         }
     }
-    (defs, contract, fixtures)
+    (defs, contract, fixtures, journeys)
 }
 
 /// Reads the `[[fixture]]` tables of a file, each as an item of its own.

@@ -252,6 +252,7 @@ pub(super) fn expand_file(
                     variant: None,
                     fixtures: needs,
                     owner: owner_of,
+                    journey: None,
                 };
                 if case.expect.bypass.is_empty() || !variants::refuses(&case) {
                     cases.push(case);

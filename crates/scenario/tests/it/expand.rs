@@ -208,11 +208,28 @@ fn example_suite_loads() {
         &rolecall_scenario::LoadOptions::new(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    // One case per identity × route, and the bypass variants of the refusals opted in.
+    // One case per identity × route, and the bypass variants of the refusals opted in;
+    // a journey's steps are routes walked by its identities only.
+    let steps: usize = suite.journeys.iter().map(|j| j.steps.len()).sum();
     assert_eq!(
-        suite.cases.iter().filter(|c| c.variant.is_none()).count(),
-        suite.routes.len() * suite.identities.len()
+        suite
+            .cases
+            .iter()
+            .filter(|c| c.variant.is_none() && c.journey.is_none())
+            .count(),
+        (suite.routes.len() - steps) * suite.identities.len()
     );
+    let walked: Vec<&str> = suite
+        .cases
+        .iter()
+        .filter(|c| c.journey.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        walked.contains(&"journeys::launch::editor::export"),
+        "{walked:?}"
+    );
+    assert!(steps >= 3, "the example journey has at least three steps");
     assert!(suite.cases.iter().any(|c| c.variant.is_some()));
     let mut names: Vec<_> = suite.cases.iter().map(|c| &c.name).collect();
     names.sort();
