@@ -97,13 +97,14 @@ async fn handle(
         return response;
     };
     match (method.as_str(), path.as_str()) {
-        ("POST", "/docs") => {
+        // `/docs-ok` creates as `/docs` does, but says 200 rather than 201.
+        ("POST", "/docs" | "/docs-ok") => {
             store.next += 1;
             let id = format!("d{}", store.next);
             store.docs.insert(id.clone(), caller.clone());
             let body = format!(r#"{{"id":"{id}","session":"sess-{caller}-{id}-7f3a9c"}}"#);
             Response::builder()
-                .status(201)
+                .status(if path == "/docs" { 201 } else { 200 })
                 .header("location", format!("/docs/{id}"))
                 .body(Body::from(body))
                 .unwrap()
@@ -438,4 +439,75 @@ fn a_target_without_mutations_gets_no_fixture_write_and_dependents_are_skipped()
             "{message}"
         );
     }
+}
+
+#[test]
+fn a_case_that_is_not_sent_gets_no_fixture() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "bob"
+request = "POST /docs"
+capture.id = "/id"
+teardown = "DELETE /docs/{doc.id}"
+
+[[route]]
+request = "GET /docs/{doc.id}"
+allow = ["bob"]
+
+[[route.case]]
+identity = "alice"
+skip = "not today"
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let selected: Vec<usize> = (0..suite.cases.len())
+        .filter(|&i| suite.cases[i].name == "docs::get_docs_doc_id::alice")
+        .collect();
+    let run = run(&suite, &selected);
+    assert_eq!(
+        outcomes(&suite, &run),
+        ["docs::get_docs_doc_id::alice skipped"]
+    );
+    assert_eq!(
+        server.log(),
+        Vec::<String>::new(),
+        "nothing is created for a case that is never sent"
+    );
+}
+
+#[test]
+fn an_object_created_with_an_unexpected_status_is_not_left_unreported() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "alice"
+request = "POST /docs-ok"
+status = 201
+capture.id = "/id"
+teardown = "DELETE /docs/{doc.id}"
+
+[[route]]
+request = "GET /docs/{doc.id}"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let run = run_all(&suite);
+    assert!(
+        run.results.iter().all(|r| r.outcome == Outcome::Error),
+        "{:?}",
+        outcomes(&suite, &run)
+    );
+    // The object exists: it is removed, or the run says it was left.
+    let removed = server.log().contains(&"DELETE /docs/d1".to_owned()) && server.left() == 0;
+    let reported = run.teardown_failures.iter().any(|f| {
+        f.contains("fixture `doc` (") && f.contains("object left") && f.contains("`{doc.id}`")
+    });
+    assert!(
+        removed || reported,
+        "{:?} {:?}",
+        server.log(),
+        run.teardown_failures
+    );
 }
