@@ -65,9 +65,11 @@ impl Drop for Engine {
         // this returns: the engine takes the guard out of the shared state itself.
         // Objects are removed even when the run ends early (a panic, an error): a
         // caller that tore them down already left nothing to do here.
-        if let Some(runtime) = &self.runtime {
-            #[cfg(unix)]
-            interrupt::unwatch(&self.shared);
+        #[cfg(unix)]
+        interrupt::unwatch(&self.shared);
+        if let Some(runtime) = &self.runtime
+            && self.shared.objects.get().is_some()
+        {
             let _ = runtime.block_on(self.shared.clone().tear_down());
         }
         if let Some(runtime) = self.runtime.take() {
@@ -516,11 +518,14 @@ mod interrupt {
             let Some(shared) = shared.upgrade() else {
                 continue;
             };
-            let had_objects = shared.objects.get().is_some();
-            let failures = handle.block_on(shared.clone().tear_down());
-            shared.stop_target();
-            let mut err = rolecall_scenario::Redacted::new(shared.secrets(), std::io::stderr());
-            let _ = report_interruption(&mut err, had_objects, &failures);
+            // An engine shutting down at this moment must not keep the process alive.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let had_objects = shared.objects.get().is_some();
+                let failures = handle.block_on(shared.clone().tear_down());
+                shared.stop_target();
+                let mut err = rolecall_scenario::Redacted::new(shared.secrets(), std::io::stderr());
+                let _ = report_interruption(&mut err, had_objects, &failures);
+            }));
         }
         std::process::exit(code);
     }

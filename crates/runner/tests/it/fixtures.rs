@@ -86,6 +86,9 @@ async fn handle(
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| t.strip_suffix("-token-1234"))
         .map(str::to_owned);
+    if uri.path() == "/docs-slow" {
+        return create_slowly(&store, caller).await;
+    }
     let mut store = store.lock().unwrap();
     store.log.push(format!("{method} {}", uri.path()));
     let path = uri.path().to_owned();
@@ -132,6 +135,23 @@ async fn handle(
         ("DELETE", "/stuck") => reply(500, "cannot delete"),
         _ => reply(404, ""),
     }
+}
+
+/// Creates a document at once but says so only 300 ms later.
+async fn create_slowly(store: &Mutex<Store>, caller: Option<String>) -> Response {
+    let Some(caller) = caller else {
+        return reply(401, "");
+    };
+    let id = {
+        let mut store = store.lock().unwrap();
+        store.log.push("POST /docs-slow".to_owned());
+        store.next += 1;
+        let id = format!("d{}", store.next);
+        store.docs.insert(id.clone(), caller);
+        id
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    reply(201, &format!(r#"{{"id":"{id}"}}"#))
 }
 
 fn suite_at(
@@ -510,4 +530,41 @@ allow = ["alice"]
         server.log(),
         run.teardown_failures
     );
+}
+
+#[test]
+fn teardown_waits_for_an_object_still_being_created() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "broken"
+identity = "alice"
+request = "POST /broken"
+capture.id = "/id"
+
+[[fixture]]
+name = "slow"
+identity = "alice"
+request = "POST /docs-slow"
+capture.id = "/id"
+teardown = "DELETE /docs/{slow.id}"
+
+[[route]]
+request = "GET /docs/{broken.id}/{slow.id}"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let selected: Vec<usize> = (0..suite.cases.len())
+        .filter(|&i| suite.cases[i].name.ends_with("::alice"))
+        .collect();
+    // The case fails as soon as `broken` does, while `slow` is still being created.
+    let run = run(&suite, &selected);
+    assert_eq!(run.results[0].outcome, Outcome::Error);
+    assert!(
+        run.teardown_failures.is_empty(),
+        "{:?}",
+        run.teardown_failures
+    );
+    assert_eq!(server.left(), 0, "{:?}", server.log());
+    assert!(server.log().contains(&"DELETE /docs/d1".to_owned()));
 }
