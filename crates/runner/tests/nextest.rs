@@ -132,25 +132,50 @@ fn processes_with(needle: &str) -> Vec<u32> {
     found
 }
 
-fn one_agent_serves_the_run_and_ends_with_it() {
-    let suite = suite(ROUTES);
-    let runtime = runtime_dir();
-    let id = run_id("agent");
-    // `sh` stands for nextest: it starts one process per case, then waits for a line.
-    let mut run = Command::new("sh")
+/// `script` run by `sh` as nextest would run the two `cases` of `suite` (`$0` is this
+/// binary as the harness), with stdin and stdout piped.
+fn nextest(
+    script: &str,
+    cases: [&str; 2],
+    suite: &tempfile::TempDir,
+    runtime: &tempfile::TempDir,
+    id: &str,
+) -> std::process::Child {
+    Command::new("sh")
         .arg("-c")
-        .arg(r#""$0" --exact "$1" && "$0" --exact "$2" && read _"#)
+        .arg(script)
         .arg(harness())
-        .arg("a::get_a::viewer")
-        .arg("a::get_a::anonymous")
+        .args(cases)
         .env("HARNESS_SUITE", suite.path())
-        .env("NEXTEST_RUN_ID", &id)
+        .env("NEXTEST_RUN_ID", id)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Waits (at most `secs`) until no live process has `needle` in its environment.
+fn wait_until_gone(needle: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !processes_with(needle).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn one_agent_serves_the_run_and_ends_with_it() {
+    let suite = suite(ROUTES);
+    let runtime = runtime_dir();
+    let id = run_id("agent");
+    // `sh` stands for nextest: it starts one process per case, then waits for a line.
+    let mut run = nextest(
+        r#""$0" --exact "$1" && "$0" --exact "$2" && read _"#,
+        ["a::get_a::viewer", "a::get_a::anonymous"],
+        &suite,
+        &runtime,
+        &id,
+    );
     let stdout = BufReader::new(run.stdout.take().unwrap());
     let (lines, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -193,10 +218,7 @@ fn one_agent_serves_the_run_and_ends_with_it() {
     // The run ends: the agent, and the mock it serves, end with it.
     run.stdin.take().unwrap().write_all(b"done\n").unwrap();
     assert!(run.wait().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_with(&needle).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_gone(&needle, 10);
     assert_eq!(
         processes_with(&needle),
         Vec::<u32>::new(),
@@ -331,7 +353,7 @@ fn doc_server() -> (String, Log) {
 
 const DOCS: &str = "[[fixture]]\nname = \"doc\"\nidentity = \"viewer\"\nrequest = \"POST /docs\"\ncapture.id = \"/id\"\nteardown = \"DELETE /docs/{doc.id}\"\n[[route]]\nrequest = \"GET /docs/{doc.id}\"\nallow = [\"viewer\"]\nunauthenticated = 401\n";
 
-/// A suite sent to `addr`, with `routes` as `a.toml` and `extra` in its target.
+/// A suite sent to `addr`, which may write, with `extra` in its target and `files`.
 fn suite_at(addr: &str, extra: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
@@ -358,20 +380,13 @@ fn the_agent_sets_up_the_fixtures_of_every_case_and_removes_them() {
     let runtime = runtime_dir();
     let id = run_id("fixtures");
     // The first case needs no object; the agent serves the second, which does.
-    let mut run = Command::new("sh")
-        .arg("-c")
-        .arg(r#""$0" --exact "$1" && "$0" --exact "$2"; echo "exit $?"; read _"#)
-        .arg(harness())
-        .arg("a::get_a::viewer")
-        .arg("docs::get_docs_doc_id::viewer")
-        .env("HARNESS_SUITE", suite.path())
-        .env("NEXTEST_RUN_ID", &id)
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut run = nextest(
+        r#""$0" --exact "$1" && "$0" --exact "$2"; echo "exit $?"; read _"#,
+        ["a::get_a::viewer", "docs::get_docs_doc_id::viewer"],
+        &suite,
+        &runtime,
+        &id,
+    );
     let mut stdout = BufReader::new(run.stdout.take().unwrap());
     let mut seen = String::new();
     while !seen.contains("exit ") {
@@ -388,10 +403,7 @@ fn the_agent_sets_up_the_fixtures_of_every_case_and_removes_them() {
     run.stdin.take().unwrap().write_all(b"done\n").unwrap();
     assert!(run.wait().unwrap().success());
     let needle = format!("NEXTEST_RUN_ID={id}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !processes_with(&needle).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_gone(&needle, 20);
     assert_eq!(
         log.lock()
             .unwrap()
@@ -489,10 +501,7 @@ fn ctrl_c_in_the_middle_of_a_run_stops_the_service_it_started() {
     let needle = format!("DOC_SERVER={addr}");
     assert_eq!(processes_with(&needle).len(), 1, "the service runs");
     assert_eq!(interrupt(&mut child), Some(130));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_with(&needle).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_gone(&needle, 10);
     assert_eq!(
         processes_with(&needle),
         Vec::<u32>::new(),
