@@ -977,7 +977,10 @@ impl Shared {
             true => objects::excerpt(&self.secrets().redact(&observed.body)),
             false => "(body not shown: a secret capture could not be read from it)".to_owned(),
         };
-        if !status_ok {
+        // Any 2xx/3xx made an object, whatever status was expected: its teardown needs
+        // what the answer holds.
+        let exists = status_ok || (200..400).contains(&observed.status);
+        if !exists {
             captured.clear();
         }
         let mut failure = match (status_ok, missing) {
@@ -1000,7 +1003,7 @@ impl Shared {
         let captured = Arc::new(captured);
         // An object that exists is removed whatever went wrong after it was made,
         // whatever the status that said so; a refused request made nothing.
-        if (status_ok || (200..400).contains(&observed.status))
+        if exists
             && fixture.teardown.is_some()
             && let Some(objects) = self.objects.get()
         {
