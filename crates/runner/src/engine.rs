@@ -1070,9 +1070,9 @@ impl Shared {
         let what = objects::describe(suite, instance);
         let slot = objects::slot(fixture, instance.identity);
         let filled = objects::fill(teardown, &fixture.teardown_paths[slot], &created.values)
-            .map_err(|e| format!("{what}: teardown {e}"))?;
+            .map_err(|e| format!("{what}: object left: teardown {e}"))?;
         if let Some(reason) = self.permission.filled_reason(teardown.method, &filled.path) {
-            return Err(format!("{what}: teardown {reason}"));
+            return Err(format!("{what}: object left: teardown {reason}"));
         }
         if let Some((f, c)) = rolecall_scenario::fixture_refs(&filled.path).next() {
             return Err(format!(
