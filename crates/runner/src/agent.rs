@@ -271,6 +271,10 @@ impl Agent {
             .map_err(|e| suite.secrets.redact(&e.to_string()));
         if let Ok(engine) = &engine {
             engine.prepare();
+            // Each test process asks for one case; the objects of every case are
+            // planned now, once, as a run without nextest plans those of its cases.
+            let all: Vec<usize> = (0..suite.cases.len()).collect();
+            engine.set_up(&all);
         }
         Some(Agent {
             suite,
@@ -363,7 +367,9 @@ impl Agent {
         }
     }
 
-    /// Stops the engine (and with it the target) once the cases in flight are done.
+    /// Stops the engine (and with it the target) once the cases in flight are done, or
+    /// after 30 s whatever is still in flight: objects are removed and the target is
+    /// stopped either way.
     fn stop(&self) {
         let engine = self.engine.lock().ok().and_then(|mut e| e.take());
         if let Some(Ok(mut engine)) = engine {
@@ -372,7 +378,10 @@ impl Agent {
                 match Arc::try_unwrap(engine) {
                     Ok(engine) => return drop(engine),
                     Err(shared) if Instant::now() < deadline => engine = shared,
-                    Err(_) => return,
+                    Err(shared) => {
+                        let _ = shared.shutdown();
+                        return;
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }

@@ -5,7 +5,7 @@
 //! each raw response to another thread first would cost a thread wake-up per case.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use reqwest::cookie::{CookieStore as _, Jar};
@@ -59,8 +59,6 @@ pub(crate) struct Engine {
     /// Always `Some` until dropped.
     runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
-    /// Stops the target the engine started, synchronously, after the runtime.
-    _guard: TargetGuard,
 }
 
 impl Drop for Engine {
@@ -68,21 +66,21 @@ impl Drop for Engine {
         // Every case has been collected by now. Joining the workers would only wait for
         // idle connections to close, milliseconds at the end of every run; the runtime
         // winds down on its own threads instead. The target is still stopped before
-        // this returns: the guard is a field of the engine, not of the runtime's tasks.
+        // this returns: the engine takes the guard out of the shared state itself.
         // Objects are removed even when the run ends early (a panic, an error): a
         // caller that tore them down already left nothing to do here.
+        #[cfg(unix)]
+        interrupt::unwatch(&self.shared);
+        if let Some(runtime) = &self.runtime
+            && (self.shared.objects.get().is_some()
+                || self.shared.walks.get().is_some_and(Walks::pending))
+        {
+            let _ = runtime.block_on(self.shared.clone().tear_down());
+        }
         if let Some(runtime) = self.runtime.take() {
-            let left = self
-                .shared
-                .objects
-                .get()
-                .is_some_and(|o| o.created.lock().is_ok_and(|c| !c.is_empty()))
-                || self.shared.walks.get().is_some_and(Walks::pending);
-            if left {
-                let _ = runtime.block_on(self.shared.clone().tear_down());
-            }
             runtime.shutdown_background();
         }
+        self.shared.stop_target();
     }
 }
 
@@ -120,6 +118,19 @@ struct Shared {
     walks: OnceLock<Walks>,
     /// Whether the run watches for SIGINT and SIGTERM to tear down.
     watching: AtomicBool,
+    /// The tasks creating them: teardown waits for them, so that nothing created while
+    /// it runs is left behind.
+    setting_up: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Stops the target the engine started; `None` once stopped.
+    target: Mutex<Option<TargetGuard>>,
+}
+
+impl Shared {
+    /// Stops the target (a command's process group, the mock), once.
+    fn stop_target(&self) {
+        let guard = self.target.lock().ok().and_then(|mut g| g.take());
+        drop(guard);
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -235,11 +246,20 @@ impl Engine {
             recording: config.record.is_some(),
             walks: OnceLock::new(),
             watching: AtomicBool::new(false),
+            setting_up: Mutex::new(Vec::new()),
+            target: Mutex::new(None),
         });
+        // A service the run started is stopped when the run is interrupted.
+        #[cfg(unix)]
+        if guard.runs_a_command() && !shared.watching.swap(true, Ordering::SeqCst) {
+            interrupt::watch(runtime.handle(), &shared);
+        }
+        if let Ok(mut target) = shared.target.lock() {
+            *target = Some(guard);
+        }
         Ok(Engine {
             runtime: Some(runtime),
             shared,
-            _guard: guard,
         })
     }
 
@@ -271,6 +291,18 @@ impl Engine {
             })
             .collect();
         Recorder::create(dir, credentials).map(Some)
+    }
+
+    /// Removes every object the run created, once the creations in flight are done,
+    /// and stops the target, however many holders the engine has: what the run
+    /// started ends with it even when a case is still in flight (it then fails). The
+    /// failed teardowns, redacted.
+    pub(crate) fn shutdown(&self) -> Vec<String> {
+        #[cfg(unix)]
+        interrupt::unwatch(&self.shared);
+        let failures = self.tear_down();
+        self.shared.stop_target();
+        failures
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -354,8 +386,11 @@ impl Engine {
 
 impl Engine {
     /// Starts creating every object the cases at `indices` need, each as soon as what
-    /// it needs exists, and removes them if the process is interrupted. Once per run.
-    fn set_up(&self, indices: &[usize]) {
+    /// it needs exists, and removes them if the process is interrupted. Once per run:
+    /// a run that sends its cases in several calls (the nextest agent) sets up for all
+    /// of them first. A case that is not sent (skipped, or a write the run may not
+    /// send) needs nothing.
+    pub(crate) fn set_up(&self, indices: &[usize]) {
         let suite = &self.shared.suite;
         let mut removable = false;
         if !suite.journeys.is_empty() && self.shared.walks.get().is_none() {
@@ -367,17 +402,32 @@ impl Engine {
             self.watch_signals(removable);
             return;
         }
-        let planned = Objects::plan(suite, indices);
+        let sent: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.shared
+                    .permission
+                    .skip_reason(suite, &suite.cases[i])
+                    .is_none()
+            })
+            .collect();
+        let planned = Objects::plan(suite, &sent);
         let instances = planned.instances();
         removable |= instances
             .iter()
             .any(|i| suite.fixtures[i.fixture].teardown.is_some());
-        let _ = self.shared.objects.set(planned);
-        for instance in instances {
+        if self.shared.objects.set(planned).is_err() {
+            return;
+        }
+        let tasks = instances.into_iter().map(|instance| {
             let shared = self.shared.clone();
             self.runtime().spawn(async move {
                 shared.ensure(instance).await;
-            });
+            })
+        });
+        if let Ok(mut setting_up) = self.shared.setting_up.lock() {
+            setting_up.extend(tasks);
         }
         self.watch_signals(removable);
     }
@@ -387,14 +437,7 @@ impl Engine {
     fn watch_signals(&self, removable: bool) {
         #[cfg(unix)]
         if removable && !self.shared.watching.swap(true, Ordering::SeqCst) {
-            let shared = self.shared.clone();
-            self.runtime().spawn(async move {
-                let code = interrupted().await;
-                let failures = shared.clone().tear_down().await;
-                let mut err = rolecall_scenario::Redacted::new(shared.secrets(), std::io::stderr());
-                let _ = report_interruption(&mut err, &failures);
-                std::process::exit(code);
-            });
+            interrupt::watch(self.runtime().handle(), &self.shared);
         }
         #[cfg(not(unix))]
         let _ = removable;
@@ -407,40 +450,121 @@ impl Engine {
         if self.shared.objects.get().is_none() && self.shared.walks.get().is_none() {
             return Vec::new();
         }
-        let failures = self.runtime().block_on(self.shared.clone().tear_down());
+        let Some(runtime) = &self.runtime else {
+            return Vec::new();
+        };
+        let failures = runtime.block_on(self.shared.clone().tear_down());
         let secrets = self.secrets();
         failures.iter().map(|f| secrets.redact(f)).collect()
     }
 }
 
-/// Waits for SIGINT or SIGTERM and returns the exit code the shell would show (130 or
-/// 143). A signal that cannot be watched is never waited for.
+/// What an interrupted process does: every engine that created objects removes them,
+/// every target a run started is stopped, then the process exits as the shell would
+/// show for the signal (130 or 143).
+///
+/// Once watched, SIGINT and SIGTERM no longer take their default action for the rest of
+/// the process (the handler cannot be removed), so the watcher lives as long as the
+/// process, on a thread of its own: an interruption after every engine is gone (while
+/// reports are written) still ends the process.
 #[cfg(unix)]
-async fn interrupted() -> i32 {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => 130,
-        _ = term.recv() => 143,
-    }
-}
+mod interrupt {
+    use std::sync::{Arc, Mutex, Once, Weak};
 
-/// What an interrupted run says on its way out: every teardown that failed.
-#[cfg(unix)]
-fn report_interruption(out: &mut impl std::io::Write, failures: &[String]) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "rolecall: interrupted; objects the run created were torn down"
-    )?;
-    for failure in failures {
-        writeln!(out, "error: teardown failed: {failure}")?;
+    use super::Shared;
+
+    /// The engines to clean up: their runtime and their state.
+    static WATCHED: Mutex<Vec<(tokio::runtime::Handle, Weak<Shared>)>> = Mutex::new(Vec::new());
+    static WATCHER: Once = Once::new();
+
+    /// Cleans up after the engine whose state is `shared` if the process is interrupted.
+    pub(super) fn watch(runtime: &tokio::runtime::Handle, shared: &Arc<Shared>) {
+        if let Ok(mut watched) = WATCHED.lock() {
+            watched
+                .retain(|(_, w)| w.strong_count() > 0 && !Weak::ptr_eq(w, &Arc::downgrade(shared)));
+            watched.push((runtime.clone(), Arc::downgrade(shared)));
+        }
+        WATCHER.call_once(|| {
+            let (ready, listening) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("rolecall-signals".to_owned())
+                .spawn(move || watcher(&ready));
+            // The handlers are installed before the run goes on.
+            if spawned.is_ok() {
+                let _ = listening.recv();
+            }
+        });
     }
-    out.flush()
+
+    /// Forgets the engine whose state is `shared`: it is shutting down by itself.
+    pub(super) fn unwatch(shared: &Arc<Shared>) {
+        if let Ok(mut watched) = WATCHED.lock() {
+            watched
+                .retain(|(_, w)| w.strong_count() > 0 && !Weak::ptr_eq(w, &Arc::downgrade(shared)));
+        }
+    }
+
+    fn watcher(ready: &std::sync::mpsc::Sender<()>) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            let _ = ready.send(());
+            return;
+        };
+        let code = runtime.block_on(async {
+            let handlers = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            );
+            let _ = ready.send(());
+            // A signal that cannot be watched is never waited for.
+            let (Ok(mut int), Ok(mut term)) = handlers else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => 130,
+                _ = term.recv() => 143,
+            }
+        });
+        let watched = WATCHED
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for (handle, shared) in watched {
+            let Some(shared) = shared.upgrade() else {
+                continue;
+            };
+            // An engine shutting down at this moment must not keep the process alive.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let had_objects = shared.objects.get().is_some();
+                let failures = handle.block_on(shared.clone().tear_down());
+                shared.stop_target();
+                let mut err = rolecall_scenario::Redacted::new(shared.secrets(), std::io::stderr());
+                let _ = report_interruption(&mut err, had_objects, &failures);
+            }));
+        }
+        std::process::exit(code);
+    }
+
+    /// What an interrupted run says on its way out: every teardown that failed.
+    fn report_interruption(
+        out: &mut impl std::io::Write,
+        had_objects: bool,
+        failures: &[String],
+    ) -> std::io::Result<()> {
+        let notice = if had_objects {
+            "rolecall: interrupted; objects the run created were torn down"
+        } else {
+            "rolecall: interrupted; the target the run started was stopped"
+        };
+        writeln!(out, "{notice}")?;
+        for failure in failures {
+            writeln!(out, "error: teardown failed: {failure}")?;
+        }
+        out.flush()
+    }
 }
 
 /// What a judged result keeps when it leaves the worker.
@@ -893,7 +1017,10 @@ impl Shared {
             true => objects::excerpt(&self.secrets().redact(&observed.body)),
             false => "(body not shown: a secret capture could not be read from it)".to_owned(),
         };
-        if !status_ok {
+        // Any 2xx/3xx made an object, whatever status was expected: its teardown needs
+        // what the answer holds.
+        let exists = status_ok || (200..400).contains(&observed.status);
+        if !exists {
             captured.clear();
         }
         let mut failure = match (status_ok, missing) {
@@ -914,9 +1041,9 @@ impl Shared {
             failure.get_or_insert(reason);
         }
         let captured = Arc::new(captured);
-        // An object that exists is removed whatever went wrong after it was made; a
-        // refused request made nothing.
-        if status_ok
+        // An object that exists is removed whatever went wrong after it was made,
+        // whatever the status that said so; a refused request made nothing.
+        if exists
             && fixture.teardown.is_some()
             && let Some(objects) = self.objects.get()
         {
@@ -941,6 +1068,15 @@ impl Shared {
         let Some(objects) = self.objects.get() else {
             return failures;
         };
+        // What is being created now is removed too: wait for it.
+        let setting_up = self
+            .setting_up
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        for task in setting_up {
+            let _ = task.await;
+        }
         let mut levels: BTreeMap<usize, Vec<Created>> = BTreeMap::new();
         for created in objects.take_created() {
             let depth = objects::depth(&self.suite, created.instance);
@@ -994,14 +1130,14 @@ impl Shared {
         identity: usize,
         values: &HashMap<String, objects::Captured>,
     ) -> Result<(), String> {
-        let filled =
-            objects::fill(teardown, path, values).map_err(|e| format!("{what}: teardown {e}"))?;
+        let filled = objects::fill(teardown, path, values)
+            .map_err(|e| format!("{what}: object left: teardown {e}"))?;
         if let Some(reason) = self.permission.filled_reason(teardown.method, &filled.path) {
-            return Err(format!("{what}: teardown {reason}"));
+            return Err(format!("{what}: object left: teardown {reason}"));
         }
         if let Some((f, c)) = rolecall_scenario::fixture_refs(&filled.path).next() {
             return Err(format!(
-                "{what}: teardown not sent: `{{{f}.{c}}}` was not captured"
+                "{what}: object left: teardown not sent: `{{{f}.{c}}}` was not captured"
             ));
         }
         let line = format!("{} {}", teardown.method, filled.path);

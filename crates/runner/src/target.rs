@@ -16,6 +16,13 @@ pub(crate) struct TargetGuard {
     _mock: Option<rolecall_mock::MockServer>,
 }
 
+impl TargetGuard {
+    /// Whether the run started a service (`target.command`), which must not outlive it.
+    pub(crate) fn runs_a_command(&self) -> bool {
+        self.process.is_some()
+    }
+}
+
 /// A started service: its whole process group is stopped on drop, so a shell that
 /// started a server does not leave the server behind.
 #[derive(Debug)]

@@ -2,11 +2,16 @@
 //! next ones ask it, and it ends with the run. This binary is also the harness under
 //! test: with `HARNESS_SUITE` set it is the README's three-line harness on that suite,
 //! started the way nextest starts a test binary, by a parent that stands for nextest.
+//! With `RUN_SUITE` set it runs a suite and then idles, and with `DOC_SERVER` set it is
+//! a small document service: the process a run started, and the target a suite starts,
+//! for what an interruption must end.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SUITE: &str = "[targets.local]\nmock = \"mock.toml\"\n[identities.anonymous]\n[identities.viewer]\nbearer = \"viewer-token-0001\"\n";
@@ -17,6 +22,15 @@ const ROUTES: &str =
 fn main() -> std::process::ExitCode {
     if let Some(suite) = std::env::var_os("HARNESS_SUITE") {
         return rolecall_runner::harness(PathBuf::from(suite));
+    }
+    // The service a `RUN_SUITE` process starts inherits its environment.
+    if let Some(addr) = std::env::var_os("DOC_SERVER") {
+        let listener = TcpListener::bind(addr.to_str().unwrap()).unwrap();
+        serve_docs(&listener, &Arc::default(), true);
+        return std::process::ExitCode::SUCCESS;
+    }
+    if let Some(suite) = std::env::var_os("RUN_SUITE") {
+        run_then_idle(&PathBuf::from(suite));
     }
     let args = libtest_mimic::Arguments::from_args();
     let trials = vec![
@@ -35,6 +49,24 @@ fn main() -> std::process::ExitCode {
             "a_snapshot_is_compared_by_the_process_that_runs_its_case",
             || {
                 a_snapshot_is_compared_by_the_process_that_runs_its_case();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test(
+            "the_agent_sets_up_the_fixtures_of_every_case_and_removes_them",
+            || {
+                the_agent_sets_up_the_fixtures_of_every_case_and_removes_them();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test("ctrl_c_after_the_run_still_ends_the_process", || {
+            ctrl_c_after_the_run_still_ends_the_process();
+            Ok(())
+        }),
+        libtest_mimic::Trial::test(
+            "ctrl_c_in_the_middle_of_a_run_stops_the_service_it_started",
+            || {
+                ctrl_c_in_the_middle_of_a_run_stops_the_service_it_started();
                 Ok(())
             },
         ),
@@ -100,25 +132,50 @@ fn processes_with(needle: &str) -> Vec<u32> {
     found
 }
 
-fn one_agent_serves_the_run_and_ends_with_it() {
-    let suite = suite(ROUTES);
-    let runtime = runtime_dir();
-    let id = run_id("agent");
-    // `sh` stands for nextest: it starts one process per case, then waits for a line.
-    let mut run = Command::new("sh")
+/// `script` run by `sh` as nextest would run the two `cases` of `suite` (`$0` is this
+/// binary as the harness), with stdin and stdout piped.
+fn nextest(
+    script: &str,
+    cases: [&str; 2],
+    suite: &tempfile::TempDir,
+    runtime: &tempfile::TempDir,
+    id: &str,
+) -> std::process::Child {
+    Command::new("sh")
         .arg("-c")
-        .arg(r#""$0" --exact "$1" && "$0" --exact "$2" && read _"#)
+        .arg(script)
         .arg(harness())
-        .arg("a::get_a::viewer")
-        .arg("a::get_a::anonymous")
+        .args(cases)
         .env("HARNESS_SUITE", suite.path())
-        .env("NEXTEST_RUN_ID", &id)
+        .env("NEXTEST_RUN_ID", id)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Waits (at most `secs`) until no live process has `needle` in its environment.
+fn wait_until_gone(needle: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !processes_with(needle).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn one_agent_serves_the_run_and_ends_with_it() {
+    let suite = suite(ROUTES);
+    let runtime = runtime_dir();
+    let id = run_id("agent");
+    // `sh` stands for nextest: it starts one process per case, then waits for a line.
+    let mut run = nextest(
+        r#""$0" --exact "$1" && "$0" --exact "$2" && read _"#,
+        ["a::get_a::viewer", "a::get_a::anonymous"],
+        &suite,
+        &runtime,
+        &id,
+    );
     let stdout = BufReader::new(run.stdout.take().unwrap());
     let (lines, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -161,10 +218,7 @@ fn one_agent_serves_the_run_and_ends_with_it() {
     // The run ends: the agent, and the mock it serves, end with it.
     run.stdin.take().unwrap().write_all(b"done\n").unwrap();
     assert!(run.wait().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_with(&needle).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_gone(&needle, 10);
     assert_eq!(
         processes_with(&needle),
         Vec::<u32>::new(),
@@ -221,5 +275,236 @@ fn a_snapshot_is_compared_by_the_process_that_runs_its_case() {
     assert!(
         !suite.path().join("snapshots").exists(),
         "nothing is written with INSTA_UPDATE=no"
+    );
+}
+
+/// Every request as `METHOD path`.
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// A document service on loopback: `POST /docs` creates `dN`, `DELETE /docs/…` removes,
+/// `GET /slow/…` never answers in time, anything else answers 200 to a bearer and 401
+/// without one. Each request is logged (and printed, if `print`).
+fn serve_docs(listener: &TcpListener, log: &Log, print: bool) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let log = log.clone();
+        std::thread::spawn(move || answer(stream, &log, print));
+    }
+}
+
+fn answer(mut stream: TcpStream, log: &Log, print: bool) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        if stream.read(&mut byte).unwrap_or(0) == 0 {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut words = head.split_whitespace();
+    let line = format!(
+        "{} {}",
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default()
+    );
+    let bearer = head
+        .to_ascii_lowercase()
+        .contains("\r\nauthorization: bearer ");
+    let created = {
+        let mut log = log.lock().unwrap();
+        log.push(line.clone());
+        log.iter().filter(|l| l.starts_with("POST")).count()
+    };
+    if print {
+        println!("request {line}");
+    }
+    let (status, body) = if line == "POST /docs" {
+        ("201 Created", format!(r#"{{"id":"d{created}"}}"#))
+    } else if line.starts_with("DELETE /docs/") {
+        ("204 No Content", String::new())
+    } else if line.starts_with("GET /slow/") {
+        std::thread::sleep(Duration::from_secs(60));
+        ("200 OK", "{}".to_owned())
+    } else if bearer || line == "GET /" {
+        ("200 OK", "{}".to_owned())
+    } else {
+        (
+            "401 Unauthorized",
+            r#"{"error":"unauthenticated"}"#.to_owned(),
+        )
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nwww-authenticate: Bearer\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// The document service on a free loopback port, in this process.
+fn doc_server() -> (String, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let log = Log::default();
+    let serving = log.clone();
+    std::thread::spawn(move || serve_docs(&listener, &serving, false));
+    (addr, log)
+}
+
+const DOCS: &str = "[[fixture]]\nname = \"doc\"\nidentity = \"viewer\"\nrequest = \"POST /docs\"\ncapture.id = \"/id\"\nteardown = \"DELETE /docs/{doc.id}\"\n[[route]]\nrequest = \"GET /docs/{doc.id}\"\nallow = [\"viewer\"]\nunauthenticated = 401\n";
+
+/// A suite sent to `addr`, which may write, with `extra` in its target and `files`.
+fn suite_at(addr: &str, extra: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[targets.local]\nbase_url = \"http://{addr}\"\nallow_mutations = true\n{extra}[identities.anonymous]\n[identities.viewer]\nbearer = \"viewer-token-0001\"\n"
+    );
+    std::fs::write(dir.path().join("rolecall.toml"), config).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn logged(log: &Log, prefix: &str) -> usize {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with(prefix))
+        .count()
+}
+
+fn the_agent_sets_up_the_fixtures_of_every_case_and_removes_them() {
+    let (addr, log) = doc_server();
+    let suite = suite_at(&addr, "", &[("a.toml", ROUTES), ("docs.toml", DOCS)]);
+    let runtime = runtime_dir();
+    let id = run_id("fixtures");
+    // The first case needs no object; the agent serves the second, which does.
+    let mut run = nextest(
+        r#""$0" --exact "$1" && "$0" --exact "$2"; echo "exit $?"; read _"#,
+        ["a::get_a::viewer", "docs::get_docs_doc_id::viewer"],
+        &suite,
+        &runtime,
+        &id,
+    );
+    let mut stdout = BufReader::new(run.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("exit ") {
+        assert_ne!(stdout.read_line(&mut seen).unwrap(), 0, "{seen}");
+    }
+    assert!(seen.contains("exit 0"), "{seen}");
+    assert_eq!(
+        seen.matches("test result: ok. 1 passed").count(),
+        2,
+        "{seen}"
+    );
+    assert_eq!(logged(&log, "POST /docs"), 1, "{:?}", log.lock().unwrap());
+    // The run ends: its agent removes the object.
+    run.stdin.take().unwrap().write_all(b"done\n").unwrap();
+    assert!(run.wait().unwrap().success());
+    let needle = format!("NEXTEST_RUN_ID={id}");
+    wait_until_gone(&needle, 20);
+    assert_eq!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("DELETE"))
+            .collect::<Vec<_>>(),
+        ["DELETE /docs/d1"]
+    );
+}
+
+/// In a `RUN_SUITE` process: runs the suite, says so, and idles for a minute.
+fn run_then_idle(path: &std::path::Path) -> ! {
+    let suite = rolecall_scenario::load(path, &rolecall_scenario::LoadOptions::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let all: Vec<usize> = (0..suite.cases.len()).collect();
+    let output = rolecall_runner::run(
+        Arc::new(suite),
+        &rolecall_runner::RunConfig::default(),
+        &all,
+        rolecall_runner::Keep::Reports,
+        |_, _, _| {},
+    )
+    .unwrap();
+    println!("ran {} cases", output.results.len());
+    std::thread::sleep(Duration::from_secs(60));
+    std::process::exit(0)
+}
+
+/// Sends SIGINT to `child` and returns its exit code, failing after 20 s.
+fn interrupt(child: &mut std::process::Child) -> Option<i32> {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 20 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ctrl_c_after_the_run_still_ends_the_process() {
+    let (addr, log) = doc_server();
+    let suite = suite_at(&addr, "", &[("docs.toml", DOCS)]);
+    let mut child = Command::new(harness())
+        .env("RUN_SUITE", suite.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ran 2 cases\n");
+    assert_eq!(logged(&log, "DELETE /docs/d1"), 1, "torn down at the end");
+    // The run watched for Ctrl-C while it had objects; after it, Ctrl-C still ends it.
+    assert_eq!(interrupt(&mut child), Some(130));
+}
+
+fn ctrl_c_in_the_middle_of_a_run_stops_the_service_it_started() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let command = format!(
+        "command = \"DOC_SERVER={addr} exec '{}'\"\n",
+        harness().display()
+    );
+    let slow = "[[route]]\nrequest = \"GET /slow/a\"\nallow = [\"viewer\"]\n";
+    let suite = suite_at(&addr, &command, &[("a.toml", slow)]);
+    let mut child = Command::new(harness())
+        .env("RUN_SUITE", suite.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The service's output reaches the run's stderr: wait for a slow case to arrive.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("request GET /slow/a") {
+        assert_ne!(stderr.read_line(&mut seen).unwrap(), 0, "{seen}");
+    }
+    let needle = format!("DOC_SERVER={addr}");
+    assert_eq!(processes_with(&needle).len(), 1, "the service runs");
+    assert_eq!(interrupt(&mut child), Some(130));
+    wait_until_gone(&needle, 10);
+    assert_eq!(
+        processes_with(&needle),
+        Vec::<u32>::new(),
+        "the service the run started is stopped"
     );
 }

@@ -86,6 +86,9 @@ async fn handle(
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| t.strip_suffix("-token-1234"))
         .map(str::to_owned);
+    if uri.path() == "/docs-slow" {
+        return create_slowly(&store, caller).await;
+    }
     let mut store = store.lock().unwrap();
     store.log.push(format!("{method} {}", uri.path()));
     let path = uri.path().to_owned();
@@ -97,13 +100,14 @@ async fn handle(
         return response;
     };
     match (method.as_str(), path.as_str()) {
-        ("POST", "/docs") => {
+        // `/docs-ok` creates as `/docs` does, but says 200 rather than 201.
+        ("POST", "/docs" | "/docs-ok") => {
             store.next += 1;
             let id = format!("d{}", store.next);
             store.docs.insert(id.clone(), caller.clone());
             let body = format!(r#"{{"id":"{id}","session":"sess-{caller}-{id}-7f3a9c"}}"#);
             Response::builder()
-                .status(201)
+                .status(if path == "/docs" { 201 } else { 200 })
                 .header("location", format!("/docs/{id}"))
                 .body(Body::from(body))
                 .unwrap()
@@ -131,6 +135,23 @@ async fn handle(
         ("DELETE", "/stuck") => reply(500, "cannot delete"),
         _ => reply(404, ""),
     }
+}
+
+/// Creates a document at once but says so only 300 ms later.
+async fn create_slowly(store: &Mutex<Store>, caller: Option<String>) -> Response {
+    let Some(caller) = caller else {
+        return reply(401, "");
+    };
+    let id = {
+        let mut store = store.lock().unwrap();
+        store.log.push("POST /docs-slow".to_owned());
+        store.next += 1;
+        let id = format!("d{}", store.next);
+        store.docs.insert(id.clone(), caller);
+        id
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    reply(201, &format!(r#"{{"id":"{id}"}}"#))
 }
 
 pub(crate) fn suite_at(
@@ -438,4 +459,113 @@ fn a_target_without_mutations_gets_no_fixture_write_and_dependents_are_skipped()
             "{message}"
         );
     }
+}
+
+#[test]
+fn a_case_that_is_not_sent_gets_no_fixture() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "bob"
+request = "POST /docs"
+capture.id = "/id"
+teardown = "DELETE /docs/{doc.id}"
+
+[[route]]
+request = "GET /docs/{doc.id}"
+allow = ["bob"]
+
+[[route.case]]
+identity = "alice"
+skip = "not today"
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let selected: Vec<usize> = (0..suite.cases.len())
+        .filter(|&i| suite.cases[i].name == "docs::get_docs_doc_id::alice")
+        .collect();
+    let run = run(&suite, &selected);
+    assert_eq!(
+        outcomes(&suite, &run),
+        ["docs::get_docs_doc_id::alice skipped"]
+    );
+    assert_eq!(
+        server.log(),
+        Vec::<String>::new(),
+        "nothing is created for a case that is never sent"
+    );
+}
+
+#[test]
+fn an_object_created_with_an_unexpected_status_is_not_left_unreported() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "alice"
+request = "POST /docs-ok"
+status = 201
+capture.id = "/id"
+teardown = "DELETE /docs/{doc.id}"
+
+[[route]]
+request = "GET /docs/{doc.id}"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let run = run_all(&suite);
+    assert!(
+        run.results.iter().all(|r| r.outcome == Outcome::Error),
+        "{:?}",
+        outcomes(&suite, &run)
+    );
+    // The object exists: it is removed, with what its answer held.
+    assert!(
+        run.teardown_failures.is_empty(),
+        "{:?}",
+        run.teardown_failures
+    );
+    assert!(
+        server.log().contains(&"DELETE /docs/d1".to_owned()),
+        "{:?}",
+        server.log()
+    );
+    assert_eq!(server.left(), 0);
+}
+
+#[test]
+fn teardown_waits_for_an_object_still_being_created() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "broken"
+identity = "alice"
+request = "POST /broken"
+capture.id = "/id"
+
+[[fixture]]
+name = "slow"
+identity = "alice"
+request = "POST /docs-slow"
+capture.id = "/id"
+teardown = "DELETE /docs/{slow.id}"
+
+[[route]]
+request = "GET /docs/{broken.id}/{slow.id}"
+allow = ["alice"]
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let selected: Vec<usize> = (0..suite.cases.len())
+        .filter(|&i| suite.cases[i].name.ends_with("::alice"))
+        .collect();
+    // The case fails as soon as `broken` does, while `slow` is still being created.
+    let run = run(&suite, &selected);
+    assert_eq!(run.results[0].outcome, Outcome::Error);
+    assert!(
+        run.teardown_failures.is_empty(),
+        "{:?}",
+        run.teardown_failures
+    );
+    assert_eq!(server.left(), 0, "{:?}", server.log());
+    assert!(server.log().contains(&"DELETE /docs/d1".to_owned()));
 }
