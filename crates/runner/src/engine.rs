@@ -96,6 +96,9 @@ struct Shared {
     target_origin: url::Origin,
     identities: Vec<IdentityState>,
     semaphore: Semaphore,
+    /// The requests in flight at most: the number of case workers. Not the semaphore's
+    /// free permits when cases start, which fixture set-ups may already hold.
+    concurrency: usize,
     /// Replaced, not mutated, when a login captures a token: readers take a cheap snapshot
     /// per case instead of copying the list.
     secrets: RwLock<Arc<Secrets>>,
@@ -214,6 +217,7 @@ impl Engine {
             origin,
             identities,
             semaphore: Semaphore::new(concurrency),
+            concurrency,
             secrets: RwLock::new(Arc::new(secrets)),
             breaker: Breaker::new(timeout),
             timeout,
@@ -287,7 +291,7 @@ impl Engine {
         done: impl Fn(Finished) + Send + Sync + 'static,
     ) {
         self.set_up(&indices);
-        let workers = self.shared.semaphore.available_permits().min(indices.len());
+        let workers = self.shared.concurrency.min(indices.len());
         let cases = &self.shared.suite.cases;
         let queue = Arc::new(Queue::new(indices, |index| cases[index].identity));
         let done = Arc::new(done);
@@ -610,7 +614,7 @@ impl Shared {
                     Made::Skipped(reason) => return Execution::Skipped(reason),
                 }
             }
-            Some(objects::fill(route, &case.path, &values))
+            Some(objects::fill(route, &case.path, &values, None))
         };
         let state = &self.identities[case.identity];
         let login_token = match self.login_token(case.identity).await {
@@ -745,7 +749,13 @@ impl Shared {
             return Made::Skipped(format!("{what} not created: {reason}"));
         }
         let slot = objects::slot(fixture, instance.identity);
-        let filled = objects::fill(&fixture.request, &fixture.paths[slot], &values);
+        let creator = suite.identities[instance.identity].name.as_str();
+        let filled = objects::fill(
+            &fixture.request,
+            &fixture.paths[slot],
+            &values,
+            Some(creator),
+        );
         let login_token = match self.login_token(instance.identity).await {
             Ok(token) => token,
             Err(e) => return Made::Failed(format!("{what}: {e}")),
@@ -853,7 +863,13 @@ impl Shared {
         };
         let what = objects::describe(suite, instance);
         let slot = objects::slot(fixture, instance.identity);
-        let filled = objects::fill(teardown, &fixture.teardown_paths[slot], &created.values);
+        let creator = suite.identities[instance.identity].name.as_str();
+        let filled = objects::fill(
+            teardown,
+            &fixture.teardown_paths[slot],
+            &created.values,
+            Some(creator),
+        );
         if let Some((f, c)) = rolecall_scenario::fixture_refs(&filled.path).next() {
             return Err(format!(
                 "{what}: teardown not sent: `{{{f}.{c}}}` was not captured"

@@ -124,10 +124,23 @@ pub(crate) struct Filled {
 }
 
 /// `route` sent at `path`, every placeholder filled from `values` (captures by fixture
-/// name).
-pub(crate) fn fill(route: &Route, path: &str, values: &HashMap<String, Captured>) -> Filled {
+/// name). For a fixture's request or teardown, `creator` is the identity that sends it:
+/// `{identity}` in its query, headers and body is that name (paths have it from loading),
+/// so that each identity can create an object naming itself.
+pub(crate) fn fill(
+    route: &Route,
+    path: &str,
+    values: &HashMap<String, Captured>,
+    creator: Option<&str>,
+) -> Filled {
     let mut value = |fixture: &str, capture: &str| values.get(fixture)?.get(capture).cloned();
-    let mut text = |s: &str| fill_refs(s, &mut value).into_owned();
+    let mut text = |s: &str| {
+        let filled = fill_refs(s, &mut value);
+        match creator {
+            Some(name) if filled.contains("{identity}") => filled.replace("{identity}", name),
+            _ => filled.into_owned(),
+        }
+    };
     let pairs = |list: &[(String, String)], text: &mut dyn FnMut(&str) -> String| {
         list.iter()
             .map(|(n, v)| (n.clone(), text(v)))
