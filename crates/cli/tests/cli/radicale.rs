@@ -7,7 +7,7 @@
 //! Missing Radicale (Debian package `radicale`) skips these tests with a message on a
 //! developer machine and fails them with `CI=true`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -121,19 +121,42 @@ fn client() -> Client {
     Client::builder().no_proxy().build().unwrap()
 }
 
+/// A running Radicale, a client to count with, and an empty suite folder.
+struct Setup {
+    _dir: tempfile::TempDir,
+    radicale: Radicale,
+    client: Client,
+    suite_dir: PathBuf,
+}
+
+fn setup() -> Option<Setup> {
+    let dir = tempfile::tempdir().unwrap();
+    let radicale = start(dir.path())?;
+    let suite_dir = dir.path().join("suite");
+    std::fs::create_dir_all(&suite_dir).unwrap();
+    Some(Setup {
+        _dir: dir,
+        radicale,
+        client: client(),
+        suite_dir,
+    })
+}
+
 fn run(dir: &Path) -> Output {
     command(dir).output().unwrap()
 }
 
 #[test]
 fn radicale_owner_matrix_leaves_nothing_after_a_passing_and_a_failing_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(radicale) = start(dir.path()) else {
+    let Some(Setup {
+        _dir,
+        radicale,
+        client,
+        suite_dir,
+    }) = setup()
+    else {
         return;
     };
-    let client = client();
-    let suite_dir = dir.path().join("suite");
-    std::fs::create_dir_all(&suite_dir).unwrap();
     assert_eq!(left(&client, &radicale), [0, 0, 0], "a fresh Radicale");
 
     // (a) A passing run: each owner reads its own calendar (200), the two others are
@@ -164,13 +187,15 @@ fn radicale_owner_matrix_leaves_nothing_after_a_passing_and_a_failing_run() {
 
 #[test]
 fn radicale_sigterm_in_the_middle_of_a_run_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(radicale) = start(dir.path()) else {
+    let Some(Setup {
+        _dir,
+        radicale,
+        client,
+        suite_dir,
+    }) = setup()
+    else {
         return;
     };
-    let client = client();
-    let suite_dir = dir.path().join("suite");
-    std::fs::create_dir_all(&suite_dir).unwrap();
     // 300 routes × 9 pairs, one request at a time: seconds of cases after set-up.
     suite(&suite_dir, &radicale, 300, false);
     let mut child = command(&suite_dir)
