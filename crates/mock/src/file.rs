@@ -489,7 +489,8 @@ pub(crate) struct AppFile {
 ///
 /// Who may do what is a list of grants, any of which allows: "authenticated" (any
 /// signed-in caller), "owner", "members" (added through the invite route), "tenant"
-/// (callers of the object's tenant) and "role:NAME".
+/// (callers of the object's tenant) and "role:NAME" (callers with that role in the
+/// object's tenant).
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

@@ -40,7 +40,8 @@ pub(crate) enum Grant {
     Members,
     /// Callers of the object's tenant (for create and list: callers with a tenant).
     Tenant,
-    /// Callers with this role.
+    /// Callers with this role, within the object's tenant (an admin of another tenant is
+    /// not an admin here).
     Role(String),
 }
 
@@ -58,7 +59,10 @@ impl Grant {
                 Some(o) => o.tenant.is_some() && o.tenant == principal.tenant,
                 None => principal.tenant.is_some(),
             },
-            Self::Role(role) => principal.roles.contains(role),
+            Self::Role(role) => {
+                principal.roles.contains(role)
+                    && object.is_none_or(|o| o.tenant.is_none() || o.tenant == principal.tenant)
+            }
         }
     }
 }
@@ -501,6 +505,8 @@ mod tests {
         assert!(!admits(Grant::Tenant, &eve));
         assert!(admits(Grant::Role("admin".into()), &bob));
         assert!(!admits(Grant::Role("admin".into()), &alice));
+        let other_admin = principal("gina", Some("globex"), &["admin"]);
+        assert!(!admits(Grant::Role("admin".into()), &other_admin));
         assert!(admits(Grant::Authenticated, &eve));
         // Without an object, only the caller's own standing counts.
         assert!(!Grant::Owner.admits(&alice, None));

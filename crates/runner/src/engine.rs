@@ -100,6 +100,9 @@ struct Shared {
     target_origin: url::Origin,
     identities: Vec<IdentityState>,
     semaphore: Semaphore,
+    /// The requests in flight at most: the number of case workers. Not the semaphore's
+    /// free permits when cases start, which fixture set-ups may already hold.
+    concurrency: usize,
     /// Replaced, not mutated, when a login captures a token: readers take a cheap snapshot
     /// per case instead of copying the list.
     secrets: RwLock<Arc<Secrets>>,
@@ -237,6 +240,7 @@ impl Engine {
             origin,
             identities,
             semaphore: Semaphore::new(concurrency),
+            concurrency,
             secrets: RwLock::new(Arc::new(secrets)),
             breaker: Breaker::new(timeout),
             timeout,
@@ -358,7 +362,7 @@ impl Engine {
         done: impl Fn(Finished) + Send + Sync + 'static,
     ) {
         self.set_up(&indices);
-        let workers = self.shared.semaphore.available_permits().min(indices.len());
+        let workers = self.shared.concurrency.min(indices.len());
         let cases = &self.shared.suite.cases;
         let queue = Arc::new(Queue::new(indices, |index| cases[index].identity));
         let done = Arc::new(done);
@@ -819,7 +823,7 @@ impl Shared {
                     Made::Skipped(reason) => return Execution::Skipped(reason),
                 }
             }
-            match objects::fill(route, &case.path, &values) {
+            match objects::fill(route, &case.path, &values, None) {
                 Ok(filled) => Some(filled),
                 Err(e) => return Execution::Error(e),
             }
@@ -963,7 +967,13 @@ impl Shared {
             return Made::Skipped(format!("{what} not created: {reason}"));
         }
         let slot = objects::slot(fixture, instance.identity);
-        let filled = match objects::fill(&fixture.request, &fixture.paths[slot], &values) {
+        let creator = suite.identities[instance.identity].name.as_str();
+        let filled = match objects::fill(
+            &fixture.request,
+            &fixture.paths[slot],
+            &values,
+            Some(creator),
+        ) {
             Ok(filled) => filled,
             Err(e) => return Made::Failed(format!("{what}: {e}")),
         };
@@ -1130,7 +1140,8 @@ impl Shared {
         identity: usize,
         values: &HashMap<String, objects::Captured>,
     ) -> Result<(), String> {
-        let filled = objects::fill(teardown, path, values)
+        let creator = self.suite.identities[identity].name.as_str();
+        let filled = objects::fill(teardown, path, values, Some(creator))
             .map_err(|e| format!("{what}: object left: teardown {e}"))?;
         if let Some(reason) = self.permission.filled_reason(teardown.method, &filled.path) {
             return Err(format!("{what}: object left: teardown {reason}"));

@@ -131,14 +131,24 @@ pub(crate) struct Filled {
 /// name). A captured value comes from the target, so it is encoded for where it goes:
 /// in the path as one segment (it can add no `/`, `?` or `#`), in the path's query as
 /// one form component; one that would make a segment empty, `.` or `..` is refused.
+/// For a fixture's request or teardown, `creator` is the identity that sends it:
+/// `{identity}` in its query, headers and body is that name (paths have it from loading),
+/// so that each identity can create an object naming itself.
 pub(crate) fn fill(
     route: &Route,
     path: &str,
     values: &HashMap<String, Captured>,
+    creator: Option<&str>,
 ) -> Result<Filled, String> {
     let mut value = |fixture: &str, capture: &str| values.get(fixture)?.get(capture).cloned();
     let path = fill_path(path, &mut value)?;
-    let mut text = |s: &str| fill_refs(s, &mut value).into_owned();
+    let mut text = |s: &str| {
+        let filled = fill_refs(s, &mut value);
+        match creator {
+            Some(name) if filled.contains("{identity}") => filled.replace("{identity}", name),
+            _ => filled.into_owned(),
+        }
+    };
     let pairs = |list: &[(String, String)], text: &mut dyn FnMut(&str) -> String| {
         list.iter()
             .map(|(n, v)| (n.clone(), text(v)))

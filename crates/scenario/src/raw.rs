@@ -495,6 +495,11 @@ pub(crate) struct RouteDef {
     /// identity's object (`file::route::actor@owner`).
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) owner: Option<Spanned<String>>,
+    /// With `owner`: leave out each owner's own case (`alice@alice`), for a request that
+    /// would remove or spoil the fixture mid-run (the owner's DELETE); the teardown, whose
+    /// failure fails the run, is the owner's request then.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
+    pub(crate) others_only: Option<Spanned<bool>>,
     /// Everyone may use the route, credentials or not.
     pub(crate) public: Option<bool>,
     /// Expected status for allowed identities (default: the suite's `allow`).

@@ -13,6 +13,7 @@ mod mock_config;
 mod mock_serve;
 mod objects;
 mod outputs;
+mod radicale;
 mod reports;
 mod server;
 mod snapshots;

@@ -213,6 +213,11 @@ fn a_read_only_target_gets_no_fixture_write_and_the_cases_say_why() {
             && shown.contains("not created: POST not sent: target `t` does not allow mutations"),
         "{shown}"
     );
+    // Every case of the owner matrix (2 actors × 2 owners) is skipped, none sent.
+    assert!(
+        shown.contains("0 passed, 0 failed, 4 skipped, 0 errors; 4 of 4 cases"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -569,3 +569,28 @@ allow = ["alice"]
     assert_eq!(server.left(), 0, "{:?}", server.log());
     assert!(server.log().contains(&"DELETE /docs/d1".to_owned()));
 }
+
+#[test]
+fn one_request_at_a_time_still_runs_every_case_after_the_fixtures() {
+    // The case workers were once counted from the free permits when cases started, which
+    // fixture set-ups may already hold: with `concurrency = 1` a run then sent no case at
+    // all, now and then, and passed. Repeated, since it was a race.
+    let server = DocServer::start();
+    let (_dir, suite) = suite_at(&server, true, OWNED);
+    let all: Vec<usize> = (0..suite.cases.len()).collect();
+    let config = RunConfig {
+        concurrency: Some(1),
+        ..RunConfig::default()
+    };
+    for attempt in 0..20 {
+        let run = rolecall_runner::run(suite.clone(), &config, &all, Keep::Reports, |_, _, _| {})
+            .unwrap();
+        let passed = run
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .count();
+        assert_eq!(passed, 8, "attempt {attempt}: {:?}", outcomes(&suite, &run));
+    }
+    assert_eq!(server.left(), 0);
+}

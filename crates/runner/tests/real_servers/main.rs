@@ -18,6 +18,7 @@ mod lighttpd;
 mod nginx;
 mod process;
 mod radicale;
+mod radicale_api;
 mod replay;
 mod side_by_side;
 mod site;
@@ -679,7 +680,7 @@ fn main() {
         ));
     }
     trials.push(Trial::test("bypass::readme_table", bypass::readme_matches));
-    trials.push(radicale::trial(
+    trials.push(radicale_api::trial(
         servers.client.clone(),
         servers.dir.path().to_owned(),
     ));

@@ -201,6 +201,27 @@ pub(super) fn expand_file(
                 None => continue,
             },
         };
+        let others_only = def.others_only.as_ref().is_some_and(|o| *o.get_ref());
+        if let Some(flag) = def.others_only.as_ref().filter(|_| def.owner.is_none()) {
+            cx.error(file, flag.span(), "`others_only` needs an owner route")
+                .label("whose object?")
+                .help("add `owner = \"<fixture>\"` naming a per-identity fixture");
+            continue;
+        }
+        if let (true, Some(at)) = (others_only, &route.owner_at) {
+            let span = def
+                .others_only
+                .as_ref()
+                .map_or(def.request.span(), |o| o.span());
+            cx.error(
+                file,
+                span,
+                format!("`others_only` leaves out the owner, whom `allow` lists ({at})"),
+            )
+            .label("no owner's own case is left to allow")
+            .help("remove `\"owner\"` from `allow`, or remove `others_only`");
+            continue;
+        }
         let index = routes.len();
         let location = cx.location(file, def.request.span().start);
         // Built once per route, and only for a route whose refusals are re-tried.
@@ -218,6 +239,9 @@ pub(super) fn expand_file(
             let identity = &resolved.identity;
             let path = render_path(&line.path, &identity.name, &identity.vars);
             for &owner_of in &owners {
+                if others_only && owner_of == Some(i) {
+                    continue;
+                }
                 let mut needs = Vec::with_capacity(named.len());
                 for &f in &named {
                     match fixtures.instance(f, i, owner_of) {

@@ -208,16 +208,30 @@ fn example_suite_loads() {
         &rolecall_scenario::LoadOptions::new(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    // One case per identity × route, and the bypass variants of the refusals opted in;
-    // a journey's steps are routes walked by its identities only.
+    // One case per identity × route; on an owner route one per identity × owner (the
+    // three document owners of objects.toml), less each owner's own on its `others_only`
+    // DELETE; the bypass variants of the refusals opted in; and a journey's steps are
+    // routes walked by its identities only.
     let steps: usize = suite.journeys.iter().map(|j| j.steps.len()).sum();
+    let base: Vec<_> = suite
+        .cases
+        .iter()
+        .filter(|c| c.variant.is_none() && c.journey.is_none())
+        .collect();
+    let owner_routes: std::collections::BTreeSet<usize> = base
+        .iter()
+        .filter(|c| c.owner.is_some())
+        .map(|c| c.route)
+        .collect();
+    let identities = suite.identities.len();
+    assert_eq!(owner_routes.len(), 3);
     assert_eq!(
-        suite
-            .cases
-            .iter()
-            .filter(|c| c.variant.is_none() && c.journey.is_none())
-            .count(),
-        (suite.routes.len() - steps) * suite.identities.len()
+        base.iter().filter(|c| c.owner.is_none()).count(),
+        (suite.routes.len() - steps - owner_routes.len()) * identities
+    );
+    assert_eq!(
+        base.iter().filter(|c| c.owner.is_some()).count(),
+        3 * identities * 3 - 3
     );
     let walked: Vec<&str> = suite
         .cases

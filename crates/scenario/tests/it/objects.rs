@@ -158,3 +158,65 @@ fn an_owner_route_needs_a_per_identity_fixture() {
         )]
     );
 }
+
+#[test]
+fn others_only_leaves_each_owner_s_own_case_out() {
+    let routes = format!(
+        "{ROUTES}\n[[route]]\nrequest = \"DELETE /v1/docs/{{doc.id}}\"\nowner = \"doc\"\nothers_only = true\n"
+    );
+    let suite = load(&routes);
+    let names: Vec<&str> = suite
+        .cases
+        .iter()
+        .filter(|c| c.name.contains("delete_"))
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "docs::delete_v1_docs_doc_id::anonymous@alice",
+            "docs::delete_v1_docs_doc_id::anonymous@bob",
+            "docs::delete_v1_docs_doc_id::alice@bob",
+            "docs::delete_v1_docs_doc_id::bob@alice",
+            "docs::delete_v1_docs_doc_id::admin@alice",
+            "docs::delete_v1_docs_doc_id::admin@bob",
+        ]
+    );
+}
+
+#[test]
+fn others_only_needs_an_owner_route_that_does_not_allow_the_owner() {
+    let dir = suite_dir(&[
+        ("rolecall.toml", SUITE),
+        (
+            "docs.toml",
+            &format!(
+                "{ROUTES}\n[[route]]\nrequest = \"DELETE /v1/p/{{project.id}}\"\nothers_only = true\n\
+                 [[route]]\nrequest = \"DELETE /v1/docs/{{doc.id}}\"\nowner = \"doc\"\nallow = [\"owner\"]\nothers_only = true\n"
+            ),
+        ),
+    ]);
+    let error = rolecall_scenario::load(dir.path(), &no_env()).unwrap_err();
+    let messages: Vec<(String, u32, u32)> = error
+        .diagnostics()
+        .iter()
+        .map(|d| {
+            (
+                d.message.split(" (").next().unwrap().to_owned(),
+                d.line,
+                d.column,
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("`others_only` needs an owner route".to_owned(), 23, 15),
+            (
+                "`others_only` leaves out the owner, whom `allow` lists".to_owned(),
+                28,
+                15
+            ),
+        ]
+    );
+}
