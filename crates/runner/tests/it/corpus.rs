@@ -41,10 +41,11 @@ struct Sample {
     id: String,
     /// The body file, relative to the corpus directory.
     body: String,
-    /// Where the bytes come from: `github:owner/name`.
+    /// Where the bytes come from: `github:owner/name` with a path and commit, or the
+    /// address of a GitHub issue that quotes the response.
     source: String,
-    path: String,
-    commit: String,
+    path: Option<String>,
+    commit: Option<String>,
     license: String,
     /// The status, when the source recorded it.
     status: Option<u16>,
@@ -103,11 +104,27 @@ fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     for sample in manifest.sample {
         let id = &sample.id;
-        assert!(
-            sample.source.starts_with("github:") && !sample.path.is_empty(),
-            "{id}: provenance must name a repository and a path"
-        );
-        assert_eq!(sample.commit.len(), 40, "{id}: commit must be a full hash");
+        if sample.source.starts_with("github:") {
+            assert!(
+                sample.path.as_deref().is_some_and(|path| !path.is_empty()),
+                "{id}: provenance must name a repository and a path"
+            );
+            assert_eq!(
+                sample.commit.as_deref().map(str::len),
+                Some(40),
+                "{id}: commit must be a full hash"
+            );
+        } else {
+            let issue = sample
+                .source
+                .strip_prefix("https://github.com/")
+                .and_then(|rest| rest.split_once("/issues/"))
+                .is_some_and(|(_, number)| number.parse::<u32>().is_ok());
+            assert!(
+                issue && sample.path.is_none() && sample.commit.is_none(),
+                "{id}: provenance is a repository file or a GitHub issue's address"
+            );
+        }
         assert!(
             !sample.license.is_empty() && !sample.note.is_empty(),
             "{id}"
@@ -178,10 +195,13 @@ fn every_captured_deny_page_is_attributed_to_its_vendor() {
 }
 
 /// Which real pages each persona imitates, and the refusal that shows the same page. The
-/// personas without a counterpart here: CloudFront's own geo page and Apache (no capture
-/// with provenance yet), and ModSecurity, whose persona answers with the host server's page
-/// as a default Core Rule Set deny does, while the captured one is a hosting company's.
-const COUNTERPARTS: [(Persona, DenyReason, &[&str]); 5] = [
+/// personas without a counterpart here: CloudFront's own geo page, Varnish, Envoy, Kong,
+/// API Gateway and Caddy (no capture with provenance yet; HAProxy and Varnish are compared
+/// with the real Debian servers instead), and ModSecurity, whose persona answers with the
+/// host server's page as a default Core Rule Set deny does, while the captured one is a
+/// hosting company's. `every_persona_page_from_a_capture_has_a_counterpart` keeps the
+/// personas built from captures in this table.
+const COUNTERPARTS: [(Persona, DenyReason, &[&str]); 14] = [
     (
         Persona::Cloudflare,
         DenyReason::WafRule,
@@ -212,7 +232,76 @@ const COUNTERPARTS: [(Persona, DenyReason, &[&str]); 5] = [
         &["akamai-access-denied", "akamai-access-denied-bugbounty"],
     ),
     (Persona::Nginx, DenyReason::PathDenied, &["nginx-403"]),
+    (
+        Persona::Apache,
+        DenyReason::PathDenied,
+        &["apache-403-whatwaf"],
+    ),
+    (
+        Persona::Haproxy,
+        DenyReason::PathDenied,
+        &["haproxy-403-whatwaf"],
+    ),
+    (
+        Persona::Imperva,
+        DenyReason::WafRule,
+        &["incapsula-incident-a", "imperva-incident-bugbounty"],
+    ),
+    (
+        Persona::F5Asm,
+        DenyReason::WafRule,
+        &["f5-asm-request-rejected"],
+    ),
+    (
+        Persona::Fastly,
+        DenyReason::PathDenied,
+        &["fastly-varnish-403", "fastly-unknown-domain"],
+    ),
+    (
+        Persona::Sucuri,
+        DenyReason::UserAgentBlocked,
+        &["sucuri-bugbounty", "sucuri-bad-bot"],
+    ),
+    (
+        Persona::Perimeterx,
+        DenyReason::UserAgentBlocked,
+        &["perimeterx-denied-a", "perimeterx-denied-b"],
+    ),
+    (
+        Persona::AzureApplicationGateway,
+        DenyReason::WafRule,
+        &["azure-application-gateway-403"],
+    ),
+    (
+        Persona::AzureAppService,
+        DenyReason::PathDenied,
+        &["azure-app-service-stopped"],
+    ),
 ];
+
+/// The personas whose pages are real captures from this corpus (`mock/src/persona/
+/// services.rs`) must each be compared with them here.
+#[test]
+fn every_persona_page_from_a_capture_has_a_counterpart() {
+    for persona in Persona::ALL {
+        let from_capture = matches!(
+            persona,
+            Persona::Imperva
+                | Persona::F5Asm
+                | Persona::Fastly
+                | Persona::Sucuri
+                | Persona::Perimeterx
+                | Persona::AzureApplicationGateway
+                | Persona::AzureAppService
+        );
+        let compared = COUNTERPARTS.iter().any(|(p, _, _)| *p == persona);
+        assert!(
+            !from_capture || compared,
+            "the {} persona has no real page to be compared with",
+            persona.name()
+        );
+    }
+}
 
 #[test]
 fn each_persona_is_attributed_like_the_real_pages_of_its_vendor() {
