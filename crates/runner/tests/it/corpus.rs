@@ -402,3 +402,44 @@ fn a_real_f5_rejection_page_served_with_200_is_a_refusal_not_access() {
         );
     }
 }
+
+/// The mock's pages made from captures, and the capture each was made from. The mock cannot
+/// read this corpus (it never depends on the runner), so it keeps copies; this holds them to
+/// the originals: with each `{{placeholder}}` standing for any text, a template must still
+/// match its capture whole. Edit a persona's page away from the real one and this fails.
+const TEMPLATES: [(&str, &str); 7] = [
+    ("imperva_incident.html", "incapsula-incident-a"),
+    ("f5_asm_rejected.html", "f5-asm-request-rejected"),
+    ("fastly_error.html", "fastly-varnish-403"),
+    ("sucuri_block.html", "sucuri-bugbounty"),
+    ("perimeterx_block.html", "perimeterx-denied-a"),
+    (
+        "azure_application_gateway.html",
+        "azure-application-gateway-403",
+    ),
+    (
+        "azure_app_service_stopped.html",
+        "azure-app-service-stopped",
+    ),
+];
+
+#[test]
+fn persona_pages_made_from_captures_still_match_them() {
+    let cases = cases();
+    let pages = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../mock/pages"));
+    let placeholder = regex::Regex::new(r"\\\{\\\{[a-z_]+\\\}\\\}").unwrap();
+    for (template, id) in TEMPLATES {
+        let text = std::fs::read_to_string(pages.join(template)).unwrap();
+        let escaped = regex::escape(&text);
+        let pattern = placeholder.replace_all(&escaped, "(?s:.*?)");
+        let whole = regex::Regex::new(&format!(r"\A{pattern}\z")).unwrap();
+        let real = cases
+            .iter()
+            .find(|case| case.id == id)
+            .unwrap_or_else(|| panic!("no corpus sample {id}"));
+        assert!(
+            whole.is_match(&real.body),
+            "mock/pages/{template} no longer matches the captured page {id}"
+        );
+    }
+}
