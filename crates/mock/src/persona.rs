@@ -5,9 +5,11 @@
 //! 1.22.1 and Apache 2.4 send; the integration tests compare them with captures of the real
 //! servers. The CDN pages are templates under `pages/`, shaped like the vendors' public
 //! pages and carrying the strings people and classifiers recognise them by. Proxies, caches
-//! and API gateways are in `gateways.rs`.
+//! and API gateways are in `gateways.rs`; the security services, Fastly and Azure, whose
+//! pages are real captures, in `services.rs`.
 
 mod gateways;
+mod services;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -55,11 +57,25 @@ pub enum Persona {
     AwsApiGateway,
     /// Caddy: `respond 403`, no body, `Server: Caddy`.
     Caddy,
+    /// Imperva (Incapsula): the block page with its incident ID.
+    Imperva,
+    /// F5 BIG-IP ASM: "The requested URL was rejected" with a support ID, served with 200.
+    F5Asm,
+    /// Fastly: its synthetic "Guru Mediation" page naming the cache node.
+    Fastly,
+    /// Sucuri WebSite Firewall: "Access Denied - Sucuri Website Firewall" with block details.
+    Sucuri,
+    /// PerimeterX (HUMAN): "Access to this page has been denied." with `px-captcha`.
+    Perimeterx,
+    /// Azure Application Gateway v2 (with its WAF): its own 403 page.
+    AzureApplicationGateway,
+    /// Azure App Service: "Error 403 - This web app is stopped."
+    AzureAppService,
 }
 
 impl Persona {
     /// Every persona, in documentation order. A unit test holds it to the enum.
-    pub const ALL: [Persona; 13] = [
+    pub const ALL: [Persona; 20] = [
         Persona::Cloudflare,
         Persona::Cloudfront,
         Persona::AwsWaf,
@@ -73,6 +89,13 @@ impl Persona {
         Persona::Kong,
         Persona::AwsApiGateway,
         Persona::Caddy,
+        Persona::Imperva,
+        Persona::F5Asm,
+        Persona::Fastly,
+        Persona::Sucuri,
+        Persona::Perimeterx,
+        Persona::AzureApplicationGateway,
+        Persona::AzureAppService,
     ];
 
     /// The lowercase name used in `mock.toml`.
@@ -91,15 +114,33 @@ impl Persona {
             Persona::Kong => "kong",
             Persona::AwsApiGateway => "aws_api_gateway",
             Persona::Caddy => "caddy",
+            Persona::Imperva => "imperva",
+            Persona::F5Asm => "f5_asm",
+            Persona::Fastly => "fastly",
+            Persona::Sucuri => "sucuri",
+            Persona::Perimeterx => "perimeterx",
+            Persona::AzureApplicationGateway => "azure_application_gateway",
+            Persona::AzureAppService => "azure_app_service",
         }
     }
 
     /// The control plane this vendor is: what a refusal by it is attributed to. Proxies,
-    /// caches and API gateways are the origin's own front door: `server`, like nginx.
+    /// caches and API gateways are the origin's own front door: `server`, like nginx, and so
+    /// is App Service, the platform the app runs on. Imperva, Sucuri, PerimeterX, F5 ASM and
+    /// Application Gateway (whose 403 page is what its WAF blocks with) sell the refusal
+    /// itself: `waf`. Fastly's own pages are the CDN's.
     pub fn layer(self) -> Layer {
         match self {
-            Persona::Cloudflare | Persona::Cloudfront | Persona::Akamai => Layer::Cdn,
-            Persona::AwsWaf | Persona::Modsecurity => Layer::Waf,
+            Persona::Cloudflare | Persona::Cloudfront | Persona::Akamai | Persona::Fastly => {
+                Layer::Cdn
+            }
+            Persona::AwsWaf
+            | Persona::Modsecurity
+            | Persona::Imperva
+            | Persona::F5Asm
+            | Persona::Sucuri
+            | Persona::Perimeterx
+            | Persona::AzureApplicationGateway => Layer::Waf,
             Persona::Nginx
             | Persona::Apache
             | Persona::Haproxy
@@ -107,7 +148,8 @@ impl Persona {
             | Persona::Envoy
             | Persona::Kong
             | Persona::AwsApiGateway
-            | Persona::Caddy => Layer::Server,
+            | Persona::Caddy
+            | Persona::AzureAppService => Layer::Server,
         }
     }
 
@@ -155,6 +197,14 @@ impl Persona {
             Persona::Kong => (Layer::Server, "kong"),
             Persona::AwsApiGateway => (Layer::Server, "aws-api-gateway"),
             Persona::Caddy => (Layer::Server, "caddy"),
+            // Each answers every reason with its one captured page, a fault included.
+            Persona::Imperva => (Layer::Waf, "imperva"),
+            Persona::F5Asm => (Layer::Waf, "f5-asm"),
+            Persona::Fastly => (Layer::Cdn, "fastly"),
+            Persona::Sucuri => (Layer::Waf, "sucuri"),
+            Persona::Perimeterx => (Layer::Waf, "perimeterx"),
+            Persona::AzureApplicationGateway => (Layer::Waf, "azure-application-gateway"),
+            Persona::AzureAppService => (Layer::Server, "azure-app-service"),
         }
     }
 
@@ -308,6 +358,13 @@ pub(crate) fn render(
         Persona::Kong => gateways::kong(reason, status, request),
         Persona::AwsApiGateway => gateways::aws_api_gateway(reason, status),
         Persona::Caddy => gateways::caddy(status),
+        Persona::Imperva => services::imperva(status),
+        Persona::F5Asm => services::f5_asm(status),
+        Persona::Fastly => services::fastly(status, settings),
+        Persona::Sucuri => services::sucuri(status, request),
+        Persona::Perimeterx => services::perimeterx(status),
+        Persona::AzureApplicationGateway => services::azure_application_gateway(status),
+        Persona::AzureAppService => services::azure_app_service(status),
     };
     if let Some(seconds) = retry_after {
         rendered
@@ -372,7 +429,28 @@ pub(crate) fn decorate(
             headers.insert(header::SERVER, HeaderValue::from_static("Caddy"));
             None
         }
-        Persona::Akamai
+        Persona::Fastly => {
+            services::fastly_relay(headers, settings);
+            None
+        }
+        Persona::Imperva => {
+            headers.insert("x-cdn", HeaderValue::from_static("Incapsula"));
+            None
+        }
+        Persona::Sucuri => {
+            let id = request_id::hex32();
+            headers.insert(
+                header::SERVER,
+                HeaderValue::from_static("Sucuri/Cloudproxy"),
+            );
+            headers.insert("x-sucuri-id", header_value(&id));
+            Some(id)
+        }
+        Persona::F5Asm
+        | Persona::Perimeterx
+        | Persona::AzureApplicationGateway
+        | Persona::AzureAppService
+        | Persona::Akamai
         | Persona::AwsWaf
         | Persona::Modsecurity
         | Persona::Haproxy

@@ -9,7 +9,8 @@
 //! attributed 7 right (both Akamai pages, the four CloudFront "Request blocked." pages and
 //! the nginx page) and called none of the rest a wrong vendor: 29 came back unknown (for
 //! ModSecurity's 406 and Cloudflare's "Just a moment..." only as 200s). With the fingerprints
-//! of the same change: 36 of 36, none wrong.
+//! of the same change: 36 of 36, none wrong. Two GitHub-issue captures with status and
+//! headers (HAProxy, Apache) made it 38 samples of 17 vendors, 38 of 38 right.
 //! `cargo test -p rolecall-runner --test it corpus -- --nocapture` prints the table.
 //!
 //! The mock's personas are held to the same pages: a persona whose refusal is attributed
@@ -41,10 +42,11 @@ struct Sample {
     id: String,
     /// The body file, relative to the corpus directory.
     body: String,
-    /// Where the bytes come from: `github:owner/name`.
+    /// Where the bytes come from: `github:owner/name` with a path and commit, or the
+    /// address of a GitHub issue that quotes the response.
     source: String,
-    path: String,
-    commit: String,
+    path: Option<String>,
+    commit: Option<String>,
     license: String,
     /// The status, when the source recorded it.
     status: Option<u16>,
@@ -103,11 +105,27 @@ fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     for sample in manifest.sample {
         let id = &sample.id;
-        assert!(
-            sample.source.starts_with("github:") && !sample.path.is_empty(),
-            "{id}: provenance must name a repository and a path"
-        );
-        assert_eq!(sample.commit.len(), 40, "{id}: commit must be a full hash");
+        if sample.source.starts_with("github:") {
+            assert!(
+                sample.path.as_deref().is_some_and(|path| !path.is_empty()),
+                "{id}: provenance must name a repository and a path"
+            );
+            assert_eq!(
+                sample.commit.as_deref().map(str::len),
+                Some(40),
+                "{id}: commit must be a full hash"
+            );
+        } else {
+            let issue = sample
+                .source
+                .strip_prefix("https://github.com/")
+                .and_then(|rest| rest.split_once("/issues/"))
+                .is_some_and(|(_, number)| number.parse::<u32>().is_ok());
+            assert!(
+                issue && sample.path.is_none() && sample.commit.is_none(),
+                "{id}: provenance is a repository file or a GitHub issue's address"
+            );
+        }
         assert!(
             !sample.license.is_empty() && !sample.note.is_empty(),
             "{id}"
@@ -169,7 +187,7 @@ fn every_captured_deny_page_is_attributed_to_its_vendor() {
     }
     println!("{table}");
     assert!(
-        samples.len() >= 36 && vendors.len() >= 15,
+        samples.len() >= 38 && vendors.len() >= 17,
         "the corpus shrank: {} samples, {} vendors",
         samples.len(),
         vendors.len()
@@ -178,10 +196,13 @@ fn every_captured_deny_page_is_attributed_to_its_vendor() {
 }
 
 /// Which real pages each persona imitates, and the refusal that shows the same page. The
-/// personas without a counterpart here: CloudFront's own geo page and Apache (no capture
-/// with provenance yet), and ModSecurity, whose persona answers with the host server's page
-/// as a default Core Rule Set deny does, while the captured one is a hosting company's.
-const COUNTERPARTS: [(Persona, DenyReason, &[&str]); 5] = [
+/// personas without a counterpart here: CloudFront's own geo page, Varnish, Envoy, Kong,
+/// API Gateway and Caddy (no capture with provenance yet; HAProxy and Varnish are compared
+/// with the real Debian servers instead), and ModSecurity, whose persona answers with the
+/// host server's page as a default Core Rule Set deny does, while the captured one is a
+/// hosting company's. `every_persona_page_from_a_capture_has_a_counterpart` keeps the
+/// personas built from captures in this table.
+const COUNTERPARTS: [(Persona, DenyReason, &[&str]); 14] = [
     (
         Persona::Cloudflare,
         DenyReason::WafRule,
@@ -212,7 +233,76 @@ const COUNTERPARTS: [(Persona, DenyReason, &[&str]); 5] = [
         &["akamai-access-denied", "akamai-access-denied-bugbounty"],
     ),
     (Persona::Nginx, DenyReason::PathDenied, &["nginx-403"]),
+    (
+        Persona::Apache,
+        DenyReason::PathDenied,
+        &["apache-403-whatwaf"],
+    ),
+    (
+        Persona::Haproxy,
+        DenyReason::PathDenied,
+        &["haproxy-403-whatwaf"],
+    ),
+    (
+        Persona::Imperva,
+        DenyReason::WafRule,
+        &["incapsula-incident-a", "imperva-incident-bugbounty"],
+    ),
+    (
+        Persona::F5Asm,
+        DenyReason::WafRule,
+        &["f5-asm-request-rejected"],
+    ),
+    (
+        Persona::Fastly,
+        DenyReason::PathDenied,
+        &["fastly-varnish-403", "fastly-unknown-domain"],
+    ),
+    (
+        Persona::Sucuri,
+        DenyReason::UserAgentBlocked,
+        &["sucuri-bugbounty", "sucuri-bad-bot"],
+    ),
+    (
+        Persona::Perimeterx,
+        DenyReason::UserAgentBlocked,
+        &["perimeterx-denied-a", "perimeterx-denied-b"],
+    ),
+    (
+        Persona::AzureApplicationGateway,
+        DenyReason::WafRule,
+        &["azure-application-gateway-403"],
+    ),
+    (
+        Persona::AzureAppService,
+        DenyReason::PathDenied,
+        &["azure-app-service-stopped"],
+    ),
 ];
+
+/// The personas whose pages are real captures from this corpus (`mock/src/persona/
+/// services.rs`) must each be compared with them here.
+#[test]
+fn every_persona_page_from_a_capture_has_a_counterpart() {
+    for persona in Persona::ALL {
+        let from_capture = matches!(
+            persona,
+            Persona::Imperva
+                | Persona::F5Asm
+                | Persona::Fastly
+                | Persona::Sucuri
+                | Persona::Perimeterx
+                | Persona::AzureApplicationGateway
+                | Persona::AzureAppService
+        );
+        let compared = COUNTERPARTS.iter().any(|(p, _, _)| *p == persona);
+        assert!(
+            !from_capture || compared,
+            "the {} persona has no real page to be compared with",
+            persona.name()
+        );
+    }
+}
 
 #[test]
 fn each_persona_is_attributed_like_the_real_pages_of_its_vendor() {
@@ -309,6 +399,47 @@ fn a_real_f5_rejection_page_served_with_200_is_a_refusal_not_access() {
         assert!(
             message.contains("refusal in disguise") || message.contains("f5-asm block page"),
             "{name}: {message}"
+        );
+    }
+}
+
+/// The mock's pages made from captures, and the capture each was made from. The mock cannot
+/// read this corpus (it never depends on the runner), so it keeps copies; this holds them to
+/// the originals: with each `{{placeholder}}` standing for any text, a template must still
+/// match its capture whole. Edit a persona's page away from the real one and this fails.
+const TEMPLATES: [(&str, &str); 7] = [
+    ("imperva_incident.html", "incapsula-incident-a"),
+    ("f5_asm_rejected.html", "f5-asm-request-rejected"),
+    ("fastly_error.html", "fastly-varnish-403"),
+    ("sucuri_block.html", "sucuri-bugbounty"),
+    ("perimeterx_block.html", "perimeterx-denied-a"),
+    (
+        "azure_application_gateway.html",
+        "azure-application-gateway-403",
+    ),
+    (
+        "azure_app_service_stopped.html",
+        "azure-app-service-stopped",
+    ),
+];
+
+#[test]
+fn persona_pages_made_from_captures_still_match_them() {
+    let cases = cases();
+    let pages = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../mock/pages"));
+    let placeholder = regex::Regex::new(r"\\\{\\\{[a-z_]+\\\}\\\}").unwrap();
+    for (template, id) in TEMPLATES {
+        let text = std::fs::read_to_string(pages.join(template)).unwrap();
+        let escaped = regex::escape(&text);
+        let pattern = placeholder.replace_all(&escaped, "(?s:.*?)");
+        let whole = regex::Regex::new(&format!(r"\A{pattern}\z")).unwrap();
+        let real = cases
+            .iter()
+            .find(|case| case.id == id)
+            .unwrap_or_else(|| panic!("no corpus sample {id}"));
+        assert!(
+            whole.is_match(&real.body),
+            "mock/pages/{template} no longer matches the captured page {id}"
         );
     }
 }
