@@ -390,19 +390,19 @@ impl Engine {
 
 impl Engine {
     /// Starts creating every object the cases at `indices` need, each as soon as what
-    /// it needs exists, and removes them if the process is interrupted. Once per run:
-    /// a run that sends its cases in several calls (the nextest agent) sets up for all
-    /// of them first. A case that is not sent (skipped, or a write the run may not
-    /// send) needs nothing.
+    /// it needs exists, and removes them if the process is interrupted. A run that sends
+    /// its cases in several calls (the nextest agent, a case per call) plans more with
+    /// each: an instance or a journey step already planned is not planned again, and
+    /// nothing a case left out needs is created. A case that is not sent (skipped, or a
+    /// write the run may not send) needs nothing.
     pub(crate) fn set_up(&self, indices: &[usize]) {
         let suite = &self.shared.suite;
         let mut removable = false;
-        if !suite.journeys.is_empty() && self.shared.walks.get().is_none() {
-            let walks = Walks::plan(suite, indices);
-            removable = walks.undoable(suite);
-            let _ = self.shared.walks.set(walks);
+        if !suite.journeys.is_empty() {
+            let walks = self.shared.walks.get_or_init(Walks::default);
+            removable = walks.plan(suite, indices);
         }
-        if suite.fixtures.is_empty() || self.shared.objects.get().is_some() {
+        if suite.fixtures.is_empty() {
             self.watch_signals(removable);
             return;
         }
@@ -416,14 +416,11 @@ impl Engine {
                     .is_none()
             })
             .collect();
-        let planned = Objects::plan(suite, &sent);
-        let instances = planned.instances();
+        let objects = self.shared.objects.get_or_init(Objects::default);
+        let instances = objects.plan(suite, &sent);
         removable |= instances
             .iter()
             .any(|i| suite.fixtures[i.fixture].teardown.is_some());
-        if self.shared.objects.set(planned).is_err() {
-            return;
-        }
         let tasks = instances.into_iter().map(|instance| {
             let shared = self.shared.clone();
             self.runtime().spawn(async move {
@@ -926,11 +923,7 @@ impl Shared {
     /// What became of `instance`, creating it (after what it needs) if no one has.
     fn ensure(&self, instance: Instance) -> Pin<Box<dyn Future<Output = Made> + Send + '_>> {
         Box::pin(async move {
-            let cell = self
-                .objects
-                .get()
-                .and_then(|o| o.cells.get(&instance))
-                .cloned();
+            let cell = self.objects.get().and_then(|o| o.cell(instance));
             match cell {
                 Some(cell) => cell.get_or_init(|| self.create(instance)).await.clone(),
                 None => Made::Failed(format!(

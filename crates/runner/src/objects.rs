@@ -2,10 +2,12 @@
 //! their captured values, and their teardown after the cases, always.
 //!
 //! Every instance (a fixture, and the identity creating it) that a selected case needs,
-//! directly or through `needs`, has a cell. The engine starts setting all of them up as
-//! the run starts, each waiting for its own dependencies only, so independent fixtures
-//! are created concurrently; a case waits for the cells it uses. Teardowns run in
-//! reverse dependency order, one level at a time, concurrently within a level.
+//! directly or through `needs`, has a cell. The engine starts setting up the instances
+//! of the cases it is given, each waiting for its own dependencies only, so independent
+//! fixtures are created concurrently; a case waits for the cells it uses. Cells are
+//! added as cases are given (the nextest agent gets one case at a time), and an instance
+//! planned twice is set up once. Teardowns run in reverse dependency order, one level at
+//! a time, concurrently within a level.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +45,8 @@ pub(crate) struct Created {
 /// The run's objects.
 #[derive(Debug, Default)]
 pub(crate) struct Objects {
-    pub(crate) cells: HashMap<Instance, Arc<OnceCell<Made>>>,
+    /// A cell per planned instance; planning adds to it.
+    cells: Mutex<HashMap<Instance, Arc<OnceCell<Made>>>>,
     /// Created instances that have a teardown, in the order they were created.
     pub(crate) created: Mutex<Vec<Created>>,
     /// Set once teardown began: an instance created after that is removed at once.
@@ -51,10 +54,14 @@ pub(crate) struct Objects {
 }
 
 impl Objects {
-    /// The instances the cases at `indices` need, their dependencies included, in an
-    /// order where each comes after what it needs.
-    pub(crate) fn plan(suite: &Suite, indices: &[usize]) -> Objects {
-        let mut cells = HashMap::new();
+    /// Plans the instances the cases at `indices` need, their dependencies included,
+    /// and returns those not planned before, in a stable order (by fixture, then
+    /// identity).
+    pub(crate) fn plan(&self, suite: &Suite, indices: &[usize]) -> Vec<Instance> {
+        let Ok(mut cells) = self.cells.lock() else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
         let mut stack: Vec<Instance> = Vec::new();
         for &index in indices {
             stack.extend(suite.cases[index].fixtures.iter().copied());
@@ -64,19 +71,16 @@ impl Objects {
                 continue;
             }
             cells.insert(instance, Arc::new(OnceCell::new()));
+            added.push(instance);
             stack.extend(dependencies(suite, instance));
         }
-        Objects {
-            cells,
-            ..Objects::default()
-        }
+        added.sort_unstable();
+        added
     }
 
-    /// The instances to set up, in a stable order (by fixture, then identity).
-    pub(crate) fn instances(&self) -> Vec<Instance> {
-        let mut all: Vec<Instance> = self.cells.keys().copied().collect();
-        all.sort_unstable();
-        all
+    /// The cell of a planned instance.
+    pub(crate) fn cell(&self, instance: Instance) -> Option<Arc<OnceCell<Made>>> {
+        self.cells.lock().ok()?.get(&instance).cloned()
     }
 
     /// Marks teardown as begun and takes what was created.

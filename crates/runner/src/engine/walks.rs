@@ -5,7 +5,9 @@
 //! step's own case, and the next step's. A later step selected alone (`--exact`, a
 //! filter, a nextest process) runs the steps before it first, unreported. A step that
 //! is not sent, fails, or is refused ends its walk: the later steps are skipped with
-//! the reason. Different walks share the run's concurrency like any other cases.
+//! the reason. Different walks share the run's concurrency like any other cases. Cells
+//! are added as cases are given (the nextest agent gets one case at a time), so a walk
+//! starts only when one of its steps is asked for.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,7 +43,8 @@ struct Undo {
 /// The run's walks.
 #[derive(Debug, Default)]
 pub(super) struct Walks {
-    cells: HashMap<usize, Arc<OnceCell<Walked>>>,
+    /// A cell per planned step case; planning adds to it.
+    cells: Mutex<HashMap<usize, Arc<OnceCell<Walked>>>>,
     /// Steps sent with a teardown, in the order they were sent.
     undo: Mutex<Vec<Undo>>,
     /// Set once teardown began: a step sent after that is undone at once.
@@ -49,36 +52,31 @@ pub(super) struct Walks {
 }
 
 impl Walks {
-    /// The step cases the cases at `indices` need: each selected step and the steps
-    /// before it in its walk.
-    pub(super) fn plan(suite: &Suite, indices: &[usize]) -> Walks {
-        let mut cells = HashMap::new();
+    /// Plans the step cases the cases at `indices` need (each selected step and the
+    /// steps before it in its walk); whether one planned now has a teardown (the run
+    /// must then watch for signals).
+    pub(super) fn plan(&self, suite: &Suite, indices: &[usize]) -> bool {
+        let Ok(mut cells) = self.cells.lock() else {
+            return false;
+        };
+        let mut undoable = false;
         for &index in indices {
             let mut at = Some(index);
             while let Some(case) = at {
                 let Some(step) = &suite.cases[case].journey else {
                     break;
                 };
-                if cells.insert(case, Arc::new(OnceCell::new())).is_some() {
+                if cells.contains_key(&case) {
                     break;
                 }
+                cells.insert(case, Arc::new(OnceCell::new()));
+                undoable |= suite.journeys[step.journey].steps[step.step]
+                    .teardown
+                    .is_some();
                 at = step.previous;
             }
         }
-        Walks {
-            cells,
-            ..Walks::default()
-        }
-    }
-
-    /// Whether a planned step has a teardown (the run must then watch for signals).
-    pub(super) fn undoable(&self, suite: &Suite) -> bool {
-        self.cells.keys().any(|&case| {
-            suite.cases[case]
-                .journey
-                .as_ref()
-                .is_some_and(|j| suite.journeys[j.journey].steps[j.step].teardown.is_some())
-        })
+        undoable
     }
 
     /// Whether a teardown is still due.
@@ -91,7 +89,10 @@ impl Shared {
     /// What became of the step case `index`, walking the steps before it first.
     pub(super) fn walk(&self, index: usize) -> Pin<Box<dyn Future<Output = Walked> + Send + '_>> {
         Box::pin(async move {
-            let cell = self.walks.get().and_then(|w| w.cells.get(&index)).cloned();
+            let cell = self
+                .walks
+                .get()
+                .and_then(|w| w.cells.lock().ok()?.get(&index).cloned());
             match cell {
                 Some(cell) => cell.get_or_init(|| self.take_step(index)).await.clone(),
                 None => {
