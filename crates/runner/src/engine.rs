@@ -751,6 +751,10 @@ impl Shared {
             suite: &self.suite,
             fingerprints: self.rules(),
             base_url: &self.base,
+            sent_path: match &execution {
+                Execution::Skipped(_) => None,
+                _ => self.sent_path(index),
+            },
         };
         let identity = self.suite.cases[index].identity;
         evaluator.evaluate(
@@ -764,6 +768,32 @@ impl Shared {
                 Retain::Failures => PassDetail::Outcome,
             },
         )
+    }
+
+    /// The path case `index` was sent at when it has placeholders, filled from the
+    /// values its fixtures and the steps before it captured (those it was sent with);
+    /// `None` when it has none or they are not all there.
+    fn sent_path(&self, index: usize) -> Option<String> {
+        let case = &self.suite.cases[index];
+        if case.fixtures.is_empty() && case.journey.is_none() {
+            return None;
+        }
+        let mut values = self.walked_values(index);
+        for &instance in &case.fixtures {
+            let cell = self.objects.get()?.cell(instance)?;
+            let Some(Made::Ready(captured)) = cell.get() else {
+                return None;
+            };
+            values.insert(
+                self.suite.fixtures[instance.fixture].name.clone(),
+                captured.clone(),
+            );
+        }
+        let route = self.suite.route(case);
+        objects::fill(route, &case.path, &values, None)
+            .ok()
+            .map(|f| f.path)
+            .filter(|p| *p != case.path)
     }
 
     /// The layer-attribution rules: the built-in ones, extended by the suite's;

@@ -109,6 +109,21 @@ impl Shared {
         })
     }
 
+    /// What the steps before the step case `index` captured, once they were walked
+    /// (empty for a first step, or a case that is not a step).
+    pub(super) fn walked_values(&self, index: usize) -> HashMap<String, Captured> {
+        let previous = self.suite.cases[index]
+            .journey
+            .as_ref()
+            .and_then(|at| at.previous);
+        previous
+            .and_then(|previous| {
+                let cell = self.walks.get()?.cells.lock().ok()?.get(&previous)?.clone();
+                cell.get()?.next.clone().ok()
+            })
+            .unwrap_or_default()
+    }
+
     async fn take_step(&self, index: usize) -> Walked {
         let suite = &self.suite;
         let case = &suite.cases[index];
