@@ -838,7 +838,10 @@ impl Shared {
         let route = suite.route(case);
         // A case waits for the objects it is sent at; one that is missing makes it an
         // error (or a skip), never a failed expectation.
-        let filled = if case.fixtures.is_empty() && values.is_empty() {
+        let filled = if case.fixtures.is_empty()
+            && values.is_empty()
+            && !objects::mentions_identity(route)
+        {
             None
         } else {
             for &instance in &case.fixtures {
@@ -850,7 +853,8 @@ impl Shared {
                     Made::Skipped(reason) => return Execution::Skipped(reason),
                 }
             }
-            match objects::fill(route, &case.path, &values, None) {
+            let sender = suite.identities[case.identity].name.as_str();
+            match objects::fill(route, &case.path, &values, Some(sender)) {
                 Ok(filled) => Some(filled),
                 Err(e) => return Execution::Error(e),
             }

@@ -135,20 +135,20 @@ pub(crate) struct Filled {
 /// name). A captured value comes from the target, so it is encoded for where it goes:
 /// in the path as one segment (it can add no `/`, `?` or `#`), in the path's query as
 /// one form component; one that would make a segment empty, `.` or `..` is refused.
-/// For a fixture's request or teardown, `creator` is the identity that sends it:
-/// `{identity}` in its query, headers and body is that name (paths have it from loading),
-/// so that each identity can create an object naming itself.
+/// `sender` is the identity that sends it (a case's, a fixture's creator): `{identity}`
+/// in its query, headers and body is that name (paths have it from loading), so that
+/// each identity can create an object naming itself, or send its own name.
 pub(crate) fn fill(
     route: &Route,
     path: &str,
     values: &HashMap<String, Captured>,
-    creator: Option<&str>,
+    sender: Option<&str>,
 ) -> Result<Filled, String> {
     let mut value = |fixture: &str, capture: &str| values.get(fixture)?.get(capture).cloned();
     let path = fill_path(path, &mut value)?;
     let mut text = |s: &str| {
         let filled = fill_refs(s, &mut value);
-        match creator {
+        match sender {
             Some(name) if filled.contains("{identity}") => filled.replace("{identity}", name),
             _ => filled.into_owned(),
         }
@@ -174,6 +174,29 @@ pub(crate) fn fill(
             },
         }),
     })
+}
+
+/// Whether `{identity}` appears in `route`'s query, headers or body: then its cases
+/// are filled per sender.
+pub(crate) fn mentions_identity(route: &Route) -> bool {
+    const IDENTITY: &str = "{identity}";
+    fn in_json(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains(IDENTITY),
+            serde_json::Value::Array(items) => items.iter().any(in_json),
+            serde_json::Value::Object(map) => map.values().any(in_json),
+            _ => false,
+        }
+    }
+    let in_pairs = |list: &[(String, String)]| list.iter().any(|(_, v)| v.contains(IDENTITY));
+    in_pairs(&route.query)
+        || in_pairs(&route.headers)
+        || match &route.body {
+            None => false,
+            Some(Body::Json(json)) => in_json(json),
+            Some(Body::Form(form)) => in_pairs(form),
+            Some(Body::Raw { text, .. }) => text.contains(IDENTITY),
+        }
 }
 
 /// What a path segment may hold of a captured value: every byte but the unreserved

@@ -349,11 +349,7 @@ impl Evaluator<'_> {
         });
         match &variant {
             None => {
-                let _ = writeln!(
-                    m,
-                    "  request:    {} {}{path}",
-                    route.method, self.base_url
-                );
+                let _ = writeln!(m, "  request:    {} {}{path}", route.method, self.base_url);
             }
             Some((v, request)) => {
                 let _ = writeln!(m, "  variant:    {} ({})", v.name, v.family);
