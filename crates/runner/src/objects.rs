@@ -54,8 +54,8 @@ pub(crate) struct Objects {
 }
 
 impl Objects {
-    /// Plans the instances the cases at `indices` need, their dependencies included,
-    /// and returns those not planned before, in a stable order (by fixture, then
+    /// Plans the instances the cases at `indices` need (a journey step's include those
+    /// of the steps before it), their dependencies included, and returns those not planned before, in a stable order (by fixture, then
     /// identity).
     pub(crate) fn plan(&self, suite: &Suite, indices: &[usize]) -> Vec<Instance> {
         let Ok(mut cells) = self.cells.lock() else {
@@ -64,7 +64,12 @@ impl Objects {
         let mut added = Vec::new();
         let mut stack: Vec<Instance> = Vec::new();
         for &index in indices {
-            stack.extend(suite.cases[index].fixtures.iter().copied());
+            // A journey step walks the steps before it first: their fixtures too.
+            let mut at = Some(index);
+            while let Some(case) = at.map(|i| &suite.cases[i]) {
+                stack.extend(case.fixtures.iter().copied());
+                at = case.journey.as_ref().and_then(|j| j.previous);
+            }
         }
         while let Some(instance) = stack.pop() {
             if cells.contains_key(&instance) {

@@ -304,3 +304,52 @@ status = 200
         assert_eq!(step.body, format!("who={name}"));
     }
 }
+
+#[test]
+fn a_later_step_selected_alone_sets_up_the_fixtures_of_the_steps_before_it() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "alice"
+request = "POST /docs"
+capture.id = "/id"
+capture.location = { header = "location" }
+teardown = "DELETE /docs/{doc.id}"
+
+[[journey]]
+name = "visit"
+identities = ["alice"]
+
+[[journey.step]]
+name = "open"
+request = "GET /docs/{doc.id}"
+allow = ["alice"]
+status = 200
+capture.again = "/id"
+
+[[journey.step]]
+name = "reopen"
+request = "GET /docs/{visit.again}"
+allow = ["alice"]
+status = 200
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let run = run(&suite, &[index(&suite, "docs::visit::alice::reopen")]);
+    assert_eq!(
+        outcomes(&suite, &run),
+        ["docs::visit::alice::reopen pass"],
+        "{:?}",
+        run.results[0].message
+    );
+    assert_eq!(
+        server.log(),
+        [
+            "POST /docs",
+            "GET /docs/d1",
+            "GET /docs/d1",
+            "DELETE /docs/d1"
+        ]
+    );
+    assert_eq!(server.left(), 0);
+}
