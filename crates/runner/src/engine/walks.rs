@@ -12,11 +12,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rolecall_scenario::{Decision, Suite};
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
 use super::Retain;
 use super::Shared;
@@ -49,6 +49,30 @@ pub(super) struct Walks {
     undo: Mutex<Vec<Undo>>,
     /// Set once teardown began: a step sent after that is undone at once.
     stopping: AtomicBool,
+    /// Steps with a teardown being sent: teardown waits for them, so that what one
+    /// creates while the run is interrupted is undone too.
+    in_flight: AtomicUsize,
+    /// Told when a step with a teardown is done (undone at once if teardown began).
+    settled: Notify,
+}
+
+/// A step with a teardown in flight, counted until it is dropped.
+struct Sending<'a>(&'a Walks);
+
+impl<'a> Sending<'a> {
+    /// Counts a step in flight; `None` once teardown began (the step is then not sent).
+    fn start(walks: &'a Walks) -> Option<Self> {
+        walks.in_flight.fetch_add(1, Ordering::SeqCst);
+        let sending = Sending(walks);
+        (!walks.stopping.load(Ordering::SeqCst)).then_some(sending)
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.settled.notify_waiters();
+    }
 }
 
 impl Walks {
@@ -153,9 +177,21 @@ impl Shared {
                 self.permission
                     .teardown_skip_reason(suite, t, &t.path, case.identity)
             });
-        let execution = match blocked {
-            Some(reason) => Execution::Skipped(format!("step `{}` not sent: {reason}", step.name)),
-            None => self.send_case(index, values.clone()).await,
+        // A step that may create something is counted until it is remembered for undoing
+        // (or undone); once teardown began it is not sent.
+        let sending = match (&step.teardown, self.walks.get()) {
+            (Some(_), Some(walks)) => Some(Sending::start(walks)),
+            _ => None,
+        };
+        let execution = match (blocked, &sending) {
+            (Some(reason), _) => {
+                Execution::Skipped(format!("step `{}` not sent: {reason}", step.name))
+            }
+            (None, Some(None)) => Execution::Skipped(format!(
+                "step `{}` not sent: the run is stopping",
+                step.name
+            )),
+            (None, _) => self.send_case(index, values.clone()).await,
         };
         let name = &step.name;
         let next = match &execution {
@@ -223,6 +259,14 @@ impl Shared {
             return Vec::new();
         };
         walks.stopping.store(true, Ordering::SeqCst);
+        // What is being sent now is undone too: wait for it.
+        loop {
+            let settled = walks.settled.notified();
+            if walks.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            settled.await;
+        }
         let taken = walks
             .undo
             .lock()
