@@ -6,7 +6,9 @@
 //! told by `ROLECALL_AGENT` to load the suite, start the engine and answer on a Unix
 //! socket in the run's private directory ([`RunDir`]). Every test process then sends its
 //! case's name and gets back the verdict, already redacted; the case is sent by the agent
-//! when the process asks, so retries, filters and partitions send exactly what they would.
+//! when the process asks, so retries, filters and partitions send exactly what they would,
+//! and the fixtures (and journey steps before it) a case needs are set up when a process
+//! first asks for a case that needs them, once, and removed when the run ends.
 //! The agent stops its target and exits when the nextest process that ran the first test
 //! exits, so nothing outlives the run.
 //!
@@ -271,10 +273,9 @@ impl Agent {
             .map_err(|e| suite.secrets.redact(&e.to_string()));
         if let Ok(engine) = &engine {
             engine.prepare();
-            // Each test process asks for one case; the objects of every case are
-            // planned now, once, as a run without nextest plans those of its cases.
-            let all: Vec<usize> = (0..suite.cases.len()).collect();
-            engine.set_up(&all);
+            // No object is planned here: each case asked for plans what it needs (and
+            // what is planned already is not set up again), so a filter or a partition
+            // creates only the objects of the cases it runs.
         }
         Some(Agent {
             suite,

@@ -390,19 +390,19 @@ impl Engine {
 
 impl Engine {
     /// Starts creating every object the cases at `indices` need, each as soon as what
-    /// it needs exists, and removes them if the process is interrupted. Once per run:
-    /// a run that sends its cases in several calls (the nextest agent) sets up for all
-    /// of them first. A case that is not sent (skipped, or a write the run may not
-    /// send) needs nothing.
+    /// it needs exists, and removes them if the process is interrupted. A run that sends
+    /// its cases in several calls (the nextest agent, a case per call) plans more with
+    /// each: an instance or a journey step already planned is not planned again, and
+    /// nothing a case left out needs is created. A case that is not sent (skipped, or a
+    /// write the run may not send) needs nothing.
     pub(crate) fn set_up(&self, indices: &[usize]) {
         let suite = &self.shared.suite;
         let mut removable = false;
-        if !suite.journeys.is_empty() && self.shared.walks.get().is_none() {
-            let walks = Walks::plan(suite, indices);
-            removable = walks.undoable(suite);
-            let _ = self.shared.walks.set(walks);
+        if !suite.journeys.is_empty() {
+            let walks = self.shared.walks.get_or_init(Walks::default);
+            removable = walks.plan(suite, indices);
         }
-        if suite.fixtures.is_empty() || self.shared.objects.get().is_some() {
+        if suite.fixtures.is_empty() {
             self.watch_signals(removable);
             return;
         }
@@ -416,14 +416,11 @@ impl Engine {
                     .is_none()
             })
             .collect();
-        let planned = Objects::plan(suite, &sent);
-        let instances = planned.instances();
+        let objects = self.shared.objects.get_or_init(Objects::default);
+        let instances = objects.plan(suite, &sent);
         removable |= instances
             .iter()
             .any(|i| suite.fixtures[i.fixture].teardown.is_some());
-        if self.shared.objects.set(planned).is_err() {
-            return;
-        }
         let tasks = instances.into_iter().map(|instance| {
             let shared = self.shared.clone();
             self.runtime().spawn(async move {
@@ -754,6 +751,10 @@ impl Shared {
             suite: &self.suite,
             fingerprints: self.rules(),
             base_url: &self.base,
+            sent_path: match &execution {
+                Execution::Skipped(_) => None,
+                _ => self.sent_path(index),
+            },
         };
         let identity = self.suite.cases[index].identity;
         evaluator.evaluate(
@@ -767,6 +768,32 @@ impl Shared {
                 Retain::Failures => PassDetail::Outcome,
             },
         )
+    }
+
+    /// The path case `index` was sent at when it has placeholders, filled from the
+    /// values its fixtures and the steps before it captured (those it was sent with);
+    /// `None` when it has none or they are not all there.
+    fn sent_path(&self, index: usize) -> Option<String> {
+        let case = &self.suite.cases[index];
+        if case.fixtures.is_empty() && case.journey.is_none() {
+            return None;
+        }
+        let mut values = self.walked_values(index);
+        for &instance in &case.fixtures {
+            let cell = self.objects.get()?.cell(instance)?;
+            let Some(Made::Ready(captured)) = cell.get() else {
+                return None;
+            };
+            values.insert(
+                self.suite.fixtures[instance.fixture].name.clone(),
+                captured.clone(),
+            );
+        }
+        let route = self.suite.route(case);
+        objects::fill(route, &case.path, &values, None)
+            .ok()
+            .map(|f| f.path)
+            .filter(|p| *p != case.path)
     }
 
     /// The layer-attribution rules: the built-in ones, extended by the suite's;
@@ -811,7 +838,10 @@ impl Shared {
         let route = suite.route(case);
         // A case waits for the objects it is sent at; one that is missing makes it an
         // error (or a skip), never a failed expectation.
-        let filled = if case.fixtures.is_empty() && values.is_empty() {
+        let filled = if case.fixtures.is_empty()
+            && values.is_empty()
+            && !objects::mentions_identity(route)
+        {
             None
         } else {
             for &instance in &case.fixtures {
@@ -823,7 +853,8 @@ impl Shared {
                     Made::Skipped(reason) => return Execution::Skipped(reason),
                 }
             }
-            match objects::fill(route, &case.path, &values, None) {
+            let sender = suite.identities[case.identity].name.as_str();
+            match objects::fill(route, &case.path, &values, Some(sender)) {
                 Ok(filled) => Some(filled),
                 Err(e) => return Execution::Error(e),
             }
@@ -926,11 +957,7 @@ impl Shared {
     /// What became of `instance`, creating it (after what it needs) if no one has.
     fn ensure(&self, instance: Instance) -> Pin<Box<dyn Future<Output = Made> + Send + '_>> {
         Box::pin(async move {
-            let cell = self
-                .objects
-                .get()
-                .and_then(|o| o.cells.get(&instance))
-                .cloned();
+            let cell = self.objects.get().and_then(|o| o.cell(instance));
             match cell {
                 Some(cell) => cell.get_or_init(|| self.create(instance)).await.clone(),
                 None => Made::Failed(format!(

@@ -2,10 +2,12 @@
 //! their captured values, and their teardown after the cases, always.
 //!
 //! Every instance (a fixture, and the identity creating it) that a selected case needs,
-//! directly or through `needs`, has a cell. The engine starts setting all of them up as
-//! the run starts, each waiting for its own dependencies only, so independent fixtures
-//! are created concurrently; a case waits for the cells it uses. Teardowns run in
-//! reverse dependency order, one level at a time, concurrently within a level.
+//! directly or through `needs`, has a cell. The engine starts setting up the instances
+//! of the cases it is given, each waiting for its own dependencies only, so independent
+//! fixtures are created concurrently; a case waits for the cells it uses. Cells are
+//! added as cases are given (the nextest agent gets one case at a time), and an instance
+//! planned twice is set up once. Teardowns run in reverse dependency order, one level at
+//! a time, concurrently within a level.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +45,8 @@ pub(crate) struct Created {
 /// The run's objects.
 #[derive(Debug, Default)]
 pub(crate) struct Objects {
-    pub(crate) cells: HashMap<Instance, Arc<OnceCell<Made>>>,
+    /// A cell per planned instance; planning adds to it.
+    cells: Mutex<HashMap<Instance, Arc<OnceCell<Made>>>>,
     /// Created instances that have a teardown, in the order they were created.
     pub(crate) created: Mutex<Vec<Created>>,
     /// Set once teardown began: an instance created after that is removed at once.
@@ -51,32 +54,38 @@ pub(crate) struct Objects {
 }
 
 impl Objects {
-    /// The instances the cases at `indices` need, their dependencies included, in an
-    /// order where each comes after what it needs.
-    pub(crate) fn plan(suite: &Suite, indices: &[usize]) -> Objects {
-        let mut cells = HashMap::new();
+    /// Plans the instances the cases at `indices` need (a journey step's include those
+    /// of the steps before it), their dependencies included, and returns those not planned before, in a stable order (by fixture, then
+    /// identity).
+    pub(crate) fn plan(&self, suite: &Suite, indices: &[usize]) -> Vec<Instance> {
+        let Ok(mut cells) = self.cells.lock() else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
         let mut stack: Vec<Instance> = Vec::new();
         for &index in indices {
-            stack.extend(suite.cases[index].fixtures.iter().copied());
+            // A journey step walks the steps before it first: their fixtures too.
+            let mut at = Some(index);
+            while let Some(case) = at.map(|i| &suite.cases[i]) {
+                stack.extend(case.fixtures.iter().copied());
+                at = case.journey.as_ref().and_then(|j| j.previous);
+            }
         }
         while let Some(instance) = stack.pop() {
             if cells.contains_key(&instance) {
                 continue;
             }
             cells.insert(instance, Arc::new(OnceCell::new()));
+            added.push(instance);
             stack.extend(dependencies(suite, instance));
         }
-        Objects {
-            cells,
-            ..Objects::default()
-        }
+        added.sort_unstable();
+        added
     }
 
-    /// The instances to set up, in a stable order (by fixture, then identity).
-    pub(crate) fn instances(&self) -> Vec<Instance> {
-        let mut all: Vec<Instance> = self.cells.keys().copied().collect();
-        all.sort_unstable();
-        all
+    /// The cell of a planned instance.
+    pub(crate) fn cell(&self, instance: Instance) -> Option<Arc<OnceCell<Made>>> {
+        self.cells.lock().ok()?.get(&instance).cloned()
     }
 
     /// Marks teardown as begun and takes what was created.
@@ -131,20 +140,20 @@ pub(crate) struct Filled {
 /// name). A captured value comes from the target, so it is encoded for where it goes:
 /// in the path as one segment (it can add no `/`, `?` or `#`), in the path's query as
 /// one form component; one that would make a segment empty, `.` or `..` is refused.
-/// For a fixture's request or teardown, `creator` is the identity that sends it:
-/// `{identity}` in its query, headers and body is that name (paths have it from loading),
-/// so that each identity can create an object naming itself.
+/// `sender` is the identity that sends it (a case's, a fixture's creator): `{identity}`
+/// in its query, headers and body is that name (paths have it from loading), so that
+/// each identity can create an object naming itself, or send its own name.
 pub(crate) fn fill(
     route: &Route,
     path: &str,
     values: &HashMap<String, Captured>,
-    creator: Option<&str>,
+    sender: Option<&str>,
 ) -> Result<Filled, String> {
     let mut value = |fixture: &str, capture: &str| values.get(fixture)?.get(capture).cloned();
     let path = fill_path(path, &mut value)?;
     let mut text = |s: &str| {
         let filled = fill_refs(s, &mut value);
-        match creator {
+        match sender {
             Some(name) if filled.contains("{identity}") => filled.replace("{identity}", name),
             _ => filled.into_owned(),
         }
@@ -170,6 +179,29 @@ pub(crate) fn fill(
             },
         }),
     })
+}
+
+/// Whether `{identity}` appears in `route`'s query, headers or body: then its cases
+/// are filled per sender.
+pub(crate) fn mentions_identity(route: &Route) -> bool {
+    const IDENTITY: &str = "{identity}";
+    fn in_json(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains(IDENTITY),
+            serde_json::Value::Array(items) => items.iter().any(in_json),
+            serde_json::Value::Object(map) => map.values().any(in_json),
+            _ => false,
+        }
+    }
+    let in_pairs = |list: &[(String, String)]| list.iter().any(|(_, v)| v.contains(IDENTITY));
+    in_pairs(&route.query)
+        || in_pairs(&route.headers)
+        || match &route.body {
+            None => false,
+            Some(Body::Json(json)) => in_json(json),
+            Some(Body::Form(form)) => in_pairs(form),
+            Some(Body::Raw { text, .. }) => text.contains(IDENTITY),
+        }
 }
 
 /// What a path segment may hold of a captured value: every byte but the unreserved

@@ -74,6 +74,9 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) suite: &'a Suite,
     pub(crate) fingerprints: &'a Fingerprints,
     pub(crate) base_url: &'a str,
+    /// The case's path as it was sent, when its placeholders (captured values) were
+    /// filled: what its message shows instead of the template.
+    pub(crate) sent_path: Option<String>,
 }
 
 /// What a passing case's result must carry besides its outcome. A failure, or a case
@@ -327,6 +330,7 @@ impl Evaluator<'_> {
         let case = &suite.cases[index];
         let route = suite.route(case);
         let identity = suite.identity(case);
+        let path = self.sent_path.as_deref().unwrap_or(&case.path);
         let why = match case.expect.decision {
             Decision::Allow => "listed as allowed",
             Decision::Deny => "not listed in `allow`, so it must be refused",
@@ -334,7 +338,7 @@ impl Evaluator<'_> {
         };
         let _ = writeln!(m, "  identity:   {} ({why})", identity.name);
         let variant = case.variant.as_deref().and_then(|v| {
-            let url = reqwest::Url::parse(&format!("{}{}", self.base_url, case.path)).ok()?;
+            let url = reqwest::Url::parse(&format!("{}{path}", self.base_url)).ok()?;
             let mut url = url;
             if !route.query.is_empty() {
                 url.query_pairs_mut().extend_pairs(&route.query);
@@ -345,11 +349,7 @@ impl Evaluator<'_> {
         });
         match &variant {
             None => {
-                let _ = writeln!(
-                    m,
-                    "  request:    {} {}{}",
-                    route.method, self.base_url, case.path
-                );
+                let _ = writeln!(m, "  request:    {} {}{path}", route.method, self.base_url);
             }
             Some((v, request)) => {
                 let _ = writeln!(m, "  variant:    {} ({})", v.name, v.family);

@@ -53,9 +53,16 @@ fn main() -> std::process::ExitCode {
             },
         ),
         libtest_mimic::Trial::test(
-            "the_agent_sets_up_the_fixtures_of_every_case_and_removes_them",
+            "the_agent_sets_up_only_the_fixtures_of_the_cases_asked_for",
             || {
-                the_agent_sets_up_the_fixtures_of_every_case_and_removes_them();
+                the_agent_sets_up_only_the_fixtures_of_the_cases_asked_for();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test(
+            "a_nextest_partition_creates_only_the_objects_of_its_cases",
+            || {
+                a_nextest_partition_creates_only_the_objects_of_its_cases();
                 Ok(())
             },
         ),
@@ -281,7 +288,7 @@ fn a_snapshot_is_compared_by_the_process_that_runs_its_case() {
 /// Every request as `METHOD path`.
 type Log = Arc<Mutex<Vec<String>>>;
 
-/// A document service on loopback: `POST /docs` creates `dN`, `DELETE /docs/…` removes,
+/// A document service on loopback: `POST /docs` (with any query) creates `dN`, `DELETE /docs/…` removes,
 /// `GET /slow/…` never answers in time, anything else answers 200 to a bearer and 401
 /// without one. Each request is logged (and printed, if `print`).
 fn serve_docs(listener: &TcpListener, log: &Log, print: bool) {
@@ -319,7 +326,7 @@ fn answer(mut stream: TcpStream, log: &Log, print: bool) {
     if print {
         println!("request {line}");
     }
-    let (status, body) = if line == "POST /docs" {
+    let (status, body) = if line == "POST /docs" || line.starts_with("POST /docs?") {
         ("201 Created", format!(r#"{{"id":"d{created}"}}"#))
     } else if line.starts_with("DELETE /docs/") {
         ("204 No Content", String::new())
@@ -374,15 +381,45 @@ fn logged(log: &Log, prefix: &str) -> usize {
         .count()
 }
 
-fn the_agent_sets_up_the_fixtures_of_every_case_and_removes_them() {
+/// `n` route files `fN.toml`, each with its own fixture `fN` (`POST /docs?f=fN`,
+/// removed by `DELETE /docs/{fN.id}`) and a route at the object: two cases each.
+fn fixture_files(n: usize) -> Vec<(String, String)> {
+    (1..=n)
+        .map(|i| {
+            let text = format!(
+                "[[fixture]]\nname = \"f{i}\"\nidentity = \"viewer\"\nrequest = \"POST /docs?f=f{i}\"\ncapture.id = \"/id\"\nteardown = \"DELETE /docs/{{f{i}.id}}\"\n[[route]]\nrequest = \"GET /docs/{{f{i}.id}}\"\nallow = [\"viewer\"]\nunauthenticated = 401\n"
+            );
+            (format!("f{i}.toml"), text)
+        })
+        .collect()
+}
+
+/// The fixtures (`fN`) whose creation or removal reached the server, sorted.
+fn fixtures_created(log: &Log) -> Vec<String> {
+    let mut created: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.strip_prefix("POST /docs?f="))
+        .map(str::to_owned)
+        .collect();
+    created.sort();
+    created
+}
+
+fn the_agent_sets_up_only_the_fixtures_of_the_cases_asked_for() {
     let (addr, log) = doc_server();
-    let suite = suite_at(&addr, "", &[("a.toml", ROUTES), ("docs.toml", DOCS)]);
+    let files = fixture_files(3);
+    let mut all: Vec<(&str, &str)> = vec![("a.toml", ROUTES)];
+    all.extend(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let suite = suite_at(&addr, "", &all);
     let runtime = runtime_dir();
     let id = run_id("fixtures");
-    // The first case needs no object; the agent serves the second, which does.
+    // The first case needs no object; the agent serves the second, which needs `f2`
+    // only: `f1` and `f3` belong to cases this run leaves out.
     let mut run = nextest(
         r#""$0" --exact "$1" && "$0" --exact "$2"; echo "exit $?"; read _"#,
-        ["a::get_a::viewer", "docs::get_docs_doc_id::viewer"],
+        ["a::get_a::viewer", "f2::get_docs_f2_id::viewer"],
         &suite,
         &runtime,
         &id,
@@ -398,8 +435,8 @@ fn the_agent_sets_up_the_fixtures_of_every_case_and_removes_them() {
         2,
         "{seen}"
     );
-    assert_eq!(logged(&log, "POST /docs"), 1, "{:?}", log.lock().unwrap());
-    // The run ends: its agent removes the object.
+    assert_eq!(fixtures_created(&log), ["f2"], "{:?}", log.lock().unwrap());
+    // The run ends: its agent removes the object it created, and nothing else.
     run.stdin.take().unwrap().write_all(b"done\n").unwrap();
     assert!(run.wait().unwrap().success());
     let needle = format!("NEXTEST_RUN_ID={id}");
@@ -411,6 +448,135 @@ fn the_agent_sets_up_the_fixtures_of_every_case_and_removes_them() {
             .filter(|l| l.starts_with("DELETE"))
             .collect::<Vec<_>>(),
         ["DELETE /docs/d1"]
+    );
+}
+
+/// What `cargo nextest run` needs to run this binary without building it (its reuse of
+/// a build): the binary, and the workspace's metadata.
+fn reuse_build(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let metadata = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(manifest_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(metadata.status.success(), "cargo metadata");
+    let parsed: serde_json::Value = serde_json::from_slice(&metadata.stdout).unwrap();
+    let package = parsed["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "rolecall-runner")
+        .unwrap()["id"]
+        .clone();
+    let exe = harness();
+    // target/<profile>/deps/<binary>
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let target = profile_dir.parent().unwrap();
+    let triple = "x86_64-unknown-linux-gnu";
+    let binaries = serde_json::json!({
+        "rust-build-meta": {
+            "target-directory": target,
+            "base-output-directories": [profile_dir.file_name().unwrap().to_str().unwrap()],
+            "non-test-binaries": {},
+            "build-script-out-dirs": {},
+            "linked-paths": [],
+            "target-platforms": [{"triple": triple, "target-features": "unknown"}],
+            "target-platform": null,
+        },
+        "rust-binaries": {
+            "rolecall-runner::nextest": {
+                "binary-id": "rolecall-runner::nextest",
+                "binary-name": "nextest",
+                "package-id": package,
+                "kind": "test",
+                "binary-path": exe,
+                "build-platform": "target",
+            }
+        }
+    });
+    let (cargo_path, binaries_path) = (dir.join("cargo.json"), dir.join("binaries.json"));
+    std::fs::write(&cargo_path, &metadata.stdout).unwrap();
+    std::fs::write(&binaries_path, binaries.to_string()).unwrap();
+    (cargo_path, binaries_path)
+}
+
+fn a_nextest_partition_creates_only_the_objects_of_its_cases() {
+    if Command::new("cargo-nextest")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "cargo-nextest is missing; .ci/run installs it"
+        );
+        eprintln!("skipped: cargo-nextest is not installed");
+        return;
+    }
+    let (addr, log) = doc_server();
+    let files = fixture_files(4);
+    let all: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let suite = suite_at(&addr, "", &all);
+    let runtime = runtime_dir();
+    let work = tempfile::tempdir().unwrap();
+    let (cargo_metadata, binaries) = reuse_build(work.path());
+    // Eight cases (two per fixture); a quarter of them runs, as one CI shard would.
+    let output = Command::new("cargo-nextest")
+        .args([
+            "nextest",
+            "run",
+            "--no-fail-fast",
+            "--partition",
+            "count:1/4",
+        ])
+        .arg("--binaries-metadata")
+        .arg(&binaries)
+        .arg("--cargo-metadata")
+        .arg(&cargo_metadata)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HARNESS_SUITE", suite.path())
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .env_remove("NEXTEST_RUN_ID")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    // The cases the partition ran, and so the fixtures they need.
+    let mut ran: Vec<String> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("PASS"))
+        .filter_map(|l| l.split_whitespace().last())
+        .filter_map(|name| name.split("::").next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ran.len(), 2, "a quarter of eight cases: {text}");
+    ran.sort();
+    ran.dedup();
+    // nextest has exited; the agent tears down and ends with the run.
+    let needle = format!("HARNESS_SUITE={}", suite.path().display());
+    wait_until_gone(&needle, 20);
+    let requests = log.lock().unwrap().clone();
+    assert_eq!(fixtures_created(&log), ran, "{requests:?}");
+    assert_eq!(
+        logged(&log, "DELETE /docs/"),
+        ran.len(),
+        "each object created is removed: {requests:?}"
+    );
+    println!(
+        "partition 1/4: {} of 4 fixtures created, {} requests in all",
+        ran.len(),
+        requests.len()
     );
 }
 

@@ -129,6 +129,31 @@ allow = ["owner"]
     );
 }
 
+/// `journeys.toml`: a journey `share` walked by `identities` (a TOML list) that creates a
+/// document (removed by its teardown), then sends `read`.
+fn journey(dir: &Path, identities: &str, read: &str) {
+    let text = format!(
+        r#"
+[[journey]]
+name = "share"
+identities = {identities}
+
+[[journey.step]]
+name = "create"
+request = "POST /docs"
+allow = {identities}
+capture.id = "/id"
+teardown = "DELETE /docs/{{share.id}}"
+
+[[journey.step]]
+name = "read"
+request = "{read}"
+allow = {identities}
+"#
+    );
+    write(dir, &[("journeys.toml", &text)]);
+}
+
 fn spawn(args: &[&str], dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_rolecall"))
         .args(args)
@@ -196,6 +221,35 @@ fn sigint_in_the_middle_of_the_libtest_harness_removes_every_object() {
 }
 
 #[test]
+fn sigterm_in_the_middle_of_a_journey_undoes_every_step_sent() {
+    let server = Recording::start();
+    let dir = tempfile::tempdir().unwrap();
+    suite(dir.path(), &server, true);
+    journey(dir.path(), "[\"alice\", \"bob\"]", "GET /slow/{share.id}");
+    // Only the journey: each walk creates a document, then hangs on its second step.
+    let child = spawn(&["run", ".", "journeys::"], dir.path());
+    let (code, stderr) = interrupt(&server, child, "TERM");
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let log = server.log();
+    let mut created: Vec<String> = log
+        .iter()
+        .filter(|l| l.starts_with("POST /docs"))
+        .enumerate()
+        .map(|(i, _)| format!("DELETE /docs/d{}", i + 1))
+        .collect();
+    let mut removed: Vec<String> = log
+        .iter()
+        .filter(|l| l.starts_with("DELETE"))
+        .cloned()
+        .collect();
+    created.sort();
+    removed.sort();
+    assert_eq!(created.len(), 2, "{log:?}");
+    assert_eq!(removed, created, "every document a step created is removed");
+}
+
+#[test]
 fn a_read_only_target_gets_no_fixture_write_and_the_cases_say_why() {
     let server = Recording::start();
     let dir = tempfile::tempdir().unwrap();
@@ -225,29 +279,7 @@ fn a_read_only_target_gets_no_journey_write_and_the_later_steps_say_why() {
     let server = Recording::start();
     let dir = tempfile::tempdir().unwrap();
     suite(dir.path(), &server, false);
-    write(
-        dir.path(),
-        &[(
-            "journeys.toml",
-            r#"
-[[journey]]
-name = "share"
-identities = ["alice"]
-
-[[journey.step]]
-name = "create"
-request = "POST /docs"
-allow = ["alice"]
-capture.id = "/id"
-teardown = "DELETE /docs/{share.id}"
-
-[[journey.step]]
-name = "read"
-request = "GET /docs/{share.id}"
-allow = ["alice"]
-"#,
-        )],
-    );
+    journey(dir.path(), "[\"alice\"]", "GET /docs/{share.id}");
     let out = rolecall(&["run", ".", "journeys::"], dir.path());
     assert_eq!(
         server.log(),

@@ -5,16 +5,18 @@
 //! step's own case, and the next step's. A later step selected alone (`--exact`, a
 //! filter, a nextest process) runs the steps before it first, unreported. A step that
 //! is not sent, fails, or is refused ends its walk: the later steps are skipped with
-//! the reason. Different walks share the run's concurrency like any other cases.
+//! the reason. Different walks share the run's concurrency like any other cases. Cells
+//! are added as cases are given (the nextest agent gets one case at a time), so a walk
+//! starts only when one of its steps is asked for.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rolecall_scenario::{Decision, Suite};
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
 use super::Retain;
 use super::Shared;
@@ -41,44 +43,64 @@ struct Undo {
 /// The run's walks.
 #[derive(Debug, Default)]
 pub(super) struct Walks {
-    cells: HashMap<usize, Arc<OnceCell<Walked>>>,
+    /// A cell per planned step case; planning adds to it.
+    cells: Mutex<HashMap<usize, Arc<OnceCell<Walked>>>>,
     /// Steps sent with a teardown, in the order they were sent.
     undo: Mutex<Vec<Undo>>,
     /// Set once teardown began: a step sent after that is undone at once.
     stopping: AtomicBool,
+    /// Steps with a teardown being sent: teardown waits for them, so that what one
+    /// creates while the run is interrupted is undone too.
+    in_flight: AtomicUsize,
+    /// Told when a step with a teardown is done (undone at once if teardown began).
+    settled: Notify,
+}
+
+/// A step with a teardown in flight, counted until it is dropped.
+struct Sending<'a>(&'a Walks);
+
+impl<'a> Sending<'a> {
+    /// Counts a step in flight; `None` once teardown began (the step is then not sent).
+    fn start(walks: &'a Walks) -> Option<Self> {
+        walks.in_flight.fetch_add(1, Ordering::SeqCst);
+        let sending = Sending(walks);
+        (!walks.stopping.load(Ordering::SeqCst)).then_some(sending)
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.settled.notify_waiters();
+    }
 }
 
 impl Walks {
-    /// The step cases the cases at `indices` need: each selected step and the steps
-    /// before it in its walk.
-    pub(super) fn plan(suite: &Suite, indices: &[usize]) -> Walks {
-        let mut cells = HashMap::new();
+    /// Plans the step cases the cases at `indices` need (each selected step and the
+    /// steps before it in its walk); whether one planned now has a teardown (the run
+    /// must then watch for signals).
+    pub(super) fn plan(&self, suite: &Suite, indices: &[usize]) -> bool {
+        let Ok(mut cells) = self.cells.lock() else {
+            return false;
+        };
+        let mut undoable = false;
         for &index in indices {
             let mut at = Some(index);
             while let Some(case) = at {
                 let Some(step) = &suite.cases[case].journey else {
                     break;
                 };
-                if cells.insert(case, Arc::new(OnceCell::new())).is_some() {
+                if cells.contains_key(&case) {
                     break;
                 }
+                cells.insert(case, Arc::new(OnceCell::new()));
+                undoable |= suite.journeys[step.journey].steps[step.step]
+                    .teardown
+                    .is_some();
                 at = step.previous;
             }
         }
-        Walks {
-            cells,
-            ..Walks::default()
-        }
-    }
-
-    /// Whether a planned step has a teardown (the run must then watch for signals).
-    pub(super) fn undoable(&self, suite: &Suite) -> bool {
-        self.cells.keys().any(|&case| {
-            suite.cases[case]
-                .journey
-                .as_ref()
-                .is_some_and(|j| suite.journeys[j.journey].steps[j.step].teardown.is_some())
-        })
+        undoable
     }
 
     /// Whether a teardown is still due.
@@ -91,7 +113,10 @@ impl Shared {
     /// What became of the step case `index`, walking the steps before it first.
     pub(super) fn walk(&self, index: usize) -> Pin<Box<dyn Future<Output = Walked> + Send + '_>> {
         Box::pin(async move {
-            let cell = self.walks.get().and_then(|w| w.cells.get(&index)).cloned();
+            let cell = self
+                .walks
+                .get()
+                .and_then(|w| w.cells.lock().ok()?.get(&index).cloned());
             match cell {
                 Some(cell) => cell.get_or_init(|| self.take_step(index)).await.clone(),
                 None => {
@@ -106,6 +131,21 @@ impl Shared {
                 }
             }
         })
+    }
+
+    /// What the steps before the step case `index` captured, once they were walked
+    /// (empty for a first step, or a case that is not a step).
+    pub(super) fn walked_values(&self, index: usize) -> HashMap<String, Captured> {
+        let previous = self.suite.cases[index]
+            .journey
+            .as_ref()
+            .and_then(|at| at.previous);
+        previous
+            .and_then(|previous| {
+                let cell = self.walks.get()?.cells.lock().ok()?.get(&previous)?.clone();
+                cell.get()?.next.clone().ok()
+            })
+            .unwrap_or_default()
     }
 
     async fn take_step(&self, index: usize) -> Walked {
@@ -137,9 +177,21 @@ impl Shared {
                 self.permission
                     .teardown_skip_reason(suite, t, &t.path, case.identity)
             });
-        let execution = match blocked {
-            Some(reason) => Execution::Skipped(format!("step `{}` not sent: {reason}", step.name)),
-            None => self.send_case(index, values.clone()).await,
+        // A step that may create something is counted until it is remembered for undoing
+        // (or undone); once teardown began it is not sent.
+        let sending = match (&step.teardown, self.walks.get()) {
+            (Some(_), Some(walks)) => Some(Sending::start(walks)),
+            _ => None,
+        };
+        let execution = match (blocked, &sending) {
+            (Some(reason), _) => {
+                Execution::Skipped(format!("step `{}` not sent: {reason}", step.name))
+            }
+            (None, Some(None)) => Execution::Skipped(format!(
+                "step `{}` not sent: the run is stopping",
+                step.name
+            )),
+            (None, _) => self.send_case(index, values.clone()).await,
         };
         let name = &step.name;
         let next = match &execution {
@@ -207,6 +259,14 @@ impl Shared {
             return Vec::new();
         };
         walks.stopping.store(true, Ordering::SeqCst);
+        // What is being sent now is undone too: wait for it.
+        loop {
+            let settled = walks.settled.notified();
+            if walks.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            settled.await;
+        }
         let taken = walks
             .undo
             .lock()

@@ -594,3 +594,52 @@ fn one_request_at_a_time_still_runs_every_case_after_the_fixtures() {
     }
     assert_eq!(server.left(), 0);
 }
+
+#[test]
+fn a_failure_shows_the_path_sent_with_captured_values_and_secret_ones_redacted() {
+    let server = DocServer::start();
+    // The server lets `admin` read every document: `admin@alice` fails. No document
+    // has a session as its id: the owner is refused the second route.
+    let routes = format!(
+        "{}\n[[route]]\nrequest = \"GET /docs/{{doc.session}}\"\nowner = \"doc\"\nallow = [\"owner\"]\n",
+        OWNED.replace(r#"allow = ["owner", "admin"]"#, r#"allow = ["owner"]"#)
+    );
+    let (_dir, suite) = suite_at(&server, true, &routes);
+    let run = run_all(&suite);
+    let message = |name: &str| {
+        let result = run
+            .results
+            .iter()
+            .find(|r| suite.cases[r.index].name == name)
+            .unwrap();
+        assert_eq!(result.outcome, Outcome::Fail, "{name}");
+        result.message.clone().unwrap()
+    };
+    let admin = message("docs::get_docs_doc_id::admin@alice");
+    let line = admin
+        .lines()
+        .find(|l| l.trim_start().starts_with("request:"))
+        .unwrap();
+    let sent = format!("GET {}/docs/d", server.url());
+    assert!(
+        line.contains(&sent) && !line.contains('{'),
+        "the filled path, not the template: {line}"
+    );
+    // The id alice's document was given is the one in the line.
+    let id = line.rsplit('/').next().unwrap();
+    assert!(
+        server.log().contains(&format!("GET /docs/{id}")),
+        "{line} {:?}",
+        server.log()
+    );
+    let owner = message("docs::get_docs_doc_session::alice@alice");
+    let line = owner
+        .lines()
+        .find(|l| l.trim_start().starts_with("request:"))
+        .unwrap();
+    assert!(
+        !line.contains("sess-") && !line.contains("{doc.session}") && line.contains("/docs/"),
+        "a secret capture is redacted: {line}"
+    );
+    assert!(line.contains("***"), "{line}");
+}

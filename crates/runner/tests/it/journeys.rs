@@ -248,3 +248,108 @@ allow = ["alice"]
     );
     assert_eq!(server.log(), Vec::<String>::new(), "0 writes");
 }
+
+#[test]
+fn identity_in_a_case_s_query_headers_and_body_is_the_sender_s_name() {
+    let server = crate::server::TestServer::start();
+    let config = format!(
+        "[targets.t]\nbase_url = \"{}\"\nallow_mutations = true\n[identities.alice]\nbearer = \"alice-token-1234\"\n[identities.bob]\nbearer = \"bob-token-1234\"\n",
+        server.url()
+    );
+    let routes = r#"
+[[route]]
+request = "POST /notes/{identity}"
+query = { by = "{identity}" }
+headers = { x-sender = "{identity}" }
+body.json = { author = "{identity}", tags = ["{identity}"] }
+allow = ["alice", "bob"]
+
+[[journey]]
+name = "sign"
+identities = ["alice", "bob"]
+
+[[journey.step]]
+name = "post"
+request = "POST /signed"
+headers = { x-sender = "{identity}" }
+body.form = { who = "{identity}" }
+allow = ["alice", "bob"]
+status = 200
+"#;
+    let (_dir, suite) = crate::suite(&[("rolecall.toml", &config), ("docs.toml", routes)]);
+    let run = run_all(&suite);
+    assert!(
+        run.results.iter().all(|r| r.outcome == Outcome::Pass),
+        "{:?}",
+        outcomes(&suite, &run)
+    );
+    let seen = server.seen();
+    for name in ["alice", "bob"] {
+        let note = seen
+            .iter()
+            .find(|s| s.uri.starts_with(&format!("/notes/{name}?")))
+            .unwrap_or_else(|| panic!("{seen:?}"));
+        assert_eq!(note.uri, format!("/notes/{name}?by={name}"));
+        assert_eq!(note.header("x-sender"), Some(name));
+        let body: serde_json::Value = serde_json::from_str(&note.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({ "author": name, "tags": [name] }),
+            "{note:?}"
+        );
+        let step = seen
+            .iter()
+            .find(|s| s.uri == "/signed" && s.header("x-sender") == Some(name))
+            .unwrap_or_else(|| panic!("{seen:?}"));
+        assert_eq!(step.body, format!("who={name}"));
+    }
+}
+
+#[test]
+fn a_later_step_selected_alone_sets_up_the_fixtures_of_the_steps_before_it() {
+    let server = DocServer::start();
+    let routes = r#"
+[[fixture]]
+name = "doc"
+identity = "alice"
+request = "POST /docs"
+capture.id = "/id"
+capture.location = { header = "location" }
+teardown = "DELETE /docs/{doc.id}"
+
+[[journey]]
+name = "visit"
+identities = ["alice"]
+
+[[journey.step]]
+name = "open"
+request = "GET /docs/{doc.id}"
+allow = ["alice"]
+status = 200
+capture.again = "/id"
+
+[[journey.step]]
+name = "reopen"
+request = "GET /docs/{visit.again}"
+allow = ["alice"]
+status = 200
+"#;
+    let (_dir, suite) = suite_at(&server, true, routes);
+    let run = run(&suite, &[index(&suite, "docs::visit::alice::reopen")]);
+    assert_eq!(
+        outcomes(&suite, &run),
+        ["docs::visit::alice::reopen pass"],
+        "{:?}",
+        run.results[0].message
+    );
+    assert_eq!(
+        server.log(),
+        [
+            "POST /docs",
+            "GET /docs/d1",
+            "GET /docs/d1",
+            "DELETE /docs/d1"
+        ]
+    );
+    assert_eq!(server.left(), 0);
+}
