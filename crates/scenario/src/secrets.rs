@@ -337,6 +337,16 @@ impl Secrets {
         })
     }
 
+    /// Whether `bytes` contain any secret value, in any form; `true` too when that cannot
+    /// be said without an automaton. A byte that is not UTF-8 (`0xFF`) separates texts:
+    /// no form, being UTF-8, holds it, so no match crosses it.
+    pub(crate) fn appear_in_bytes(&self, bytes: &[u8]) -> bool {
+        if self.patterns.is_empty() || bytes.len() < self.matcher.shortest {
+            return false;
+        }
+        self.matcher().is_none_or(|matcher| matcher.is_match(bytes))
+    }
+
     /// Whether `text` contains any secret value, in any form.
     pub fn appear_in(&self, text: &str) -> bool {
         if text.len() < self.matcher.shortest {

@@ -56,7 +56,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
     fn case_finished(&mut self, event: &CaseFinished<'_>) -> io::Result<()> {
         self.buf.clear();
         let mut one = Redacted::new(event.secrets.clone(), &mut self.buf);
-        one.write_json_remembering(&report_case(event.suite, event.result), &mut self.clean)?;
+        one.write_small_json(&report_case(event.suite, event.result), &mut self.clean)?;
         one.into_inner()?;
         // Indented as an element of `cases`, so that it can be copied as it is. JSON
         // strings hold no raw line break: every one is between two tokens.

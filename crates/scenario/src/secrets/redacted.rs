@@ -49,16 +49,23 @@ pub struct Redacted<W: Write> {
     trusted: Option<(Matcher, Matcher, bool)>,
 }
 
-/// Short strings in which a set of secrets was found absent, for
-/// [`Redacted::write_json_remembering`]: a report that writes the same keys and values
-/// (`"identity"`, `"GET"`, an identity's name) case after case searches each once per
-/// set of secrets, not once per case. Forgotten when the set changes, and when full.
+/// What [`Redacted::write_small_json`] keeps from one value to the next: its text
+/// buffer, and the short strings in which a set of secrets was found absent (a report
+/// that writes the same keys and values case after case searches each once per set of
+/// secrets, not once per case; forgotten when the set changes, and when full).
 #[derive(Debug, Default)]
 pub struct CleanStrings {
     /// The automaton of the set the strings were searched with.
     searched_with: Option<Matcher>,
     strings: std::collections::HashSet<Box<str>>,
+    /// A value's JSON text, and its strings unescaped, each followed by [`SEPARATOR`]
+    /// (both reused from one value to the next).
+    text: Vec<u8>,
+    strings_text: Vec<u8>,
 }
+
+/// What follows each string [`CollectingFormatter`] collects: not UTF-8, so in no form.
+const SEPARATOR: u8 = 0xFF;
 
 impl CleanStrings {
     /// The most strings remembered; past it all are forgotten.
@@ -220,6 +227,41 @@ impl<W: Write> Redacted<W> {
         self.serialize(value, false, Some(clean))
     }
 
+    /// [`write_json`](Self::write_json) of a small value (one report case): the same
+    /// bytes, found faster. `value` is serialized as it is into a buffer of `clean`'s,
+    /// its strings (keys, and raw fragments, included) collected unescaped beside it,
+    /// each followed by `0xFF`, which no form of a secret holds (forms are UTF-8): one
+    /// search of the collection finds exactly the strings that hold a secret, where
+    /// `write_json` searches each string on its own. Only when one does is `value` written
+    /// again by [`write_json_remembering`](Self::write_json_remembering), string by
+    /// string. The whole text is held in memory: not for a whole report.
+    pub fn write_small_json<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        clean: &mut CleanStrings,
+    ) -> io::Result<()> {
+        self.write_pending()?;
+        let mut text = std::mem::take(&mut clean.text);
+        let mut strings = std::mem::take(&mut clean.strings_text);
+        text.clear();
+        strings.clear();
+        let formatter = CollectingFormatter {
+            inner: PrettyFormatter::new(),
+            strings: &mut strings,
+            in_string: false,
+        };
+        let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
+        let serialized = value.serialize(&mut serializer).map_err(io::Error::other);
+        let written = match serialized {
+            Err(e) => Err(e),
+            Ok(()) if !self.secrets.appear_in_bytes(&strings) => self.out_mut().write_all(&text),
+            Ok(()) => self.write_json_remembering(value, clean),
+        };
+        clean.text = text;
+        clean.strings_text = strings;
+        written
+    }
+
     /// [`write_json`](Self::write_json), except that raw JSON fragments in `value`
     /// (`serde_json::value::RawValue`) are written as they are, unredacted, when
     /// `redacted_with` redacted all these secrets (see [`Secrets::redacted_all_of`]);
@@ -350,6 +392,142 @@ struct RedactingFormatter<'s> {
     clean: Option<&'s mut CleanStrings>,
 }
 
+/// serde_json's pretty printer, which also collects every string it writes (keys, and
+/// raw fragments, included) unescaped, each followed by [`SEPARATOR`], for one search.
+struct CollectingFormatter<'s> {
+    inner: PrettyFormatter<'static>,
+    strings: &'s mut Vec<u8>,
+    /// Whether a string is being written.
+    in_string: bool,
+}
+
+/// Numbers in a string (map keys that are numbers) are collected too.
+macro_rules! collected_numbers {
+    ($($method:ident: $ty:ty),* $(,)?) => {$(
+        fn $method<W: ?Sized + Write>(&mut self, writer: &mut W, value: $ty) -> io::Result<()> {
+            if self.in_string {
+                self.strings.extend_from_slice(value.to_string().as_bytes());
+            }
+            self.inner.$method(writer, value)
+        }
+    )*};
+}
+
+/// The pretty printer's layout, for a formatter holding one as `inner`.
+macro_rules! pretty_layout {
+    () => {
+        fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.begin_array(writer)
+        }
+
+        fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.end_array(writer)
+        }
+
+        fn begin_array_value<W: ?Sized + Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
+            self.inner.begin_array_value(writer, first)
+        }
+
+        fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.end_array_value(writer)
+        }
+
+        fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.begin_object(writer)
+        }
+
+        fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.end_object(writer)
+        }
+
+        fn begin_object_key<W: ?Sized + Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
+            self.inner.begin_object_key(writer, first)
+        }
+
+        fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.begin_object_value(writer)
+        }
+
+        fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.inner.end_object_value(writer)
+        }
+    };
+}
+
+impl Formatter for CollectingFormatter<'_> {
+    collected_numbers! {
+        write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_i128: i128,
+        write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64, write_u128: u128,
+        write_f32: f32, write_f64: f64,
+    }
+
+    fn begin_string<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.in_string = true;
+        self.inner.begin_string(writer)
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        self.strings.extend_from_slice(fragment.as_bytes());
+        self.inner.write_string_fragment(writer, fragment)
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
+        let mut utf8 = [0; 4];
+        self.strings
+            .extend_from_slice(unescaped(&escape).encode_utf8(&mut utf8).as_bytes());
+        self.inner.write_char_escape(writer, escape)
+    }
+
+    fn end_string<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.in_string = false;
+        self.strings.push(SEPARATOR);
+        self.inner.end_string(writer)
+    }
+
+    fn write_raw_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        self.strings.extend_from_slice(fragment.as_bytes());
+        self.strings.push(SEPARATOR);
+        self.inner.write_raw_fragment(writer, fragment)
+    }
+
+    pretty_layout!();
+}
+
+/// The character a JSON escape stands for.
+fn unescaped(escape: &CharEscape) -> char {
+    match *escape {
+        CharEscape::Quote => '"',
+        CharEscape::ReverseSolidus => '\\',
+        CharEscape::Solidus => '/',
+        CharEscape::Backspace => '\u{8}',
+        CharEscape::FormFeed => '\u{c}',
+        CharEscape::LineFeed => '\n',
+        CharEscape::CarriageReturn => '\r',
+        CharEscape::Tab => '\t',
+        CharEscape::AsciiControl(byte) => char::from(byte),
+    }
+}
+
 /// Numbers are written into the open string when there is one (map keys that are
 /// numbers), else as serde_json writes them.
 macro_rules! numbers {
@@ -395,19 +573,8 @@ impl Formatter for RedactingFormatter<'_> {
         _: &mut W,
         escape: CharEscape,
     ) -> io::Result<()> {
-        let c = match escape {
-            CharEscape::Quote => '"',
-            CharEscape::ReverseSolidus => '\\',
-            CharEscape::Solidus => '/',
-            CharEscape::Backspace => '\u{8}',
-            CharEscape::FormFeed => '\u{c}',
-            CharEscape::LineFeed => '\n',
-            CharEscape::CarriageReturn => '\r',
-            CharEscape::Tab => '\t',
-            CharEscape::AsciiControl(byte) => char::from(byte),
-        };
         if self.in_string {
-            self.string.push(c);
+            self.string.push(unescaped(&escape));
         }
         Ok(())
     }
@@ -445,49 +612,7 @@ impl Formatter for RedactingFormatter<'_> {
         }
     }
 
-    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.begin_array(writer)
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.end_array(writer)
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.inner.begin_array_value(writer, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.end_array_value(writer)
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.begin_object(writer)
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.end_object(writer)
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.inner.begin_object_key(writer, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.begin_object_value(writer)
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.inner.end_object_value(writer)
-    }
+    pretty_layout!();
 }
 
 #[cfg(test)]
@@ -607,6 +732,44 @@ mod tests {
             text,
             "[\n  \"tok-learned\",\n  \"tok-learned\"\n][\n  \"***\"\n]"
         );
+    }
+
+    #[test]
+    fn a_value_searched_as_one_text_is_redacted_in_every_encoding_as_write_json_does() {
+        let mut secrets = Secrets::default();
+        secrets.insert("p@ss w/rd+é");
+        // A private key: only its own text, and the form serde_json writes it in.
+        secrets.add_unsent("-----BEGIN KEY-----\nmaterial\n-----END KEY-----");
+        let secrets = Arc::new(secrets);
+        let echoes = [
+            "p@ss w/rd+é",
+            "P@SS W/RD+é",
+            "next=%2Flogin%3Ft%3Dp%40ss%20w%2Frd%2B%C3%A9",
+            "t=p%40ss+w%2Frd%2B%C3%A9",
+            r#"{"error":"bad token p@ss w\/rd+\u00e9"}"#,
+            "<p>p&#64;ss w&#47;rd&#43;&#233;</p>",
+            "cEBzcyB3L3JkK8Op",
+            "key: -----BEGIN KEY-----\nmaterial\n-----END KEY-----",
+        ];
+        let mut clean = CleanStrings::default();
+        for echoed in echoes {
+            let value = serde_json::json!({ "body": format!("x {echoed} y"), "ok": true });
+            let mut fast = Redacted::new(secrets.clone(), Vec::new());
+            fast.write_small_json(&value, &mut clean).unwrap();
+            let fast = String::from_utf8(fast.into_inner().unwrap()).unwrap();
+            let mut slow = Redacted::new(secrets.clone(), Vec::new());
+            slow.write_json(&value).unwrap();
+            let slow = String::from_utf8(slow.into_inner().unwrap()).unwrap();
+            assert_eq!(fast, slow, "{echoed}");
+            assert!(fast.contains("***"), "{echoed} → {fast}");
+            assert!(!fast.contains("ss") && !fast.contains("material"), "{fast}");
+        }
+        // Without a secret, the text is the plain pretty JSON, unsearched string by string.
+        let value = serde_json::json!({ "body": "nothing", "ids": [1, 2], "ok": true });
+        let mut out = Redacted::new(secrets.clone(), Vec::new());
+        out.write_small_json(&value, &mut clean).unwrap();
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(text, serde_json::to_string_pretty(&value).unwrap());
     }
 
     #[test]
