@@ -144,12 +144,27 @@ pub(crate) fn run(args: &[&str]) -> Result<()> {
         }
         _ => {}
     }
+    measure_from_dev(args, None)
+}
+
+/// W1 with `dev_test` as the user crate's test binary, against the plain loops of this
+/// run (`cargo xtask bench build --profiles`).
+pub(crate) fn measure_dev_w1(dev_test: &Path) -> Result<()> {
+    measure_from_dev(&["--workload", "w1"], Some(dev_test))
+}
+
+/// Builds the release binaries and measures `args`'s workloads from the release xtask;
+/// `dev_test`: the user crate's test binary, else the one [`build_user_crate`] builds.
+fn measure_from_dev(args: &[&str], dev_test: Option<&Path>) -> Result<()> {
     let workloads = Workload::from_args(args)?;
     let names: Vec<&str> = workloads.iter().map(|w| w.name()).collect();
     let target = target_dir()?;
     let mut binaries = build(&target)?;
     if cfg!(debug_assertions) && workloads.contains(&Workload::Instant) {
-        binaries.dev_test = Some(build_user_crate(&target)?);
+        binaries.dev_test = Some(match dev_test {
+            Some(test) => test.to_path_buf(),
+            None => build_user_crate(&target)?,
+        });
         binaries.dev_xtask = Some(std::env::current_exe()?);
     }
     if cfg!(debug_assertions) {
@@ -432,7 +447,7 @@ struct Binaries {
 
 /// The user crate of the README: a path dependency on rolecall-runner and the
 /// three-line harness, in the default dev profile.
-const USER_MANIFEST: &str = r#"[package]
+pub(crate) const USER_MANIFEST: &str = r#"[package]
 name = "bench-user"
 version = "0.0.0"
 edition = "2024"
@@ -445,7 +460,7 @@ rolecall-runner = { path = "RUNNER" }
 name = "authz"
 harness = false
 "#;
-const USER_HARNESS: &str =
+pub(crate) const USER_HARNESS: &str =
     "fn main() -> std::process::ExitCode {\n    rolecall_runner::harness(\"scenarios\")\n}\n";
 
 /// Writes the user crate into a temporary directory, with the workspace's lock file (the

@@ -9,7 +9,8 @@
 //!   --workload w3` measures only W3 (100,000 cases), likewise `w1`, `w2`; `bench coverage`
 //!   holds `rolecall coverage` of a large public description to 1 s and 200 MB; `bench
 //!   nextest` the per-case cost under cargo-nextest (not part of a bare `bench`: it needs
-//!   cargo-nextest).
+//!   cargo-nextest); `bench build [--profiles]` a user crate's cold first build against a
+//!   reference crate (not part of a bare `bench`: minutes of compiling).
 //! - `cargo xtask modules`: each crate's module edges; fails on a loop or a glob import
 //!   (a unit test checks the same on every `cargo test`).
 
@@ -18,6 +19,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_build;
 mod bench_coverage;
 mod bench_fixtures;
 mod bench_nextest;
@@ -40,7 +42,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|fixtures|coverage|mock|nextest] | modules>"
+                "usage: cargo xtask <ci | schema [--check] | bench [scenario|runner [--workload w1|w2|w3|bypass]|fixtures|coverage|mock|nextest|build [--profiles]] | modules>"
             );
             std::process::exit(2);
         }
@@ -179,6 +181,9 @@ fn bench(which: &[&str]) -> Result<()> {
     }
     if all || which.contains(&"coverage") {
         bench_coverage::run()?;
+    }
+    if which.contains(&"build") {
+        bench_build::run(which)?;
     }
     if which.contains(&"nextest") {
         bench_nextest::run()?;

@@ -4,12 +4,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rolecall_scenario::{
     Identity, Jwt, JwtDefect, JwtKey, Secrets, Settings, is_credential_header,
 };
 
 use crate::errors::{RunnerError, RunnerErrorKind};
+use crate::jws;
 
 /// One header an identity sends, and whether its value is a credential.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub(crate) fn mint(
         )
     };
     let token = if jwt.defect == Some(JwtDefect::AlgNone) {
-        // jsonwebtoken refuses to produce unsigned tokens, which is right for it and
+        // A signer refuses to produce unsigned tokens, which is right for it and
         // exactly what this test needs: build `alg: none` by hand.
         let header = serde_json::json!({ "alg": "none", "typ": "JWT" });
         format!(
@@ -55,26 +55,17 @@ pub(crate) fn mint(
             URL_SAFE_NO_PAD.encode(serde_json::Value::Object(claims).to_string())
         )
     } else {
-        let alg: Algorithm = jwt
-            .alg
-            .parse()
-            .map_err(|_| error(format!("unsupported algorithm {}", jwt.alg)))?;
         let key = match &jwt.key {
-            JwtKey::Secret(secret) => EncodingKey::from_secret(secret.expose().as_bytes()),
-            JwtKey::PrivateKeyPem(pem) => {
-                let pem = pem.expose().as_bytes();
-                match jwt.alg.get(..2) {
-                    Some("RS" | "PS") => EncodingKey::from_rsa_pem(pem),
-                    Some("ES") => EncodingKey::from_ec_pem(pem),
-                    _ => EncodingKey::from_ed_pem(pem),
-                }
-                .map_err(|e| error(format!("the private key does not fit {}: {e}", jwt.alg)))?
-            }
+            JwtKey::Secret(secret) => jws::Key::Secret(secret.expose().as_bytes()),
+            JwtKey::PrivateKeyPem(pem) => jws::Key::Pem(pem.expose().as_bytes()),
         };
-        let mut header = Header::new(alg);
-        header.kid = jwt.kid.clone();
-        let token = jsonwebtoken::encode(&header, &serde_json::Value::Object(claims), &key)
-            .map_err(|e| error(e.to_string()))?;
+        let token = jws::sign(
+            &jwt.alg,
+            jwt.kid.as_deref(),
+            &serde_json::Value::Object(claims),
+            key,
+        )
+        .map_err(error)?;
         if jwt.defect == Some(JwtDefect::WrongSignature) {
             corrupt_signature(&token)
         } else {

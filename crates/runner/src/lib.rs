@@ -44,6 +44,7 @@ mod exit;
 mod harness;
 mod inbox;
 mod judge;
+mod jws;
 mod objects;
 mod observed;
 mod permission;

@@ -227,6 +227,7 @@ pub(crate) fn load_suite(path: &std::path::Path) -> Result<std::sync::Arc<Suite>
 /// The mock configuration the suite's target names, validated up front: `Err` holds
 /// every problem, rendered in `style`, with the suite's secrets redacted (a mock's token
 /// table holds the same credentials the identities send).
+#[cfg_attr(not(feature = "mock"), allow(unused_variables))]
 pub fn check_mock(suite: &Suite, style: rolecall_scenario::RenderStyle) -> Result<(), String> {
     match &suite.target.endpoint {
         #[cfg(feature = "mock")]
@@ -243,7 +244,8 @@ async fn start_mock(
     _guard: &mut TargetGuard,
 ) -> Result<String, RunnerError> {
     Err(target_error(format!(
-        "target uses the mock edge ({}), but rolecall-runner was built without its `mock` feature",
+        "target uses the mock edge ({}), but rolecall-runner was built without its `mock` feature \
+         (add `features = [\"mock\"]` to its dependency)",
         path.display()
     )))
 }
